@@ -1,0 +1,1 @@
+"""Dialogue content shipped as package data (the YAML files beside this one)."""

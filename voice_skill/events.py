@@ -1,0 +1,94 @@
+"""The small frozen events the pipeline stages exchange, one direction of flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Level = Literal["emergency", "urgent", "routine"]
+Outcome = Literal["completed", "stopped", "escalated"]
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """What the recognizer heard in one stretch of speech."""
+
+    text: str
+    confidence: float = 1.0
+    """mean word confidence, 0..1"""
+    audio_s: float = 0.0
+    """length of the speech segment (seconds)"""
+    decode_s: float = 0.0
+    """wall time spent recognizing after the end of speech (seconds)"""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What an utterance means in the current state: `yes`, `no`, `pain` (value 0-10) ..."""
+
+    name: str
+    value: int | None = None
+    confidence: float = 1.0
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class NoInput:
+    """The person said nothing before the listening timeout."""
+
+
+InputEvent = Intent | NoInput
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Something the skill says: `key` names the prompt in the dialogue file."""
+
+    key: str
+    text: str
+    state: str
+    expects_answer: bool = False
+
+
+@dataclass(frozen=True)
+class RateChanged:
+    """The person asked the skill to speak more slowly."""
+
+    rate_factor: float
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """The dialogue moved from one state to another."""
+
+    source: str
+    dest: str
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """A red flag (or an emergency command) raised an escalation."""
+
+    level: Level
+    reason: str
+    state: str
+
+
+@dataclass(frozen=True)
+class Notified:
+    """The contact-notify hook ran (or failed: `ok` is False and `detail` says why)."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """The session is over."""
+
+    outcome: Outcome
+    level: Level | None
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+Output = Reply | RateChanged | StateChanged | Escalated | Notified | SessionEnded
