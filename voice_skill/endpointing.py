@@ -1,0 +1,137 @@
+"""Endpointing: find where one stretch of speech starts and ends in a stream of frames."""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import webrtcvad
+
+from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource
+from voice_skill.errors import AudioError
+from voice_skill.settings import Settings
+
+PREROLL_S = 0.3
+"""audio kept from before the detected start, so the first word is not clipped (seconds)"""
+START_WINDOW_S = 0.3
+"""speech starts when most of this much recent audio is voiced (seconds)"""
+START_RATIO = 0.7
+"""share of the start window that must be voiced: ~210 ms, while webrtcvad marks a click ~100 ms"""
+TAIL_S = 0.3
+"""trailing silence kept after the last voiced frame; recognizers like a little (seconds)"""
+READ_TIMEOUT_S = 2.0
+"""a live source that delivers nothing for this long has stalled (wall seconds)"""
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """One utterance: its audio (16 kHz mono int16, with pre-roll) and where it lies in time."""
+
+    audio: np.ndarray
+    start_s: float
+    """audio-stream time of the first voiced frame (seconds since listen() began)"""
+    end_s: float
+    """audio-stream time of the end of the last voiced frame (seconds since listen() began)"""
+    ended_at: float
+    """time.perf_counter() when the end was decided (for latency measurements)"""
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the speech itself, start to end (seconds)."""
+        return self.end_s - self.start_s
+
+
+class Endpointer:
+    """webrtcvad with hangover: a start needs several voiced frames, an end needs quiet."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+
+    def listen(
+        self, source: AudioSource, no_input_timeout_s: float | None = None
+    ) -> Segment | None:
+        """Read frames until one utterance ends; None if nobody spoke before the timeout.
+
+        The timeout counts audio time (frames read), so WAV replays are instant and
+        deterministic. None means `settings.no_input_timeout_s`; `math.inf` waits for ever.
+        A stream that ends (or a live source that stalls) mid-speech yields what was heard.
+        """
+        timeout_s = (
+            self.settings.no_input_timeout_s if no_input_timeout_s is None else (no_input_timeout_s)
+        )
+        frame_n = source.frame_samples
+        frame_s = frame_n / PIPELINE_RATE_HZ
+        frame_ms = round(frame_s * 1000)
+        if frame_ms not in (10, 20, 30) or frame_n * 1000 != frame_ms * PIPELINE_RATE_HZ:
+            raise AudioError(f"endpointing needs 10, 20 or 30 ms frames, got {frame_n} samples")
+
+        # A fresh VAD per utterance: its adaptive state must not carry over, so a replay of
+        # the same audio always gives the same segment.
+        vad = webrtcvad.Vad(self.settings.vad_aggressiveness)
+        window_n = max(2, math.ceil(START_WINDOW_S / frame_s))
+        need_voiced = max(2, math.ceil(window_n * START_RATIO))
+        preroll_n = math.ceil(PREROLL_S / frame_s)
+        end_n = max(1, math.ceil(self.settings.end_silence_s / frame_s))
+        tail_n = min(end_n, math.ceil(TAIL_S / frame_s))
+        max_n = max(1, math.ceil(self.settings.max_utterance_s / frame_s))
+
+        # Before the start: (frame, voiced) pairs, enough for the pre-roll plus the window.
+        history: collections.deque[tuple[np.ndarray, bool]] = collections.deque(
+            maxlen=preroll_n + window_n
+        )
+        index = 0  # frames read so far; frame i covers [i, i+1) * frame_s
+        frames: list[np.ndarray] = []  # after the start
+        first_frame = start_idx = last_voiced = -1
+        started = False
+
+        while True:
+            frame = source.read(READ_TIMEOUT_S)
+            if frame is None:
+                break
+            voiced = vad.is_speech(np.ascontiguousarray(frame).tobytes(), PIPELINE_RATE_HZ)
+            if not started:
+                history.append((frame, voiced))
+                recent = list(history)[-window_n:]
+                if sum(v for _, v in recent) >= need_voiced:
+                    started = True
+                    in_window = len(recent)
+                    # The start is the first of two voiced frames in a row: a lone voiced
+                    # frame before it is more likely a breath or a click than the word.
+                    flags = [v for _, v in recent]
+                    first_voiced = next(
+                        (i for i in range(in_window - 1) if flags[i] and flags[i + 1]),
+                        flags.index(True),
+                    )
+                    start_idx = index - in_window + 1 + first_voiced
+                    first_frame = index - len(history) + 1
+                    frames = [f for f, _ in history]
+                    last_voiced = index
+                elif index + 1 >= timeout_s / frame_s and (
+                    # A start may be building up at the deadline: give it one more window.
+                    not any(v for _, v in recent) or index + 1 >= timeout_s / frame_s + window_n
+                ):
+                    return None
+            else:
+                frames.append(frame)
+                if voiced:
+                    last_voiced = index
+                if index - last_voiced >= end_n or index - start_idx + 1 >= max_n:
+                    break
+            index += 1
+
+        if not started:
+            return None
+        ended_at = time.perf_counter()
+        if index - start_idx + 1 >= max_n and index - last_voiced < end_n:
+            last_voiced = index  # cut off while still talking: the end is now
+        keep = min(len(frames), last_voiced - first_frame + 1 + tail_n)
+        audio = np.concatenate(frames[:keep]) if frames else np.zeros(0, np.int16)
+        return Segment(
+            audio=audio,
+            start_s=start_idx * frame_s,
+            end_s=(last_voiced + 1) * frame_s,
+            ended_at=ended_at,
+        )
