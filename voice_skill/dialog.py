@@ -1,0 +1,442 @@
+"""The dialogue as data: one loader turns dialogs/*.yaml into frozen, cross-checked objects."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, cast
+
+from voice_skill.errors import DialogError
+from voice_skill.events import Level
+from voice_skill.yamlfile import LineDict, YamlFileError, load_yaml
+
+Kind = Literal["question", "say", "timed", "escalation", "final"]
+KINDS: tuple[Kind, ...] = ("question", "say", "timed", "escalation", "final")
+LEVELS: tuple[Level, ...] = ("emergency", "urgent", "routine")
+RESUME = "@resume"
+"""A target meaning: back to where the dialogue was before an URGENT escalation."""
+
+REQUIRED_MESSAGES = (
+    "not_understood", "moving_on", "slower", "paused", "still_paused", "resumed",
+    "pause_expired", "confirm_red_flag", "red_flag_default", "goodbye", "safety_line",
+    "emergency_ended", "summary_pain", "summary_pain_unknown", "summary_cold",
+    "summary_breathing", "summary_urgent", "summary_routine",
+)
+REQUIRED_GLOBALS = ("repeat", "slower", "pause", "resume", "stop", "help", "emergency")
+TEMPLATE_FIELDS = frozenset(
+    {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds", "reasons"}
+)
+
+
+def bundled_dialog_path() -> Path:
+    """The back-spasm dialogue shipped with the package."""
+    return Path(str(resources.files("voice_skill.dialogs") / "back_spasm.yaml"))
+
+
+@dataclass(frozen=True)
+class Cue:
+    """Something a timed state says `at_s` seconds into a round."""
+
+    at_s: float
+    text: str
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A screening question whose "yes" raises `level`."""
+
+    level: Level
+    reason: str
+
+
+@dataclass(frozen=True)
+class State:
+    """One state of the dialogue; which fields matter depends on `kind`."""
+
+    name: str
+    kind: Kind
+    line: int
+    source: tuple[str, ...] = ()
+    say: tuple[str, ...] = ()
+    ask: str | None = None
+    reprompts: tuple[str, ...] = ()
+    expect: tuple[str, ...] = ()
+    on: Mapping[str, str] = field(default_factory=dict)
+    default: str | None = None
+    """where to go when re-asks run out (not for red flags: they escalate)"""
+    then: str | None = None
+    """where a say or timed state goes when it is done"""
+    red_flag: RedFlag | None = None
+    level: Level | None = None
+    """the level of an escalation state"""
+    store: str | None = None
+    """name under which a pain answer is kept"""
+    duration_s: float = 0.0
+    rounds: int = 1
+    round_s: float = 0.0
+    cues: tuple[Cue, ...] = ()
+    record: Mapping[str, str | int] = field(default_factory=dict)
+    max_visits: int | None = None
+    when_exhausted: str | None = None
+    summary: bool = False
+
+    @property
+    def is_question(self) -> bool:
+        return self.ask is not None
+
+    @property
+    def total_s(self) -> float:
+        """How long a timed state runs (seconds)."""
+        return self.duration_s if self.duration_s else self.rounds * self.round_s
+
+    def targets(self) -> dict[str, str]:
+        """Every way out of this state, labelled (intent, default, then, ...)."""
+        out = dict(self.on)
+        for label, target in (("default", self.default), ("then", self.then),
+                              ("when_exhausted", self.when_exhausted)):
+            if target:
+                out[label] = target
+        return out
+
+
+@dataclass(frozen=True)
+class Language:
+    """How people say things: normalization tables and the spoken forms of pain scores."""
+
+    fillers: frozenset[str] = frozenset()
+    contractions: Mapping[str, str] = field(default_factory=dict)
+    numbers: tuple[str, ...] = ()
+    """number words, index = value ("zero" .. "ten")"""
+    number_words: Mapping[str, int] = field(default_factory=dict)
+    scale_words: tuple[str, ...] = ()
+    pain_phrases: tuple[str, ...] = ()
+    """templates with {n}, e.g. "about a {n}" """
+
+
+@dataclass(frozen=True)
+class Dialog:
+    """A whole dialogue, validated."""
+
+    path: Path
+    start: str
+    sources: Mapping[str, str]
+    intents: Mapping[str, tuple[str, ...]]
+    global_intents: tuple[str, ...]
+    messages: Mapping[str, str]
+    states: Mapping[str, State]
+    language: Language = Language()
+
+    def accepted_intents(self, state: str) -> tuple[str, ...]:
+        """What may be said in `state`: its answers, then the global commands.
+
+        A red-flag question always hears "unsure": it is answered by confirming, then escalating.
+        """
+        s = self.states[state]
+        own = s.expect + (("unsure",) if s.red_flag and "unsure" not in s.expect else ())
+        return own + tuple(i for i in self.global_intents if i not in own)
+
+    def resume_targets(self) -> tuple[str, ...]:
+        """Where an URGENT escalation may return to: the "no" of each urgent red flag."""
+        return tuple(
+            s.on["no"] for s in self.states.values()
+            if s.red_flag and s.red_flag.level == "urgent" and "no" in s.on
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# loading
+
+
+class _Reader:
+    """Typed access to one YAML mapping, raising DialogError with file, line and field."""
+
+    def __init__(self, path: Path, data: Any, where: str, line: int = 0) -> None:
+        if not isinstance(data, LineDict):
+            raise DialogError(str(path), "must be a mapping (key: value)", line or None, where)
+        self.path, self.data, self.where = path, data, where
+
+    def fail(self, key: str, message: str) -> DialogError:
+        return DialogError(str(self.path), message, self.data.line_of(key), self._field(key))
+
+    def _field(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def only(self, allowed: set[str]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                raise self.fail(key, f"unknown field (expected one of: {', '.join(sorted(allowed))})")
+
+    def text(self, key: str, required: bool = False) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise DialogError(str(self.path), "missing", self.data.line, self._field(key))
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "must be non-empty text")
+        _check_template(self, key, value)
+        return value.strip()
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(key, "must be a list of non-empty texts")
+        for v in value:
+            _check_template(self, key, v)
+        return tuple(v.strip() for v in value)
+
+    def number(self, key: str, default: float = 0.0, minimum: float = 0.0) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise self.fail(key, f"must be a number of at least {minimum:g}")
+        return float(value)
+
+    def mapping(self, key: str) -> _Reader | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        return _Reader(self.path, value, self._field(key), self.data.line_of(key))
+
+
+def _check_template(reader: _Reader, key: str, value: str) -> None:
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+    except ValueError as exc:
+        raise reader.fail(key, f"bad {{placeholder}}: {exc}") from None
+    unknown = names - TEMPLATE_FIELDS
+    if unknown:
+        raise reader.fail(key, f"unknown placeholder {{{sorted(unknown)[0]}}}"
+                               f" (known: {', '.join(sorted(TEMPLATE_FIELDS))})")
+
+
+_STATE_FIELDS = {
+    "kind", "source", "say", "ask", "reprompts", "expect", "on", "default", "then", "red_flag",
+    "level", "store", "duration_s", "rounds", "round_s", "cues", "record", "max_visits",
+    "when_exhausted", "summary",
+}
+
+
+def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
+    r = _Reader(path, raw, f"states.{name}", line)
+    r.only(_STATE_FIELDS)
+    d = r.data
+    ask = r.text("ask")
+    kind = d.get("kind") or ("question" if ask else "timed" if "cues" in d else "say")
+    if kind not in KINDS:
+        raise r.fail("kind", f"must be one of {', '.join(KINDS)}")
+    red_flag = None
+    if (rf := r.mapping("red_flag")) is not None:
+        rf.only({"level", "reason"})
+        level = rf.data.get("level")
+        if level not in LEVELS:
+            raise rf.fail("level", f"must be one of {', '.join(LEVELS)}")
+        red_flag = RedFlag(level=level, reason=cast(str, rf.text("reason", required=True)))
+    level = d.get("level")
+    if kind == "escalation" and level not in LEVELS:
+        raise r.fail("level", f"an escalation needs a level: one of {', '.join(LEVELS)}")
+    on_raw = r.mapping("on")
+    on: dict[str, str] = {}
+    if on_raw is not None:
+        for intent, target in on_raw.data.items():
+            if not isinstance(target, str):
+                raise on_raw.fail(intent, "must name a state")
+            on[intent] = target
+    expect = r.texts("expect")
+    cues = []
+    for i, cue in enumerate(d.get("cues", []) or []):
+        c = _Reader(path, cue, f"states.{name}.cues[{i}]", d.line_of("cues"))
+        c.only({"at_s", "say"})
+        cues.append(Cue(at_s=c.number("at_s"), text=cast(str, c.text("say", required=True))))
+    record: dict[str, str | int] = {}
+    if (rec := r.mapping("record")) is not None:
+        record = {k: v for k, v in rec.data.items() if isinstance(v, str | int)}
+    max_visits = d.get("max_visits")
+    if max_visits is not None and (not isinstance(max_visits, int) or max_visits < 1):
+        raise r.fail("max_visits", "must be a whole number of at least 1")
+    return State(
+        name=name, kind=kind, line=line,
+        source=r.texts("source"), say=r.texts("say"), ask=ask, reprompts=r.texts("reprompts"),
+        expect=expect, on=MappingProxyType(on), default=r.text("default"), then=r.text("then"),
+        red_flag=red_flag, level=level, store=r.text("store"),
+        duration_s=r.number("duration_s"), rounds=int(r.number("rounds", 1, 1)),
+        round_s=r.number("round_s"), cues=tuple(cues), record=MappingProxyType(record),
+        max_visits=max_visits, when_exhausted=r.text("when_exhausted"),
+        summary=bool(d.get("summary", False)),
+    )
+
+
+def load_dialog(path: Path | None = None) -> Dialog:
+    """Load and cross-check one dialogue file; any fault is a DialogError naming file/line/field."""
+    path = path or bundled_dialog_path()
+    try:
+        raw = load_yaml(path)
+    except YamlFileError as exc:
+        raise DialogError(str(path), exc.reason, exc.line) from None
+    top = _Reader(path, raw, "")
+    top.only({"version", "start", "sources", "intents", "global_intents", "language", "messages",
+              "states"})
+    if top.data.get("version") != 1:
+        raise top.fail("version", "must be 1")
+
+    sources_r = top.mapping("sources")
+    sources = {k: str(v) for k, v in sources_r.data.items()} if sources_r else {}
+
+    intents_r = top.mapping("intents")
+    if intents_r is None:
+        raise top.fail("intents", "missing")
+    intents: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for name in intents_r.data:
+        phrases = tuple(p.lower() for p in intents_r.texts(name))
+        for p in phrases:
+            if not all(w.isalpha() for w in p.split()):
+                raise intents_r.fail(name, f"phrase {p!r}: words only, no digits or punctuation")
+            if p in owner:
+                raise intents_r.fail(name, f"phrase {p!r} is also an answer for {owner[p]!r}")
+            owner[p] = name
+        intents[name] = phrases
+
+    global_intents = top.texts("global_intents")
+    for g in REQUIRED_GLOBALS:
+        if g not in global_intents:
+            raise top.fail("global_intents", f"must include {g!r}")
+    for g in global_intents:
+        if g not in intents:
+            raise top.fail("global_intents", f"{g!r} has no phrases under intents")
+
+    messages_r = top.mapping("messages")
+    if messages_r is None:
+        raise top.fail("messages", "missing")
+    messages = {k: cast(str, messages_r.text(k, required=True)) for k in messages_r.data}
+    for m in REQUIRED_MESSAGES:
+        if m not in messages:
+            raise DialogError(str(path), "missing", messages_r.data.line, f"messages.{m}")
+
+    states_r = top.mapping("states")
+    if states_r is None or not states_r.data:
+        raise top.fail("states", "missing or empty")
+    states = {
+        name: _load_state(path, name, raw_state, states_r.data.line_of(name))
+        for name, raw_state in states_r.data.items()
+    }
+    dialog = Dialog(
+        language=_load_language(top.mapping("language")),
+        path=path, start=cast(str, top.text("start", required=True)),
+        sources=MappingProxyType(sources), intents=MappingProxyType(intents),
+        global_intents=global_intents, messages=MappingProxyType(messages),
+        states=MappingProxyType(states),
+    )
+    _cross_check(dialog, states_r)
+    return dialog
+
+
+def _load_language(r: _Reader | None) -> Language:
+    if r is None:
+        return Language()
+    r.only({"fillers", "contractions", "numbers", "number_words", "scale_words", "pain_phrases"})
+
+    def words(key: str) -> tuple[str, ...]:
+        value = r.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise r.fail(key, "must be a list of texts")
+        return tuple(v.lower() for v in value)
+
+    def table(key: str, kind: type) -> dict[str, Any]:
+        value = r.data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, kind) for v in value.values()):
+            raise r.fail(key, f"must map text to {kind.__name__}")
+        return {str(k).lower(): v for k, v in value.items()}
+
+    pain_phrases = words("pain_phrases")
+    for p in pain_phrases:
+        if "{n}" not in p:
+            raise r.fail("pain_phrases", f"{p!r} must contain {{n}} (the number)")
+    return Language(
+        fillers=frozenset(words("fillers")),
+        contractions=MappingProxyType(table("contractions", str)),
+        numbers=words("numbers"),
+        number_words=MappingProxyType(table("number_words", int)),
+        scale_words=words("scale_words"),
+        pain_phrases=pain_phrases,
+    )
+
+
+def _cross_check(d: Dialog, states_r: _Reader) -> None:
+    """References and per-kind requirements; graph properties live in check.py."""
+    path = str(d.path)
+    if d.start not in d.states:
+        raise DialogError(path, f"unknown state {d.start!r}", None, "start")
+
+    def fail(s: State, fld: str, message: str) -> DialogError:
+        return DialogError(path, message, s.line, f"states.{s.name}.{fld}")
+
+    escalation_levels = {s.level for s in d.states.values() if s.kind == "escalation"}
+    for s in d.states.values():
+        for src in s.source:
+            if src not in d.sources:
+                raise fail(s, "source", f"unknown source {src!r} (not under sources)")
+        for label, target in s.targets().items():
+            if target == RESUME:
+                if s.kind != "escalation":
+                    raise fail(s, f"on.{label}", f"{RESUME} is only for escalation states")
+                continue
+            if target not in d.states:
+                raise fail(s, label if label in ("default", "then", "when_exhausted")
+                           else f"on.{label}", f"unknown target state {target!r}")
+        for intent in s.expect:
+            if intent not in d.intents:
+                raise fail(s, "expect", f"unknown intent {intent!r} (not under intents)")
+        for intent in s.on:
+            if intent not in s.expect:
+                raise fail(s, f"on.{intent}", f"{intent!r} is not in expect")
+        if s.kind in ("question", "escalation") and s.ask is not None:
+            for intent in s.expect:
+                if intent not in s.on:
+                    raise fail(s, "on", f"no transition for expected answer {intent!r}")
+        if s.kind == "question" and s.ask is None:
+            raise fail(s, "ask", "a question needs an ask")
+        if s.kind == "say" and not s.then:
+            raise fail(s, "then", "a say state needs `then`: where to go next")
+        if s.kind == "timed":
+            if not s.cues:
+                raise fail(s, "cues", "a timed state needs cues")
+            if not s.then:
+                raise fail(s, "then", "a timed state needs `then`")
+            if s.total_s <= 0:
+                raise fail(s, "duration_s", "a timed state needs duration_s, or rounds and round_s")
+            for cue in s.cues:
+                limit = s.round_s if s.rounds > 1 else s.total_s
+                if cue.at_s >= limit and not (cue.at_s == 0 and limit == 0):
+                    raise fail(s, "cues", f"cue at {cue.at_s:g} s is past the end ({limit:g} s)")
+        if s.kind == "final" and (s.on or s.ask):
+            raise fail(s, "on", "a final state ends the session: no answers or transitions")
+        if s.store and "pain" not in s.expect:
+            raise fail(s, "store", "only a pain answer can be stored")
+        if s.max_visits and not s.when_exhausted:
+            raise fail(s, "when_exhausted", "max_visits needs when_exhausted")
+        if s.red_flag:
+            rf = s.red_flag
+            if not s.is_question or "yes" not in s.expect or "no" not in s.expect:
+                raise fail(s, "expect", "a red-flag question must ask and accept yes and no")
+            yes = d.states.get(s.on.get("yes", ""))
+            if rf.level == "routine":
+                if yes is not None and yes.kind == "escalation":
+                    raise fail(s, "on.yes", "a routine red flag goes on (it is noted for the close)")
+            elif yes is None or yes.kind != "escalation" or yes.level != rf.level:
+                raise fail(s, "on.yes", f"a {rf.level} red flag's yes must lead to an escalation"
+                                        f" state of level {rf.level}")
+            if s.default:
+                raise fail(s, "default", "a red-flag question has no default: unclear answers"
+                                         " are confirmed, then escalated")
+        if s.kind == "escalation" and s.level != "routine" and s.level not in escalation_levels:
+            raise fail(s, "level", "no escalation state for this level")
+    for g in ("help", "emergency"):
+        if g in d.global_intents and "emergency" not in escalation_levels:
+            raise DialogError(path, f"global {g!r} needs an escalation state of level emergency",
+                              states_r.data.line, "states")

@@ -1,0 +1,132 @@
+"""Transcripts become intents: yes / no / unsure, pain scores, commands, from the dialogue's phrases."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from voice_skill.dialog import Dialog
+from voice_skill.events import Intent
+
+NO_MATCH = "no_match"
+MAX_INPUT_CHARS = 500
+"""Longer input is cut: nobody answers a yes/no question in a paragraph."""
+SAFETY_INTENTS = ("emergency", "help")
+"""Heard first, whatever else the sentence holds."""
+
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
+
+
+@dataclass(frozen=True)
+class _Hit:
+    intent: str
+    start: int
+    length: int
+
+
+class IntentMatcher:
+    """Matches what a person said against the intents a dialogue state accepts."""
+
+    def __init__(self, dialog: Dialog) -> None:
+        self.dialog = dialog
+        lang = dialog.language
+        self._phrases: dict[str, tuple[tuple[str, ...], ...]] = {
+            intent: tuple(tuple(self.tokens(p)) for p in phrases)
+            for intent, phrases in dialog.intents.items()
+        }
+        self._numbers = {w: i for i, w in enumerate(lang.numbers)}
+        self._number_phrases = {tuple(k.split()): v for k, v in lang.number_words.items()}
+        self._scale = tuple(tuple(s.split()) for s in lang.scale_words)
+
+    def tokens(self, text: str) -> list[str]:
+        """Lower-case words with contractions expanded and fillers dropped."""
+        lang = self.dialog.language
+        out: list[str] = []
+        for tok in _TOKEN.findall(text[:MAX_INPUT_CHARS].lower().replace("’", "'")):
+            if tok.isdigit() and int(tok) < len(lang.numbers):
+                tok = lang.numbers[int(tok)]  # "7 out of 10" reads like "seven out of ten"
+            out.extend(lang.contractions.get(tok, tok).split())
+        return [t for t in out if t not in lang.fillers]
+
+    def match(self, text: str, state: str, confidence: float = 1.0) -> Intent:
+        """The intent of `text` in `state`; "no_match" when nothing fits (a normal result)."""
+        accepted = self.dialog.accepted_intents(state)
+        words = self.tokens(text)
+        if not words:
+            return Intent(NO_MATCH, confidence=confidence, text=text)
+        # Phrases of every intent compete, so "not sure" beats "sure" even where unsure is not
+        # an answer; only then are the intents this state does not accept dropped.
+        hits = [h for h in self._hits(words) if h.intent in accepted]
+        chosen = {h.intent for h in hits}
+        found = lambda name: Intent(name, confidence=confidence, text=text)  # noqa: E731
+        for safety in SAFETY_INTENTS:
+            if safety in chosen:
+                return found(safety)
+        own = [i for i in accepted if i not in self.dialog.global_intents]
+        answers = [h.intent for h in hits if h.intent in own]
+        if "pain" in own and (score := self._pain(words)) is not None:
+            return Intent("pain", value=score, confidence=confidence, text=text)
+        if answers:
+            if "yes" in answers and "no" in answers:
+                # "yes ... no": contradictory. Unsure is the safe reading on a red-flag question.
+                return found("unsure") if "unsure" in own else found(NO_MATCH)
+            return found(answers[0])
+        return found(hits[0].intent) if hits else found(NO_MATCH)
+
+    def _hits(self, words: list[str]) -> list[_Hit]:
+        """Non-overlapping phrase occurrences, longest first (so "not sure" beats "sure")."""
+        candidates = [
+            _Hit(intent, i, len(p))
+            for intent, phrases in self._phrases.items()
+            for p in phrases
+            for i in range(len(words) - len(p) + 1)
+            if p and tuple(words[i:i + len(p)]) == p
+        ]
+        candidates.sort(key=lambda h: (-h.length, h.start))
+        taken: set[int] = set()
+        hits = []
+        for h in candidates:
+            span = set(range(h.start, h.start + h.length))
+            if not span & taken:
+                taken |= span
+                hits.append(h)
+        return hits
+
+    def _pain(self, words: list[str]) -> int | None:
+        """A 0-10 score in words or digits; "out of ten" is the scale, not the score.
+
+        Two numbers ("six or seven") give the higher: the safer reading of pain.
+        """
+        words = list(words)
+        for scale in self._scale:
+            for i in range(len(words) - len(scale) + 1):
+                if tuple(words[i:i + len(scale)]) == scale:
+                    words[i:i + len(scale)] = ["_"] * len(scale)
+        scores = []
+        for i, w in enumerate(words):
+            if w in self._numbers:
+                scores.append(self._numbers[w])
+            for phrase, value in self._number_phrases.items():
+                if tuple(words[i:i + len(phrase)]) == phrase:
+                    scores.append(value)
+        return max(scores) if scores else None
+
+    def grammar(self, state: str) -> tuple[str, ...]:
+        """Every phrase the recognizer may expect in `state`, in spoken forms too ("i can't")."""
+        lang = self.dialog.language
+        phrases: list[str] = []
+        for intent in self.dialog.accepted_intents(state):
+            phrases.extend(self.dialog.intents.get(intent, ()))
+            if intent == "pain":
+                phrases.extend(
+                    t.format(n=n) for t in lang.pain_phrases for n in lang.numbers
+                )
+                phrases.extend(lang.number_words)
+        spoken = {v: k for k, v in lang.contractions.items() if "'" in k}
+        out: dict[str, None] = {}
+        for p in phrases:
+            out[p] = None
+            for full, short in spoken.items():
+                if re.search(rf"\b{full}\b", p):
+                    out[re.sub(rf"\b{full}\b", short, p)] = None
+        return tuple(out)
