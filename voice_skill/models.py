@@ -301,16 +301,23 @@ def verify(path: Path) -> list[str]:
         return ["is not a folder"]
     layout = _V1 if (path / "final.mdl").is_file() else _V2
     problems = [p for rel in layout.required if (p := _file_problem(path, rel))]
-    graph_problems: list[list[str]] = [
-        [p for rel in g if (p := _file_problem(path, rel))] for g in layout.graphs
-    ]
+    graph_problems = [[p for rel in g if (p := _file_problem(path, rel))] for g in layout.graphs]
     if all(graph_problems):
-        # Neither graph is complete: report the one that is closer to complete.
-        problems += min(graph_problems, key=len)
+        # Neither decoding graph is complete: name the missing part of the one that was
+        # started, or both choices when neither is there at all.
+        present = [
+            len(g) - len(found) for g, found in zip(layout.graphs, graph_problems, strict=True)
+        ]
+        if max(present) > 0:
+            problems += graph_problems[present.index(max(present))]
+        else:
+            choices = " or ".join(" + ".join(g) for g in layout.graphs)
+            problems.append(f"missing a decoding graph ({choices})")
     ivector = path / "ivector"
     if (ivector / "final.ie").exists():
         problems += [p for f in _IVECTOR_FILES if (p := _file_problem(ivector, f))]
-    problems += _stamp_problems(path)
+    # The stamp adds what the layout check cannot see (truncated files, lost extras).
+    problems += [p for p in _stamp_problems(path) if p.split(" (")[0] not in problems]
     return problems
 
 
