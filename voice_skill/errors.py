@@ -29,3 +29,7 @@ class SpeechOutputError(VoiceSkillError):
 
 class ScenarioError(VoiceSkillError):
     """A replay scenario file is malformed or points at missing audio."""
+
+
+class SessionOver(VoiceSkillError):
+    """An event arrived for a session that has already ended."""

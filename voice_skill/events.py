@@ -48,6 +48,12 @@ class Reply:
     text: str
     state: str
     expects_answer: bool = False
+    speech: str = ""
+    """what the speaker should say when it differs from `text` (digits read one by one)"""
+
+    @property
+    def spoken(self) -> str:
+        return self.speech or self.text
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,189 @@
+"""The `voice-skill` command: run, replay, recognize, dialog, models, fixtures, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from voice_skill.errors import VoiceSkillError
+from voice_skill.settings import EMERGENCY_NUMBERS, Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The config file, overridden by whatever the command line says."""
+    return load_settings(
+        getattr(args, "config", None),
+        dialog_path=getattr(args, "dialog", None),
+        engine=getattr(args, "engine", None),
+        emergency_number=getattr(args, "emergency_number", None),
+        log_enabled=False if getattr(args, "no_log", False) else None,
+    )
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+# ---- run ---------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from voice_skill.live import run_session
+
+    outcome = run_session(_settings(args), text=args.text, json_out=args.json)
+    return 0 if outcome is not None else 1
+
+
+# ---- replay / recognize / bench ------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from voice_skill.replay import replay_command
+
+    return replay_command(args, _settings(args))
+
+
+def cmd_recognize(args: argparse.Namespace) -> int:
+    from voice_skill.replay import recognize_command
+
+    return recognize_command(args, _settings(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from voice_skill.bench import bench_command
+
+    return bench_command(args, _settings(args))
+
+
+# ---- dialog ------------------------------------------------------------------------------------
+
+
+def cmd_dialog(args: argparse.Namespace) -> int:
+    from voice_skill.dialog import load_dialog
+    from voice_skill.dialog_check import check
+
+    dialog = load_dialog(_settings(args).dialog_path)
+    if args.action == "states":
+        rows = [
+            {"state": s.name, "kind": s.kind, "intents": list(dialog.accepted_intents(s.name)),
+             "red_flag": s.red_flag.level if s.red_flag else None,
+             "reason": s.red_flag.reason if s.red_flag else None,
+             "escalation_level": s.level}
+            for s in dialog.states.values()
+        ]
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                flag = f"  red flag: {r['red_flag']}" if r["red_flag"] else ""
+                print(f"{r['state']:<18} {r['kind']:<10} {', '.join(r['intents'])}{flag}")
+        return 0
+    if args.action == "check":
+        problems = check(dialog)
+        for p in problems:
+            print(p, file=sys.stderr)
+        if not problems:
+            print(f"{dialog.path}: OK ({len(dialog.states)} states)")
+        return 1 if problems else 0
+    from voice_skill.diagram import draw
+
+    print(draw(dialog, args.out), end="")
+    return 0
+
+
+# ---- the parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from voice_skill.fixtures import add_fixtures_parser
+    from voice_skill.models import add_models_parser
+
+    parser = argparse.ArgumentParser(
+        prog="voice-skill",
+        description="Offline voice first-aid guide for an acute back muscle spasm.",
+    )
+    parser.add_argument("--config", type=Path, help="settings file (TOML); default: the user's")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dialog", type=Path, help="dialogue file (default: the bundled one)")
+    engine = argparse.ArgumentParser(add_help=False)
+    engine.add_argument("--engine", choices=("auto", "vosk", "pocketsphinx"),
+                        help="speech recognizer (default auto: Vosk if its model is installed)")
+
+    run = sub.add_parser(
+        "run", parents=[common, engine], help="a live session: microphone and speaker, or typed",
+        description="Start a first-aid session. With --text, type answers and read replies; "
+        "with stdin not a terminal, answers are read line by line (scriptable).")
+    run.add_argument("--text", action="store_true", help="typed answers and printed replies")
+    run.add_argument("--json", action="store_true", help="print one JSON event per line")
+    run.add_argument("--no-log", action="store_true", help="do not write a session log")
+    run.add_argument("--emergency-number", metavar="DIGITS",
+                     help=f"number to tell the person to call ({', '.join(EMERGENCY_NUMBERS)} ...)")
+    run.set_defaults(func=cmd_run)
+
+    replay = sub.add_parser(
+        "replay", parents=[common, engine],
+        help="play a recorded-audio scenario through the whole pipeline",
+        description="Run a scenario (YAML: turns of recorded answers and expectations) through "
+        "endpointing, recognition, intents, dialogue and speaker on a virtual clock. "
+        "Exit 0 when every expectation holds.")
+    replay.add_argument("scenario", type=Path, help="scenario YAML file")
+    replay.add_argument("--json", action="store_true", help="print one JSON event per line")
+    replay.add_argument("--speak-to", type=Path, metavar="DIR",
+                        help="write what the skill says as WAV files into DIR")
+    replay.set_defaults(func=cmd_replay)
+
+    recognize = sub.add_parser(
+        "recognize", parents=[common, engine],
+        help="what the recognizer and intent matcher make of WAV files in a state",
+        description="For each WAV file print one JSON object: file, text, intent, value, "
+        "confidence, under the grammar of --state.")
+    recognize.add_argument("--state", required=True, help="dialogue state whose grammar to use")
+    recognize.add_argument("wavs", nargs="+", type=Path, metavar="WAV")
+    recognize.add_argument("--json", action="store_true", help="JSON lines (the default format)")
+    recognize.add_argument("--free", action="store_true",
+                           help="free dictation: no grammar (for comparison)")
+    recognize.set_defaults(func=cmd_recognize)
+
+    dialog = sub.add_parser("dialog", parents=[common],
+                            help="inspect the dialogue: states, check, diagram",
+                            description="states: every state with its intents and red-flag "
+                            "level; check: validate the dialogue; diagram: draw it.")
+    dialog.add_argument("action", choices=("states", "check", "diagram"))
+    dialog.add_argument("--json", action="store_true", help="states: as JSON")
+    dialog.add_argument("--out", type=Path,
+                        help="diagram: write an image (.png/.svg, needs graphviz) or .mmd file")
+    dialog.set_defaults(func=cmd_dialog)
+
+    add_models_parser(sub)
+    add_fixtures_parser(sub)
+
+    bench = sub.add_parser("bench", parents=[engine],
+                           help="measure accuracy, latency and footprint; write docs/benchmarks.md",
+                           description="Reproduce the benchmark report in docs/.")
+    bench.add_argument("--out", type=Path, default=Path("docs"), help="report folder")
+    bench.add_argument("--quick", action="store_true", help="a small sample (for a smoke test)")
+    bench.add_argument("--soak-minutes", type=float, default=30.0,
+                       help="simulated conversation for the memory soak (virtual minutes)")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="voice-skill: %(message)s")
+    try:
+        return int(args.func(args))
+    except VoiceSkillError as exc:
+        print(f"voice-skill: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,102 @@
+"""`voice-skill run`: a session with a person, by voice or typed, in wall time."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from voice_skill.clock import WallClock
+from voice_skill.dialog import load_dialog
+from voice_skill.errors import AudioError, ModelError
+from voice_skill.events import SessionEnded
+from voice_skill.session import Listener, Session, Sink
+from voice_skill.session_log import SessionLog
+from voice_skill.settings import Settings
+from voice_skill.text_input import TextListener
+from voice_skill.tts import Pyttsx3Speaker, Speaker
+
+
+def _json_sink(entry: dict[str, Any]) -> None:
+    print(json.dumps(entry, ensure_ascii=False, default=str), flush=True)
+
+
+def _console_sink(echo_heard: bool) -> Sink:
+    """What a person at the screen would like to read: what was said (and heard, by voice)."""
+
+    def show(entry: dict[str, Any]) -> None:
+        if entry["event"] == "said":
+            print(entry["text"], flush=True)
+        elif entry["event"] == "heard" and echo_heard:
+            print(f"  (heard: {entry['text'] or '...'})", flush=True)
+
+    return show
+
+
+def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded | None:
+    """Run one session; returns its outcome (None if it could not start)."""
+    dialog = load_dialog(settings.dialog_path)
+    sinks: list[Sink] = [_json_sink] if json_out else []
+    notices: list[str] = []
+
+    def announce(message: str) -> None:
+        """Engine and device notices: said once, in plain words, and logged."""
+        notices.append(message)
+        print(message, file=sys.stderr, flush=True)
+        for sink in sinks:
+            sink({"event": "notice", "text": message})
+
+    log = None
+    if settings.log_enabled:
+        try:
+            log = SessionLog(settings.log_dir)
+            sinks.append(log.write)
+        except OSError as exc:
+            announce(f"Cannot write the session log in {settings.log_dir}: {exc.strerror}."
+                     " Going on without it.")
+    speaker: Speaker | None = None
+    listener: Listener
+    typed = TextListener(sys.stdin, prompt=None if json_out else sys.stdout)
+    if not json_out:
+        sinks.append(_console_sink(echo_heard=not text))
+    if text:
+        listener = typed
+    else:
+        speaker = Pyttsx3Speaker(settings, on_fault=announce)
+        listener = _voice_listener(settings, announce, typed) or typed
+    try:
+        outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks).run()
+    finally:
+        if speaker:
+            speaker.close()
+        if log:
+            log.close()
+            print(f"Session log: {log.path}", file=sys.stderr)
+    return outcome
+
+
+def _voice_listener(settings: Settings, announce: Callable[[str], None],
+                    typed: TextListener) -> Listener | None:
+    """Microphone + endpointing + the best recognizer here; None (text mode) without a microphone."""
+    from voice_skill.audio import MicrophoneSource
+    from voice_skill.endpointing import Endpointer
+    from voice_skill.models import locate_vosk_model
+    from voice_skill.recognizers import open_recognizer
+    from voice_skill.voice_input import AudioListener
+
+    try:
+        model_path = locate_vosk_model(settings)
+    except ModelError:
+        if settings.engine == "vosk":
+            raise
+        model_path = None
+    recognizer = open_recognizer(settings, model_path, announce)
+    interactive = sys.stdin.isatty()
+    try:
+        mic = MicrophoneSource(settings)
+    except AudioError as exc:
+        announce(f"{exc}. I will show the questions here: type your answers.")
+        return None
+    return AudioListener(mic, Endpointer(settings), recognizer, settings.no_input_timeout_s,
+                         announce, fallback=typed if interactive else None)

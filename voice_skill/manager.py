@@ -1,0 +1,470 @@
+"""The dialogue manager: intents and clock ticks in, replies and decisions out; never any audio.
+
+Built on a `transitions` machine made from the dialogue data. Everything the person can say in
+any state (repeat, slower, pause, stop, help ...) is handled here; state-specific answers are
+transitions of the machine.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from transitions import EventData, Machine
+
+from voice_skill.clock import Clock
+from voice_skill.dialog import RESUME, Dialog, State
+from voice_skill.errors import SessionOver
+from voice_skill.events import (
+    Escalated,
+    InputEvent,
+    Intent,
+    Level,
+    NoInput,
+    Output,
+    RateChanged,
+    Reply,
+    SessionEnded,
+    StateChanged,
+)
+from voice_skill.intents import NO_MATCH
+from voice_skill.settings import Settings
+
+START, ENDED = "_start", "_ended"
+LEVEL_RANK: dict[Level, int] = {"routine": 1, "urgent": 2, "emergency": 3}
+
+
+@dataclass(order=True)
+class _Timer:
+    due_s: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+    holds_on_pause: bool = field(default=True, compare=False)
+
+
+class DialogueManager:
+    """Runs one session of a dialogue. Feed it `handle(event)` and `tick()`; read the outputs."""
+
+    state: str  # set by the transitions machine
+    trigger: Callable[..., bool]  # added by the transitions machine
+
+    def __init__(self, dialog: Dialog, settings: Settings, clock: Clock) -> None:
+        self.dialog, self.settings, self.clock = dialog, settings, clock
+        self.ended = False
+        self.outcome: SessionEnded | None = None
+        self.facts: dict[str, Any] = {"rounds": 0}
+        self.flags: list[tuple[Level, str]] = []
+        self.rate_factor = 1.0
+        self._out: list[Output] = []
+        self._last_said: list[Reply] = []
+        self._visits: dict[str, int] = {}
+        self._reasks = 0
+        self._confirming = False
+        self._resume_to: str | None = None
+        self._reason = ""
+        self._timers: list[_Timer] = []
+        self._seq = itertools.count()
+        self._paused_at: float | None = None
+        self._entered_at = 0.0
+        self._emergency_repeats = 0
+        self._emergency_state = next(
+            (s.name for s in dialog.states.values()
+             if s.kind == "escalation" and s.level == "emergency"), None)
+        self.machine = Machine(
+            model=self,
+            states=[START, ENDED] + [{"name": n, "on_enter": "_on_enter"} for n in dialog.states],
+            transitions=self._transitions(),
+            initial=START,
+            auto_transitions=False,
+            queued=True,  # a state that moves on by itself (say, timed) queues its trigger
+            send_event=True,
+        )
+
+    # ---- building the machine ----------------------------------------------------------------
+
+    def _transitions(self) -> list[dict[str, Any]]:
+        t: list[dict[str, Any]] = [{"trigger": "begin", "source": START, "dest": self.dialog.start}]
+        for s in self.dialog.states.values():
+            triggers = {f"hear_{i}": target for i, target in s.on.items()}
+            if s.default:
+                triggers["give_up"] = s.default
+            if s.then:
+                triggers["advance"] = s.then
+            for trigger, target in triggers.items():
+                t.extend(self._edges(trigger, s.name, target))
+        if self._emergency_state:
+            t.append({"trigger": "escalate_emergency", "source": "*",
+                      "dest": self._emergency_state})
+        t.append({"trigger": "finish", "source": "*", "dest": ENDED})
+        return t
+
+    def _edges(self, trigger: str, source: str, target: str) -> list[dict[str, Any]]:
+        """One edge, or conditional ones for @resume and for a target with a visit limit."""
+        if target == RESUME:
+            return [
+                edge
+                for r in dict.fromkeys(self.dialog.resume_targets())
+                for edge in self._edges_when(trigger, source, r, self._resume_is(r))
+            ]
+        return self._edges_when(trigger, source, target, None)
+
+    def _edges_when(self, trigger: str, source: str, target: str,
+                    cond: Callable[[EventData], bool] | None) -> list[dict[str, Any]]:
+        conds = [cond] if cond else []
+        dest = self.dialog.states[target]
+        if dest.max_visits and dest.when_exhausted:
+            under = self._under_limit(dest)
+            return [
+                {"trigger": trigger, "source": source, "dest": target, "conditions": [*conds, under]},
+                {"trigger": trigger, "source": source, "dest": dest.when_exhausted,
+                 "conditions": conds, "unless": [under]},
+            ]
+        return [{"trigger": trigger, "source": source, "dest": target, "conditions": conds}]
+
+    def _resume_is(self, target: str) -> Callable[[EventData], bool]:
+        return lambda _e: self._resume_to == target
+
+    def _under_limit(self, s: State) -> Callable[[EventData], bool]:
+        return lambda _e: self._visits.get(s.name, 0) < (s.max_visits or 0)
+
+    # ---- public API ----------------------------------------------------------------------------
+
+    @property
+    def current(self) -> State | None:
+        """The current dialogue state (None before start and after the end)."""
+        return self.dialog.states.get(self.state)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    @property
+    def level(self) -> Level | None:
+        """The highest level raised so far."""
+        return max((lvl for lvl, _ in self.flags), key=LEVEL_RANK.__getitem__, default=None)
+
+    def start(self) -> list[Output]:
+        """Open the session: the greeting and the first question."""
+        self.trigger("begin")
+        return self._flush()
+
+    def next_due(self) -> float | None:
+        """When the earliest timer fires (clock seconds), or None."""
+        live = [t for t in self._timers if not (self.paused and t.holds_on_pause)]
+        return min(live).due_s if live else None
+
+    def listening(self) -> bool:
+        """Whether the skill waits for an answer (a question), not just for the clock."""
+        s = self.current
+        return bool(s and (s.is_question or s.kind == "escalation")) and not self.ended
+
+    def tick(self) -> list[Output]:
+        """Fire every timer that is due by the clock."""
+        self._fire_due()
+        return self._flush()
+
+    def handle(self, event: InputEvent) -> list[Output]:
+        """React to what the person said (an Intent) or did not say (NoInput)."""
+        if self.ended:
+            outcome = self.outcome.outcome if self.outcome else "ended"
+            raise SessionOver(f"the session has already ended ({outcome}); start a new one")
+        self._fire_due()
+        if not self.ended:
+            self._handle(event)
+        return self._flush()
+
+    # ---- input -----------------------------------------------------------------------------
+
+    def _handle(self, event: InputEvent) -> None:
+        name = event.name if isinstance(event, Intent) else None
+        s = self.current
+        assert s is not None  # not ended, so inside a dialogue state
+        if name in ("emergency", "help"):
+            self._reason = f"the person said {event.text!r}" if isinstance(event, Intent) else ""
+            self._escalate_emergency()
+        elif name == "stop":
+            self._stop()
+        elif self.paused:
+            self._while_paused(name)
+        elif name == "repeat":
+            self._emit(self._last_said)
+        elif name == "slower":
+            self._slower()
+        elif name == "pause":
+            self._pause()
+        elif s.kind == "escalation" and s.level == "emergency":
+            if isinstance(event, Intent):  # whatever they say, the instruction stands
+                self._repeat_emergency()
+        elif isinstance(event, Intent) and name in s.on:
+            self._answer(s, event)
+        elif name == "unsure" and s.red_flag:
+            self._unclear(s, unsure=True)
+        elif name == "resume":
+            self._emit(self._last_said)
+        elif s.kind == "timed":
+            if isinstance(event, Intent):
+                self._say("messages.not_understood", self.dialog.messages["not_understood"])
+        else:
+            self._unclear(s, not_understood=isinstance(event, Intent))
+
+    def _answer(self, s: State, intent: Intent) -> None:
+        rf = s.red_flag
+        if s.kind == "timed":
+            self._note_timed(s, self.clock.now() - self._entered_at)
+        if rf and not self._confirming and intent.confidence < self.settings.low_confidence:
+            self._confirm(s)  # a low-confidence answer to a red flag is never taken as heard
+            return
+        if rf and intent.name == "yes":
+            self.flags.append((rf.level, rf.reason))
+            self._reason = rf.reason
+            if rf.level == "urgent":
+                self._resume_to = s.on.get("no")
+        if s.store and intent.value is not None:
+            self.facts[s.store] = intent.value
+        self.trigger(f"hear_{intent.name}")
+
+    def _unclear(self, s: State, not_understood: bool = False, unsure: bool = False) -> None:
+        """No input, no match, or unsure: re-ask more simply, a bounded number of times.
+
+        On a red flag, "unsure" gets one confirming re-ask, and whatever stays unclear after the
+        re-asks is taken as the safer "yes".
+        """
+        if s.red_flag and (self._confirming or self._reasks >= self.settings.max_reprompts):
+            self._red_flag_default(s)
+        elif s.red_flag and unsure:
+            self._confirm(s)
+        elif self._reasks < self.settings.max_reprompts:
+            self._reasks += 1
+            if not_understood:
+                self._say("messages.not_understood", self.dialog.messages["not_understood"])
+            self._reprompt(s)
+        else:
+            self._say("messages.moving_on", self.dialog.messages["moving_on"])
+            self.trigger("give_up")
+
+    def _reprompt(self, s: State) -> None:
+        if s.reprompts:
+            i = min(self._reasks, len(s.reprompts)) - 1
+            self._last_said = [self._reply(f"states.{s.name}.reprompts.{i}", s.reprompts[i],
+                                           expects_answer=True)]
+        else:
+            self._last_said = [self._reply(f"states.{s.name}.ask", s.ask or "", True)]
+        self._emit(self._last_said)
+
+    def _confirm(self, s: State) -> None:
+        """Ask a red-flag question once more in the simplest words; after that, escalate."""
+        self._confirming = True
+        self._say("messages.confirm_red_flag", self.dialog.messages["confirm_red_flag"])
+        self._reasks = len(s.reprompts)
+        self._reprompt(s)
+
+    def _red_flag_default(self, s: State) -> None:
+        """Never a silent "no": an unclear answer to a red flag is treated as the safer "yes"."""
+        self._say("messages.red_flag_default", self.dialog.messages["red_flag_default"])
+        self._answer(s, Intent("yes", confidence=1.0))
+
+    # ---- global commands ---------------------------------------------------------------------
+
+    def _slower(self) -> None:
+        factor = max(self.settings.min_rate_factor, self.rate_factor * self.settings.slower_factor)
+        self.rate_factor = factor
+        self._out.append(RateChanged(factor))
+        self._say("messages.slower", self.dialog.messages["slower"])
+        self._emit(self._last_said)
+
+    def _pause(self) -> None:
+        self._paused_at = self.clock.now()
+        self._say("messages.paused", self.dialog.messages["paused"])
+        self._schedule(self.settings.max_pause_s, self._pause_expired, holds_on_pause=False)
+
+    def _while_paused(self, name: str | None) -> None:
+        if name == "resume":
+            assert self._paused_at is not None
+            held = self.clock.now() - self._paused_at
+            self._paused_at = None
+            self._timers = [t for t in self._timers if t.holds_on_pause]  # drop the expiry
+            for t in self._timers:
+                t.due_s += held
+            heapq.heapify(self._timers)
+            self._say("messages.resumed", self.dialog.messages["resumed"])
+            s = self.current
+            if s and s.is_question:
+                self._emit(self._last_said)
+        elif name is not None:  # silence while paused is expected
+            self._say("messages.still_paused", self.dialog.messages["still_paused"])
+
+    def _pause_expired(self) -> None:
+        self._say("messages.pause_expired", self.dialog.messages["pause_expired"])
+        self._stop()
+
+    def _stop(self) -> None:
+        s = self.current
+        if s and s.kind == "escalation" and s.level == "emergency":
+            self._say("messages.emergency_ended", self.dialog.messages["emergency_ended"])
+        else:
+            self._say("messages.goodbye", self.dialog.messages["goodbye"])
+            self._say("messages.safety_line", self.dialog.messages["safety_line"])
+        self._end("stopped")
+
+    # ---- escalation --------------------------------------------------------------------------
+
+    def _escalate_emergency(self) -> None:
+        if self.current and self.current.name == self._emergency_state:
+            self._repeat_emergency()
+            return
+        self.flags.append(("emergency", self._reason))
+        self.trigger("escalate_emergency")
+
+    def _repeat_emergency(self) -> None:
+        self._emergency_repeats += 1
+        if self._emergency_repeats > self.settings.emergency_max_repeats:
+            self._say("messages.emergency_ended", self.dialog.messages["emergency_ended"])
+            self._end("escalated")
+            return
+        self._emit(self._last_said)
+
+    def _emergency_timer(self) -> None:
+        self._repeat_emergency()
+        if not self.ended:
+            self._schedule(self.settings.emergency_repeat_s, self._emergency_timer)
+
+    # ---- entering states ---------------------------------------------------------------------
+
+    def _on_enter(self, event: EventData) -> None:
+        s = self.dialog.states[event.state.name]
+        self._out.append(StateChanged(event.transition.source, s.name))
+        self._visits[s.name] = self._visits.get(s.name, 0) + 1
+        self._reasks = 0
+        self._confirming = False
+        self._timers = []  # a state's timers end with it (only an emergency enters while paused)
+        self._paused_at = None
+        self._entered_at = self.clock.now()
+        said = [self._reply(f"states.{s.name}.say.{i}", text) for i, text in enumerate(s.say)]
+        if s.kind == "escalation":
+            self._out.append(Escalated(s.level or "emergency", self._reason, s.name))
+            if s.level == "emergency":
+                self._emergency_repeats = 0
+                self._schedule(self.settings.emergency_repeat_s, self._emergency_timer)
+        if s.kind == "final":
+            said = self._summary(s) + said
+        if s.ask:
+            said.append(self._reply(f"states.{s.name}.ask", s.ask, expects_answer=True))
+        if said:
+            self._last_said = said
+        self._emit(said)
+        if s.kind == "say":
+            self.trigger("advance")
+        elif s.kind == "timed":
+            self._start_timed(s)
+        elif s.kind == "final":
+            self._end("completed")
+
+    def _start_timed(self, s: State) -> None:
+        round_s = s.round_s or s.total_s
+        for r in range(s.rounds):
+            for i, cue in enumerate(s.cues):
+                reply = self._reply(f"states.{s.name}.cues.{i}", cue.text)
+                self._schedule(r * round_s + cue.at_s, self._cue(reply))
+        self._schedule(s.total_s, lambda: self._finish_timed(s))
+
+    def _cue(self, reply: Reply) -> Callable[[], None]:
+        def speak() -> None:
+            self._last_said = [reply]
+            self._emit([reply])
+        return speak
+
+    def _finish_timed(self, s: State) -> None:
+        self._note_timed(s, s.total_s)
+        self.trigger("advance")
+
+    def _note_timed(self, s: State, elapsed_s: float) -> None:
+        """Facts for the closing summary: what was used and for how long."""
+        self.facts.update(s.record)
+        if s.rounds > 1:
+            self.facts["rounds"] += int(elapsed_s // s.round_s)
+        else:
+            self.facts["minutes"] = round(elapsed_s / 60)
+
+    def _summary(self, s: State) -> list[Reply]:
+        if not s.summary:
+            return []
+        m, f = self.dialog.messages, self.facts
+        lines: list[tuple[str, str]] = []
+        if "pain_start" in f and "pain_end" in f:
+            lines.append(("summary_pain", m["summary_pain"]))
+        else:
+            lines.append(("summary_pain_unknown", m["summary_pain_unknown"]))
+        if "cold_or_heat" in f:
+            lines.append(("summary_cold", m["summary_cold"]))
+        if f["rounds"]:
+            lines.append(("summary_breathing", m["summary_breathing"]))
+        for level in ("urgent", "routine"):
+            reasons = [r for lvl, r in self.flags if lvl == level]
+            if reasons:
+                f["reasons"] = " and ".join(dict.fromkeys(reasons))
+                lines.append((f"summary_{level}", m[f"summary_{level}"]))
+        return [self._reply(f"messages.{key}", text) for key, text in lines]
+
+    # ---- ending, timers, output ----------------------------------------------------------------
+
+    def _end(self, outcome: str) -> None:
+        level = self.level
+        if level in ("emergency", "urgent"):
+            outcome = "escalated"
+        self.outcome = SessionEnded(
+            outcome,  # type: ignore[arg-type]
+            level,
+            {"facts": dict(self.facts), "flags": [list(f) for f in self.flags],
+             "last_state": self.state},
+        )
+        self._timers = []
+        self.ended = True
+        self.trigger("finish")
+        self._out.append(self.outcome)
+
+    def _schedule(self, after_s: float, action: Callable[[], None],
+                  holds_on_pause: bool = True) -> None:
+        heapq.heappush(self._timers, _Timer(self.clock.now() + after_s, next(self._seq), action,
+                                            holds_on_pause))
+
+    def _fire_due(self) -> None:
+        now = self.clock.now()
+        while not self.ended:
+            due = [t for t in self._timers if t.due_s <= now and not
+                   (self.paused and t.holds_on_pause)]
+            if not due:
+                return
+            timer = min(due)
+            self._timers.remove(timer)
+            heapq.heapify(self._timers)
+            timer.action()
+
+    def _reply(self, key: str, template: str, expects_answer: bool = False) -> Reply:
+        values = {k: str(v) for k, v in self.facts.items()}
+        values.setdefault("reasons", "")
+        shown = template.format_map(_Fields(values, self.settings.emergency_number))
+        spoken = template.format_map(_Fields(values, self.settings.emergency_number_spoken))
+        return Reply(key, shown, self.state, expects_answer, spoken if spoken != shown else "")
+
+    def _say(self, key: str, template: str) -> None:
+        self._emit([self._reply(key, template)])
+
+    def _emit(self, replies: list[Reply]) -> None:
+        self._out.extend(replies)
+
+    def _flush(self) -> list[Output]:
+        out, self._out = self._out, []
+        return out
+
+
+class _Fields(dict[str, str]):
+    """Template values; an unknown fact reads as "unknown" rather than failing mid-session."""
+
+    def __init__(self, values: dict[str, str], number: str) -> None:
+        super().__init__(values, emergency_number=number)
+
+    def __missing__(self, key: str) -> str:
+        return "unknown"

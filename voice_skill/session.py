@@ -1,0 +1,148 @@
+"""One session loop for every front end: typed lines, a microphone, or a recorded scenario.
+
+Data flows one way: listener -> intent matcher -> dialogue manager -> speaker and log sinks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from voice_skill.clock import Clock
+from voice_skill.dialog import Dialog
+from voice_skill.events import (
+    Escalated,
+    Intent,
+    NoInput,
+    Output,
+    RateChanged,
+    Reply,
+    SessionEnded,
+    Utterance,
+)
+from voice_skill.intents import IntentMatcher
+from voice_skill.manager import DialogueManager
+from voice_skill.notify import Notifier
+from voice_skill.session_log import record
+from voice_skill.settings import Settings
+from voice_skill.tts import Speaker
+
+Sink = Callable[[dict[str, Any]], None]
+
+
+class EndOfInput(Exception):  # noqa: N818 - a normal end, not an error
+    """The input is closed (end of typed input, Ctrl-D, or the scenario has no more turns)."""
+
+
+class Listener(Protocol):
+    """Where answers come from."""
+
+    no_input_timeout_s: float | None
+    """silence after which a question counts as unanswered; None: only an explicit empty answer"""
+
+    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None) -> Heard:
+        """Wait up to `timeout_s` (None: no limit) for the next answer. Raises EndOfInput."""
+        ...
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What one listen() produced: an utterance, an explicit "nothing" (empty line), or a timeout."""
+
+    utterance: Utterance | None = None
+    empty: bool = False
+    """the person explicitly gave no answer (an empty line)"""
+    ended_at: float | None = None
+    """time.perf_counter() when the end of speech was decided (for latency)"""
+    unavailable: bool = False
+    """the input device is down: silence here is not the person's silence"""
+
+
+class Session:
+    """Runs a dialogue from start to end against a listener, a speaker and log sinks."""
+
+    def __init__(self, dialog: Dialog, settings: Settings, clock: Clock, listener: Listener,
+                 speaker: Speaker | None, sinks: list[Sink],
+                 notifier: Notifier | None = None) -> None:
+        self.dialog, self.settings, self.clock = dialog, settings, clock
+        self.listener, self.speaker, self.sinks = listener, speaker, sinks
+        self.notifier = notifier or Notifier(settings.notify_command, settings.notify_timeout_s)
+        self.matcher = IntentMatcher(dialog)
+        self.manager = DialogueManager(dialog, settings, clock)
+
+    def log(self, entry: dict[str, Any]) -> None:
+        for sink in self.sinks:
+            sink(entry)
+
+    def run(self) -> SessionEnded:
+        """The whole session; Ctrl-C or the end of input ends it politely with the safety line."""
+        m = self.manager
+        try:
+            self._render(m.start())
+            while not m.ended:
+                self._step()
+        except (EndOfInput, KeyboardInterrupt) as why:
+            if not m.ended:
+                self.log({"event": "input_closed",
+                          "why": "interrupted" if isinstance(why, KeyboardInterrupt) else "end"})
+                self._render(m.handle(Intent("stop", text="")))
+        finally:
+            for n in self.notifier.wait(self.settings.notify_timeout_s):
+                self.log(record(n))
+        assert m.outcome is not None
+        return m.outcome
+
+    def _step(self) -> None:
+        m = self.manager
+        due = m.next_due()
+        now = self.clock.now()
+        if due is not None and due <= now:
+            self._render(m.tick())
+            return
+        timer_wait = None if due is None else due - now
+        no_input = self.listener.no_input_timeout_s if m.listening() else None
+        # Silence that lasts to the no-input limit is an unanswered question; silence that is
+        # cut short by a timer (a breathing count, the ice halfway check) is not.
+        silence_is_no_input = no_input is not None and (timer_wait is None or no_input <= timer_wait)
+        timeout = no_input if silence_is_no_input else timer_wait
+        state = m.state
+        heard = self.listener.listen(state, self.matcher.grammar(state), timeout)
+        for n in self.notifier.results():
+            self.log(record(n))
+        if heard.utterance is not None:
+            u = heard.utterance
+            intent = self.matcher.match(u.text, state, u.confidence)
+            self.log({**record(u), "state": state})
+            self.log({**record(intent), "state": state})
+            t0 = time.perf_counter()
+            out = m.handle(intent)
+            self._render(out, heard, time.perf_counter() - t0)
+        elif m.listening() and (heard.empty or silence_is_no_input and not heard.unavailable):
+            self.log({"event": "no_input", "state": state})
+            self._render(m.handle(NoInput()))
+
+    def _render(self, outputs: list[Output], heard: Heard | None = None,
+                dialogue_s: float = 0.0) -> None:
+        first_reply = True
+        for out in outputs:
+            self.log(record(out))
+            if isinstance(out, Escalated):
+                self.notifier.notify(out, self.settings.emergency_number)
+            elif isinstance(out, RateChanged) and self.speaker:
+                self.speaker.set_rate_factor(out.rate_factor)
+            elif isinstance(out, Reply) and self.speaker:
+                self.speaker.say(out.spoken)
+                if first_reply and heard and heard.ended_at is not None:
+                    first_reply = False
+                    self._log_timing(heard, dialogue_s)
+
+    def _log_timing(self, heard: Heard, dialogue_s: float) -> None:
+        """Where the time went between the end of the person's speech and the reply's first audio."""
+        u = heard.utterance
+        assert u is not None
+        first_audio = getattr(self.speaker, "last_first_audio_s", None)
+        self.log({"event": "timing", "end_silence_s": self.settings.end_silence_s,
+                  "recognize_s": round(u.decode_s, 4), "dialogue_s": round(dialogue_s, 4),
+                  "tts_first_audio_s": None if first_audio is None else round(first_audio, 4)})

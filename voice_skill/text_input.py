@@ -1,0 +1,54 @@
+"""Typed answers: a terminal or a script on stdin, one answer per line."""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from typing import TextIO
+
+from voice_skill.events import Utterance
+from voice_skill.intents import MAX_INPUT_CHARS
+from voice_skill.session import EndOfInput, Heard
+
+
+class TextListener:
+    """Reads answers line by line without blocking the dialogue's timers.
+
+    Reads the file descriptor directly: Python's own buffering would hide a second typed
+    line from select() and stall the session.
+    """
+
+    no_input_timeout_s: float | None = None  # at a keyboard only an empty line means "nothing"
+
+    def __init__(self, stream: TextIO, prompt: TextIO | None = None) -> None:
+        self._fd = stream.fileno()
+        self._prompt = prompt if prompt is not None and stream.isatty() else None
+        self._buf = b""
+        self._eof = False
+
+    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None) -> Heard:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        if self._prompt and b"\n" not in self._buf:
+            self._prompt.write("> ")
+            self._prompt.flush()
+        while b"\n" not in self._buf and not self._eof:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self._fd], [], [], left)
+            if not ready:
+                return Heard()  # a timer is due
+            chunk = os.read(self._fd, 65536)
+            if chunk:
+                self._buf += chunk
+            else:
+                self._eof = True
+        if b"\n" in self._buf:
+            raw, self._buf = self._buf.split(b"\n", 1)
+        elif self._buf:
+            raw, self._buf = self._buf, b""
+        else:
+            raise EndOfInput
+        text = raw.decode("utf-8", errors="replace")[:MAX_INPUT_CHARS].strip()
+        if not text:
+            return Heard(empty=True)
+        return Heard(Utterance(text=text, confidence=1.0))
