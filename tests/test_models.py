@@ -9,6 +9,8 @@ import io
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -557,3 +559,23 @@ def test_cli_download_without_network_exits_1_in_plain_words(
     monkeypatch.setenv(models.BASE_URL_ENV, closed_port_url())
     assert run_cli(["models", "download", "--dest", str(tmp_path / "d")]) == 1
     assert "(no network?)" in capsys.readouterr().err
+
+
+def test_the_real_command_line_lists_models_as_json(isolated: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(isolated),
+        "XDG_DATA_HOME": str(isolated / "xdg"),
+        "VOICE_SKILL_CONFIG": str(isolated / "no-config.toml"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_skill", "models", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["default"] == "vosk-model-small-en-us-0.15"
+    assert [m["name"] for m in doc["models"]] == [e.name for e in models.load_manifest()]

@@ -720,7 +720,10 @@ def add_models_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     given = getattr(args, "settings", None)
-    return given if isinstance(given, Settings) else load_settings()
+    if isinstance(given, Settings):
+        return given
+    config = getattr(args, "config", None)  # the top-level --config of `voice-skill`
+    return load_settings(config if isinstance(config, Path) else None)
 
 
 def _installed_at(settings: Settings, name: str) -> Path | None:
