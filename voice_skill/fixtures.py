@@ -216,9 +216,7 @@ def noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     return out / float(np.sqrt(np.mean(out**2)))
 
 
-def add_noise(
-    clean: np.ndarray, snr_db: float, rng: np.random.Generator
-) -> tuple[np.ndarray, str]:
+def add_noise(clean: np.ndarray, snr_db: float, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """A copy of a clean take with pink or brown noise at `snr_db` over its speech part."""
     kind = "pink" if rng.random() < 0.5 else "brown"
     x = clean.astype(np.float64) / 32768.0
@@ -303,19 +301,26 @@ def generate(
         for snr in snrs_db:
             if snr is not None and noisy_voices is not None and voice not in noisy_voices:
                 continue
-            audio, kind = (clean, None) if snr is None else add_noise(clean, snr, _rng(
-                seed, voice, p.slug, snr))
+            audio, kind = (
+                (clean, None)
+                if snr is None
+                else add_noise(clean, snr, _rng(seed, voice, p.slug, snr))
+            )
             rel = f"{voice}/{snr_folder(snr)}/{p.slug}.wav"
             write_wav(out_dir / rel, audio)
             made[rel] = _entry(p, voice, snr, kind)
         return made
 
     for voice in voices:
-        if full and (out_dir / voice).exists():
-            shutil.rmtree(out_dir / voice)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for made in pool.map(lambda p, v=voice: one(v, p), todo):
                 entries.update(made)
+        if full:
+            # A phrase dropped from the dialogue (or a noisy copy no longer wanted) goes too;
+            # only WAVs in this voice's folder, nothing else the folder may hold.
+            for wav in sorted((out_dir / voice).rglob("*.wav")):
+                if wav.relative_to(out_dir).as_posix() not in entries:
+                    wav.unlink()
     update_manifest(out_dir, entries, drop_voices=voices if full else ())
     size = sum((out_dir / rel).stat().st_size for rel in entries)
     return GenerateReport(
