@@ -527,15 +527,16 @@ def _record_command(args: argparse.Namespace, dialog: Dialog) -> int:
 
     phrases = corpus_phrases(dialog)
     if args.only:
-        wanted = {slugify(o) for o in args.only}
-        unknown = wanted - {p.slug for p in phrases}
+        by_slug = {p.slug: p for p in phrases}
+        wanted = list(dict.fromkeys(slugify(o) for o in args.only))
+        unknown = [w for w in wanted if w not in by_slug]
         if unknown:
             print(
-                f"voice-skill fixtures: not a corpus phrase: {', '.join(sorted(unknown))}",
+                f"voice-skill fixtures: not a corpus phrase: {', '.join(unknown)}",
                 file=sys.stderr,
             )
             return 2
-        phrases = [p for p in phrases if p.slug in wanted]
+        phrases = [by_slug[w] for w in wanted]  # in the order asked for
     settings = Settings(input_device=args.device)
     mic = MicrophoneSource(settings)
     try:
