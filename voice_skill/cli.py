@@ -44,19 +44,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from voice_skill.replay import replay_command
 
-    return replay_command(args, _settings(args))
+    return int(replay_command(args, _settings(args)))
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
     from voice_skill.replay import recognize_command
 
-    return recognize_command(args, _settings(args))
+    return int(recognize_command(args, _settings(args)))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from voice_skill.bench import bench_command
 
-    return bench_command(args, _settings(args))
+    return int(bench_command(args, _settings(args)))
 
 
 # ---- dialog ------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def cmd_dialog(args: argparse.Namespace) -> int:
         else:
             for r in rows:
                 flag = f"  red flag: {r['red_flag']}" if r["red_flag"] else ""
-                print(f"{r['state']:<18} {r['kind']:<10} {', '.join(r['intents'])}{flag}")
+                print(f"{r['state']:<18} {r['kind']:<10} {', '.join(r['intents'] or ())}{flag}")
         return 0
     if args.action == "check":
         problems = check(dialog)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from voice_skill.dialog import Dialog
 from voice_skill.errors import VoiceSkillError
 
 
-def _machine(dialog: Dialog, engine: str) -> Any:
+def _machine(dialog: Dialog, engine: Literal["graphviz", "mermaid"]) -> Any:
     from transitions.extensions import GraphMachine
 
     transitions = []

@@ -58,7 +58,10 @@ class IntentMatcher:
         # an answer; only then are the intents this state does not accept dropped.
         hits = [h for h in self._hits(words) if h.intent in accepted]
         chosen = {h.intent for h in hits}
-        found = lambda name: Intent(name, confidence=confidence, text=text)  # noqa: E731
+
+        def found(name: str) -> Intent:
+            return Intent(name, confidence=confidence, text=text)
+
         for safety in SAFETY_INTENTS:
             if safety in chosen:
                 return found(safety)

@@ -23,14 +23,12 @@ from voice_skill.events import (
     InputEvent,
     Intent,
     Level,
-    NoInput,
     Output,
     RateChanged,
     Reply,
     SessionEnded,
     StateChanged,
 )
-from voice_skill.intents import NO_MATCH
 from voice_skill.settings import Settings
 
 START, ENDED = "_start", "_ended"
@@ -335,7 +333,8 @@ class DialogueManager:
 
     def _on_enter(self, event: EventData) -> None:
         s = self.dialog.states[event.state.name]
-        self._out.append(StateChanged(event.transition.source, s.name))
+        source = event.transition.source if event.transition else START
+        self._out.append(StateChanged(source, s.name))
         self._visits[s.name] = self._visits.get(s.name, 0) + 1
         self._reasks = 0
         self._confirming = False
@@ -367,7 +366,11 @@ class DialogueManager:
         for r in range(s.rounds):
             for i, cue in enumerate(s.cues):
                 reply = self._reply(f"states.{s.name}.cues.{i}", cue.text)
-                self._schedule(r * round_s + cue.at_s, self._cue(reply))
+                at_s = r * round_s + cue.at_s
+                if at_s == 0:
+                    self._cue(reply)()  # said on entry, not at the next tick
+                else:
+                    self._schedule(at_s, self._cue(reply))
         self._schedule(s.total_s, lambda: self._finish_timed(s))
 
     def _cue(self, reply: Reply) -> Callable[[], None]:

@@ -32,7 +32,7 @@ from voice_skill.tts import Speaker
 Sink = Callable[[dict[str, Any]], None]
 
 
-class EndOfInput(Exception):  # noqa: N818 - a normal end, not an error
+class EndOfInput(Exception):
     """The input is closed (end of typed input, Ctrl-D, or the scenario has no more turns)."""
 
 
@@ -119,7 +119,7 @@ class Session:
             t0 = time.perf_counter()
             out = m.handle(intent)
             self._render(out, heard, time.perf_counter() - t0)
-        elif m.listening() and (heard.empty or silence_is_no_input and not heard.unavailable):
+        elif m.listening() and (heard.empty or (silence_is_no_input and not heard.unavailable)):
             self.log({"event": "no_input", "state": state})
             self._render(m.handle(NoInput()))
 

@@ -83,7 +83,7 @@ def load_yaml(path: Path) -> Any:
     except OSError as exc:
         raise YamlFileError(path, f"cannot be read: {exc.strerror}") from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

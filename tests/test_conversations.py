@@ -1,0 +1,332 @@
+"""Golden conversations: a list of answers in, the states, replies and escalations out."""
+
+from __future__ import annotations
+
+import pytest
+from dialogue_driver import HAPPY_PREFIX, RED_FLAGS_NO, SILENCE, WAIT, Driver, converse
+
+from voice_skill.dialog import load_dialog
+from voice_skill.errors import SessionOver
+from voice_skill.events import Intent
+
+POSITIONED = [*HAPPY_PREFIX, "yes", "back", "ready", "ready", "ready"]
+ICE_PATH = [*POSITIONED, "yes", "yes", "ready", WAIT, "done", "ready", WAIT, "no", "four"]
+RED_FLAG_STATES = [s.name for s in load_dialog().states.values() if s.red_flag]
+
+
+def test_happy_path_on_ice_reaches_the_close_with_a_summary() -> None:
+    t = converse(ICE_PATH)
+    assert t.ended and t.ended.outcome == "completed" and t.ended.level is None
+    assert t.states()[:3] == ["opening", "rf_bladder", "rf_saddle"]
+    for state in ("pain_start", "can_move", "choose_position", "back_1", "back_2", "back_3",
+                  "onset", "ice_ask", "ice_prepare", "ice_on", "ice_off", "breathing_intro",
+                  "breathing", "breathing_again", "pain_end", "closing"):
+        assert state in t.states(), state
+    text = t.texts()
+    assert "Halfway. Check your skin." in text  # the ice halfway check
+    assert "Time is up. Take the ice off now" in text
+    assert "Your pain went from 7 to 4 out of ten." in text
+    assert "You used ice for 20 minutes." in text
+    assert "You did 4 rounds of slow breathing." in text
+    assert t.replies[-1].text == "Take care. Goodbye."
+    assert not t.escalations
+
+
+def test_ice_halfway_and_end_fall_at_ten_and_twenty_minutes_on_the_clock() -> None:
+    d = Driver()
+    d.run(ICE_PATH[: ICE_PATH.index(WAIT)])
+    assert d.state == "ice_on"
+    start = d.clock.now()
+    d.clock.advance(599)
+    d.t.replies.clear()
+    d._take(d.manager.tick())
+    assert not d.t.replies  # nothing before ten minutes
+    d.clock.advance(1)
+    d._take(d.manager.tick())
+    assert d.t.keys() == ["states.ice_on.cues.1"]
+    d.wait()
+    assert d.state == "ice_off" and d.clock.now() - start == pytest.approx(1200)
+
+
+def test_breathing_counts_are_spoken_one_second_apart() -> None:
+    d = Driver()
+    d.run([*HAPPY_PREFIX, "no"])
+    d.t.replies.clear()
+    d.say("ready")
+    assert d.state == "breathing"
+    start = d.clock.now()
+    times = [(0.0, r.text) for r in d.t.replies if r.state == "breathing"]
+    while d.state == "breathing":
+        d.t.replies.clear()
+        d.clock.advance_to(d.manager.next_due() or 0)
+        d._take(d.manager.tick())
+        times += [(round(d.clock.now() - start, 3), r.text) for r in d.t.replies
+                  if r.state == "breathing"]
+    assert times[:10] == [(0.0, "In"), (1.0, "two"), (2.0, "three"), (3.0, "four"),
+                          (4.0, "Out"), (5.0, "two"), (6.0, "three"), (7.0, "four"),
+                          (8.0, "five"), (9.0, "six")]
+    assert len(times) == 40  # four rounds
+
+
+def test_heat_is_chosen_when_the_spasm_started_more_than_three_days_ago() -> None:
+    t = converse([*POSITIONED, "no", "yes", "ready", WAIT, "done"])
+    assert "heat_ask" in t.states() and "ice_ask" not in t.states()
+    assert "Never use heat while sleeping." in t.texts()
+    assert "Time is up. Take the heat off now." in t.texts()
+
+
+def test_cold_is_chosen_within_three_days_and_unsure_onset_means_ice() -> None:
+    assert "ice_ask" in converse([*POSITIONED, "yes"]).states()
+    assert "ice_ask" in converse([*POSITIONED, "not sure"]).states()
+
+
+def test_no_ice_at_hand_skips_to_breathing() -> None:
+    t = converse([*POSITIONED, "yes", "no"])
+    assert t.states()[-1] == "breathing_intro"
+
+
+def test_a_person_who_cannot_move_stays_put_and_goes_to_breathing() -> None:
+    t = converse([*HAPPY_PREFIX, "I can't move"])
+    assert t.states()[-2:] == ["stay_put", "breathing_intro"]
+    assert "Stay just as you are." in t.texts()
+
+
+def test_side_position_steps_in_order() -> None:
+    t = converse([*HAPPY_PREFIX, "yes", "on my side", "ready", "ready", "ready"])
+    assert [s for s in t.states() if s.startswith("side")] == ["side_1", "side_2", "side_3"]
+    assert "put it between your knees" in t.texts()
+
+
+@pytest.mark.parametrize("state", RED_FLAG_STATES)
+def test_each_red_flag_yes_leads_to_its_level(state: str) -> None:
+    dialog = load_dialog()
+    index = RED_FLAG_STATES.index(state)
+    t = converse(["yes", *(["no"] * index), "yes"])
+    level = dialog.states[state].red_flag.level  # type: ignore[union-attr]
+    if level == "routine":
+        assert not t.escalations
+        assert t.states()[-1] == "pain_start"
+        t2 = Driver()
+        t2.run(["yes", *(["no"] * index), "yes", "five", "no", "no", "no", "five"])
+        assert "Please book a doctor's appointment about spasms lasting more than two weeks." \
+            in t2.t.texts()
+        return
+    assert [e.level for e in t.escalations] == [level]
+    assert t.escalations[0].reason == dialog.states[state].red_flag.reason  # type: ignore
+    if level == "emergency":
+        assert t.states()[-1] == "emergency"
+        assert "Please call 911 now." in t.texts()
+        assert "call out to someone nearby" in t.texts()
+    else:
+        assert t.states()[-1] == "urgent"
+        assert "contact a doctor or an urgent care line today" in t.texts()
+
+
+def test_emergency_stops_the_exercises_and_repeats_on_request_and_at_intervals() -> None:
+    d = Driver()
+    d.run(["yes", "yes"])
+    first = d.t.keys()[-4:]
+    assert first[0] == "states.emergency.say.0"
+    d.t.replies.clear()
+    d.say("what about the ice")  # whatever is said, the instruction stands; no first aid
+    assert d.t.keys() == first
+    d.t.replies.clear()
+    d.say("repeat")
+    assert d.t.keys() == first
+    d.t.replies.clear()
+    d.clock.advance(60)
+    d._take(d.manager.tick())
+    assert d.t.keys() == first
+    assert d.state == "emergency"
+
+
+def test_emergency_session_ends_after_its_repeats_and_says_to_call() -> None:
+    d = Driver(emergency_max_repeats=3)
+    d.run(["yes", "yes"])
+    for _ in range(4):
+        d.clock.advance(60)
+        d._take(d.manager.tick())
+    assert d.t.ended and d.t.ended.outcome == "escalated" and d.t.ended.level == "emergency"
+    assert d.t.replies[-1].text == "I will stop talking now. If you have not called 911 yet, call now."
+
+
+def test_urgent_offers_to_continue_and_resumes_with_the_next_question() -> None:
+    t = converse(["yes", "no", "no", "no", "no", "no", "yes", "yes"])  # fever: yes
+    assert t.states()[-2:] == ["urgent", "rf_cancer"]
+    t = converse(["yes", *(["no"] * 8), "yes", "yes"])  # upper back
+    assert t.states()[-1] == "rf_duration"
+
+
+def test_urgent_then_no_closes_with_the_advice_and_the_reason() -> None:
+    t = converse(["yes", *(["no"] * 5), "yes", "no"])
+    assert t.ended and t.ended.outcome == "escalated" and t.ended.level == "urgent"
+    assert "Remember to contact a doctor today about a fever." in t.texts()
+
+
+@pytest.mark.parametrize("command", ["help", "call an ambulance", "I can't breathe", "emergency"])
+@pytest.mark.parametrize("where", [["yes"], [*HAPPY_PREFIX], [*HAPPY_PREFIX, "no", "ready"]])
+def test_emergency_commands_escalate_from_any_state(command: str, where: list[str]) -> None:
+    t = converse([*where, command])
+    assert [e.level for e in t.escalations] == ["emergency"]
+    assert t.states()[-1] == "emergency"
+
+
+@pytest.mark.parametrize("state", RED_FLAG_STATES[:5])
+def test_unsure_on_an_emergency_question_is_asked_again_then_escalated(state: str) -> None:
+    d = Driver()
+    d.run(["yes", *(["no"] * RED_FLAG_STATES.index(state))])
+    assert d.state == state
+    d.say("I'm not sure")
+    assert d.t.keys()[-2] == "messages.confirm_red_flag" and d.state == state
+    d.say("maybe")
+    assert d.t.escalations and d.t.escalations[0].level == "emergency"
+
+
+def test_unsure_then_a_clear_no_goes_on() -> None:
+    d = Driver()
+    d.run(["yes", "I don't know", "no"])
+    assert d.state == "rf_saddle" and not d.t.escalations
+
+
+def test_silence_on_a_red_flag_is_reasked_then_treated_as_yes_never_as_no() -> None:
+    d = Driver()
+    d.run(["yes", SILENCE, SILENCE])
+    assert d.state == "rf_bladder" and not d.t.escalations
+    assert d.t.keys()[-2:] == ["states.rf_bladder.reprompts.0", "states.rf_bladder.reprompts.1"]
+    d.silence()
+    assert "messages.red_flag_default" in d.t.keys()
+    assert d.t.escalations[0].level == "emergency"
+
+
+def test_no_match_on_a_red_flag_to_the_limit_escalates() -> None:
+    t = converse(["yes", "purple", "banana", "the weather is nice"])
+    assert t.keys().count("messages.not_understood") == 2
+    assert t.escalations and t.escalations[0].level == "emergency"
+
+
+@pytest.mark.parametrize("answer", ["yes", "no"])
+def test_a_low_confidence_answer_to_a_red_flag_is_confirmed(answer: str) -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say(answer, confidence=0.3)
+    assert d.state == "rf_bladder" and not d.t.escalations
+    assert d.t.keys()[-2] == "messages.confirm_red_flag"
+    d.say(answer, confidence=0.3)  # said twice: taken, whatever the confidence
+    if answer == "yes":
+        assert d.t.escalations[0].level == "emergency"
+    else:
+        assert d.state == "rf_saddle"
+
+
+def test_low_confidence_elsewhere_is_taken_as_heard() -> None:
+    d = Driver()
+    d.say("yes", confidence=0.2)
+    assert d.state == "rf_bladder"
+
+
+def test_silence_on_an_ordinary_question_reasks_simpler_then_moves_on_safely() -> None:
+    d = Driver()
+    d.run([*HAPPY_PREFIX, SILENCE, SILENCE, SILENCE])  # "can you move?"
+    assert d.t.keys().count("states.can_move.reprompts.0") == 2
+    assert "messages.moving_on" in d.t.keys()
+    assert d.state == "breathing_intro"  # never forced to move: stays put
+
+
+def test_pain_no_answer_moves_on_and_the_summary_says_so() -> None:
+    t = converse(["yes", *RED_FLAGS_NO, SILENCE, SILENCE, SILENCE, "no", "no", "no",
+                  SILENCE, SILENCE, SILENCE])
+    assert "I did not get a pain score both times." in t.texts()
+    assert t.ended and t.ended.outcome == "completed"
+
+
+def test_repeat_says_the_last_thing_again() -> None:
+    d = Driver()
+    d.run(["yes"])
+    before = d.t.keys()[-1]
+    d.say("say that again")
+    assert d.t.keys()[-1] == before and d.state == "rf_bladder"
+
+
+def test_slower_lowers_the_rate_for_the_session_and_repeats() -> None:
+    d = Driver()
+    d.say("slower")
+    d.say("slow down")
+    assert d.t.rates == [pytest.approx(0.8), pytest.approx(0.64)]
+    assert d.t.keys()[-1] == "states.opening.ask"
+    for _ in range(5):
+        d.say("slower")
+    assert d.t.rates[-1] == pytest.approx(0.5)  # never slower than the floor
+
+
+def test_pause_holds_the_ice_timer_until_continue() -> None:
+    d = Driver()
+    d.run(ICE_PATH[: ICE_PATH.index(WAIT)])
+    d.clock.advance(300)
+    d.say("pause")
+    assert d.t.keys()[-1] == "messages.paused"
+    d.clock.advance(1000)
+    d._take(d.manager.tick())
+    assert d.state == "ice_on" and "states.ice_on.cues.1" not in d.t.keys()
+    d.say("hmm")
+    assert d.t.keys()[-1] == "messages.still_paused"
+    d.say("continue")
+    assert d.t.keys()[-1] == "messages.resumed"
+    # 302 s ran before the pause (answers take 2 s each), so 298 s of the first half are left
+    d.clock.advance(297)
+    d._take(d.manager.tick())
+    assert "states.ice_on.cues.1" not in d.t.keys()
+    d.clock.advance(1)
+    d._take(d.manager.tick())
+    assert "states.ice_on.cues.1" in d.t.keys()
+
+
+def test_a_pause_that_lasts_too_long_ends_politely() -> None:
+    d = Driver(max_pause_s=600)
+    d.run(["yes", "pause"])
+    d.clock.advance(601)
+    d._take(d.manager.tick())
+    assert d.t.ended and d.t.ended.outcome == "stopped"
+    assert d.t.keys()[-2:] == ["messages.goodbye", "messages.safety_line"]
+
+
+@pytest.mark.parametrize("where", [["yes"], [*HAPPY_PREFIX, "no", "ready"],
+                                   ICE_PATH[: ICE_PATH.index(WAIT)]])
+def test_stop_midway_ends_with_the_safety_line(where: list[str]) -> None:
+    t = converse([*where, "stop"])
+    assert t.ended and t.ended.outcome == "stopped"
+    assert t.replies[-1].text.startswith("If anything gets worse")
+
+
+def test_emergency_number_is_a_setting_spoken_digit_by_digit() -> None:
+    t = converse(["yes", "yes"], emergency_number="112")
+    r = next(r for r in t.replies if r.key == "states.emergency.say.0")
+    assert r.text == "This could be serious. Please call 112 now."
+    assert r.spoken == "This could be serious. Please call 1 1 2 now."
+
+
+def test_breathing_is_offered_again_but_not_for_ever() -> None:
+    d = Driver()
+    d.run([*HAPPY_PREFIX, "no", "ready"])
+    for _ in range(6):
+        d.wait()
+        if d.state != "breathing_again":
+            break
+        d.say("yes")
+    assert d.state == "pain_end"
+    assert d.t.manager is not None and d.t.manager.facts["rounds"] == 16
+
+
+def test_done_early_with_ice_notes_the_minutes_actually_used() -> None:
+    d = Driver()
+    d.run(ICE_PATH[: ICE_PATH.index(WAIT)])
+    d.clock.advance(5 * 60)
+    d.say("done")
+    assert d.state == "ice_off"
+    assert d.manager.facts["minutes"] == 5
+
+
+def test_an_event_after_the_end_is_refused_clearly() -> None:
+    d = Driver()
+    d.say("stop")
+    with pytest.raises(SessionOver, match="already ended"):
+        d.intent(Intent("yes"))

@@ -1,0 +1,121 @@
+"""Loading and checking dialogues: every kind of broken file gets a message naming file, line, field."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voice_skill.dialog import load_dialog
+from voice_skill.dialog_check import check
+from voice_skill.errors import DialogError
+
+DIALOGS = Path(__file__).parent / "dialogs"
+
+LOAD_ERRORS = {
+    "broken_malformed_yaml": (44, "", "malformed YAML"),
+    "broken_duplicate_key": (54, "", "duplicate key 'say'"),
+    "broken_unknown_target": (45, "states.flag.on.no", "unknown target state 'restt'"),
+    "broken_unknown_field": (41, "states.hello.reprompt", "unknown field"),
+    "broken_red_flag_not_escalated": (45, "states.flag.on.yes", "must lead to an escalation"),
+    "broken_unknown_intent": (39, "states.hello.expect", "unknown intent 'maybe'"),
+    "broken_unknown_placeholder": (53, "states.rest.say", "unknown placeholder {name}"),
+    "broken_missing_message": (20, "messages.goodbye", "missing"),
+    "broken_not_a_mapping": (51, "states.rest", "must be a mapping"),
+    "broken_unknown_source": (51, "states.rest.source", "unknown source 'nowhere'"),
+}
+CHECK_PROBLEMS = {
+    "broken_unreachable": ("states.orphan.name", "unreachable"),
+    "broken_dead_end": ("states.hello.on", "dead end"),
+    "broken_endless_loop": ("states.flag.on", "loop without a bound"),
+    "broken_question_without_how": ("states.hello.ask", "must say how to answer"),
+    "broken_no_reprompt": ("states.hello.reprompts", "re-prompt"),
+    "broken_long_sentence": ("states.rest.say.0", "sentence of 24 words"),
+    "broken_no_source": ("states.rest.source", "must name its source"),
+    "broken_emergency_without_number": ("states.emergency.say", "{emergency_number}"),
+}
+
+
+def test_the_bundled_dialogue_and_the_minimal_one_pass_every_check() -> None:
+    assert check(load_dialog()) == []
+    assert check(load_dialog(DIALOGS / "minimal.yaml")) == []
+
+
+@pytest.mark.parametrize("name", sorted(LOAD_ERRORS))
+def test_a_broken_file_is_rejected_naming_file_line_and_field(name: str) -> None:
+    line, field, message = LOAD_ERRORS[name]
+    path = DIALOGS / f"{name}.yaml"
+    with pytest.raises(DialogError) as caught:
+        load_dialog(path)
+    err = caught.value
+    assert err.path == str(path) and err.line == line and err.field == field
+    assert message in str(err) and str(path) in str(err)
+
+
+@pytest.mark.parametrize("name", sorted(CHECK_PROBLEMS))
+def test_dialog_check_finds_each_kind_of_unsafe_dialogue(name: str) -> None:
+    field, message = CHECK_PROBLEMS[name]
+    problems = check(load_dialog(DIALOGS / f"{name}.yaml"))
+    assert any(p.field == field and message in p.message for p in problems), problems
+
+
+@pytest.mark.parametrize("name", sorted([*LOAD_ERRORS, *CHECK_PROBLEMS]))
+def test_the_cli_check_fails_with_the_message_and_no_traceback(name: str) -> None:
+    done = _cli("dialog", "check", "--dialog", str(DIALOGS / f"{name}.yaml"))
+    assert done.returncode == 1
+    assert f"{name}.yaml:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_missing_or_binary_dialogue_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DialogError, match=r"nowhere\.yaml: file not found"):
+        load_dialog(tmp_path / "nowhere.yaml")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(DialogError, match="not a text file"):
+        load_dialog(binary)
+    done = _cli("run", "--text", "--no-log", "--dialog", str(tmp_path / "nowhere.yaml"))
+    assert done.returncode == 1 and "nowhere.yaml: file not found" in done.stderr
+
+
+def test_yes_no_and_on_stay_words_not_booleans() -> None:
+    d = load_dialog()
+    assert "yes" in d.intents and "no" in d.intents
+    assert d.states["rf_bladder"].on == {"yes": "emergency", "no": "rf_saddle"}
+
+
+def test_dialog_states_json_lists_intents_and_red_flag_levels() -> None:
+    done = _cli("dialog", "states", "--json")
+    rows = {r["state"]: r for r in json.loads(done.stdout)}
+    assert rows["rf_bladder"]["red_flag"] == "emergency"
+    assert rows["rf_fever"]["red_flag"] == "urgent"
+    assert rows["rf_duration"]["red_flag"] == "routine"
+    assert rows["pain_start"]["red_flag"] is None
+    assert {"yes", "no", "unsure", "help", "emergency", "stop"} <= set(rows["rf_bladder"]["intents"])
+    assert "pain" in rows["pain_start"]["intents"]
+
+
+def test_dialog_diagram_draws_every_state_as_mermaid_and_as_an_image(tmp_path: Path) -> None:
+    done = _cli("dialog", "diagram")
+    assert "\nstateDiagram-v2\n" in done.stdout
+    for name in load_dialog().states:
+        assert f'state "{name}"' in done.stdout
+    png = tmp_path / "dialog.png"
+    done = _cli("dialog", "diagram", "--out", str(png))
+    if "needs the graphviz" in done.stderr:
+        pytest.skip("graphviz is not installed")
+    assert done.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_bundled_dialogue_ships_as_package_data() -> None:
+    path = load_dialog().path
+    assert path.name == "back_spasm.yaml" and path.exists()
+    assert not path.stat().st_mode & stat.S_IWOTH
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "voice_skill", *args], capture_output=True,
+                          text=True, timeout=60, check=False)

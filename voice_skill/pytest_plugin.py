@@ -1,0 +1,1 @@
+"""pytest plugin: every scenario under tests/scenarios/ becomes a test case of its own."""
