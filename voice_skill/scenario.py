@@ -1,0 +1,158 @@
+"""Recorded-audio scenarios: the YAML format, loaded into frozen turns with expectations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voice_skill.dialog import Dialog
+from voice_skill.errors import ScenarioError
+from voice_skill.yamlfile import LineDict, YamlFileError, load_yaml
+
+OUTCOMES = ("completed", "stopped", "escalated")
+LEVELS = ("emergency", "urgent", "routine", "none")
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What should be true of one turn (every field optional)."""
+
+    state: str | None = None
+    """the state the skill was in when it heard this turn"""
+    intent: str | None = None
+    value: int | None = None
+    reply: tuple[str, ...] = ()
+    """dialogue keys ("states.rf_bladder.ask") or text fragments the skill says in answer"""
+    escalation: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the person does: says a recording, or stays silent for some seconds."""
+
+    line: int
+    audio: Path | None = None
+    silence_s: float = 0.0
+    expect: Expect = Expect()
+
+    @property
+    def label(self) -> str:
+        return self.audio.name if self.audio else f"{self.silence_s:g} s of silence"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario file: turns, end expectations, and the engine it needs."""
+
+    path: Path
+    description: str
+    turns: tuple[Turn, ...]
+    outcome: str | None
+    level: str | None
+    said: tuple[str, ...]
+    engine: str | None
+    """pocketsphinx | vosk | None (whatever --engine / auto picks)"""
+    settings: dict[str, Any]
+
+
+def load_scenario(path: Path, dialog: Dialog, no_input_timeout_s: float) -> Scenario:
+    """Load and check a scenario; a ScenarioError names the file and line."""
+    try:
+        raw = load_yaml(path)
+    except YamlFileError as exc:
+        raise ScenarioError(str(exc)) from None
+
+    def fail(line: int, message: str) -> ScenarioError:
+        return ScenarioError(f"{path}:{line}: {message}")
+
+    if not isinstance(raw, LineDict):
+        raise fail(1, "a scenario is a mapping with `turns:` (see docs/scenarios.md)")
+    unknown = set(raw) - {"description", "engine", "settings", "turns", "end"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise fail(raw.line_of(key), f"unknown field {key!r}")
+    engine = raw.get("engine")
+    if engine not in (None, "vosk", "pocketsphinx"):
+        raise fail(raw.line_of("engine"), "engine must be vosk or pocketsphinx")
+    settings = raw.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise fail(raw.line_of("settings"), "settings must be a mapping")
+    raw_turns = raw.get("turns")
+    if not isinstance(raw_turns, list) or not raw_turns:
+        raise fail(raw.line_of("turns"), "turns must be a non-empty list")
+
+    turns = []
+    for i, t in enumerate(raw_turns, 1):
+        line = t.line if isinstance(t, LineDict) else raw.line_of("turns")
+        if not isinstance(t, LineDict):
+            raise fail(line, f"turn {i}: must be a mapping with `say:` or `silence:`")
+        bad = set(t) - {"say", "silence", "wait", "expect"}
+        if bad or ("say" in t) == ("silence" in t or "wait" in t):
+            raise fail(line, f"turn {i}: needs exactly one of `say: FILE.wav` or `silence: SECONDS`"
+                             + (f" (unknown: {', '.join(sorted(bad))})" if bad else ""))
+        audio = None
+        silence_s = 0.0
+        if "say" in t:
+            audio = (path.parent / str(t["say"])).resolve()
+            if not audio.is_file():
+                raise fail(t.line_of("say"), f"turn {i}: audio file not found: {t['say']}")
+        else:
+            value = t.get("silence", t.get("wait"))
+            value = no_input_timeout_s if value is None else value
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise fail(line, f"turn {i}: silence must be a number of seconds")
+            silence_s = float(value)
+        turns.append(Turn(line, audio, silence_s, _expect(t.get("expect"), dialog, fail, line, i)))
+
+    end = raw.get("end") or LineDict()
+    if not isinstance(end, LineDict):
+        raise fail(raw.line_of("end"), "end must be a mapping")
+    if end.get("outcome") not in (None, *OUTCOMES):
+        raise fail(end.line_of("outcome"), f"outcome must be one of {', '.join(OUTCOMES)}")
+    level = end.get("level")
+    if level is not None and str(level) not in LEVELS:
+        raise fail(end.line_of("level"), f"level must be one of {', '.join(LEVELS)}")
+    said = end.get("said") or []
+    _check_keys(said if isinstance(said, list) else [said], dialog, fail, end.line_of("said"))
+    return Scenario(path, str(raw.get("description", "")), tuple(turns), end.get("outcome"),
+                    None if level is None else str(level),
+                    tuple(str(s) for s in (said if isinstance(said, list) else [said])),
+                    engine, dict(settings))
+
+
+def _expect(raw: Any, dialog: Dialog, fail: Any, line: int, i: int) -> Expect:
+    if raw is None:
+        return Expect()
+    if not isinstance(raw, LineDict):
+        raise fail(line, f"turn {i}: expect must be a mapping")
+    bad = set(raw) - {"state", "intent", "value", "reply", "escalation"}
+    if bad:
+        raise fail(raw.line_of(sorted(bad)[0]), f"turn {i}: unknown expectation {sorted(bad)[0]!r}")
+    state = raw.get("state")
+    if state is not None and state not in dialog.states:
+        raise fail(raw.line_of("state"), f"turn {i}: unknown state {state!r}")
+    intent = raw.get("intent")
+    known = {*dialog.intents, "no_match"}
+    if intent is not None and intent not in known:
+        raise fail(raw.line_of("intent"), f"turn {i}: unknown intent {intent!r}")
+    reply = raw.get("reply") or []
+    reply = reply if isinstance(reply, list) else [reply]
+    _check_keys(reply, dialog, fail, raw.line_of("reply"))
+    escalation = raw.get("escalation")
+    if escalation is not None and escalation not in LEVELS:
+        raise fail(raw.line_of("escalation"), f"turn {i}: escalation must be one of {LEVELS}")
+    value = raw.get("value")
+    return Expect(state, intent, None if value is None else int(value),
+                  tuple(str(r) for r in reply), escalation)
+
+
+def _check_keys(items: list[Any], dialog: Dialog, fail: Any, line: int) -> None:
+    """A reply expectation that looks like a key must name a real prompt."""
+    for item in items:
+        text = str(item)
+        parts = text.split(".")
+        if parts[0] == "messages" and len(parts) == 2 and parts[1] not in dialog.messages:
+            raise fail(line, f"unknown message key {text!r}")
+        if parts[0] == "states" and len(parts) >= 3 and parts[1] not in dialog.states:
+            raise fail(line, f"unknown state in key {text!r}")
