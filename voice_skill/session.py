@@ -89,7 +89,8 @@ class Session:
                           "why": "interrupted" if isinstance(why, KeyboardInterrupt) else "end"})
                 self._render(m.handle(Intent("stop", text="")))
         finally:
-            for n in self.notifier.wait(self.settings.notify_timeout_s):
+            # the notify command's own limit, plus a moment for it to be stopped
+            for n in self.notifier.wait(self.settings.notify_timeout_s + 2.0):
                 self.log(record(n))
         assert m.outcome is not None
         return m.outcome

@@ -1,0 +1,128 @@
+"""`voice-skill run --text` as a person or a script uses it: typed answers, JSON events, the log."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HAPPY = ["yes", *["no"] * 10, "it's about a seven", "no", "no", "three"]
+
+
+def run_text(answers: list[str] | bytes, tmp_path: Path, *args: str,
+             config: str = "") -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'log_dir = "{tmp_path / "logs"}"\n{config}', encoding="utf-8")
+    data = answers if isinstance(answers, bytes) else ("\n".join(answers) + "\n").encode()
+    done = subprocess.run([sys.executable, "-m", "voice_skill", "--config", str(cfg), "run",
+                           "--text", *args], input=data, capture_output=True, timeout=60,
+                          check=False)
+    return subprocess.CompletedProcess(done.args, done.returncode,
+                                       done.stdout.decode("utf-8", "replace"),
+                                       done.stderr.decode("utf-8", "replace"))
+
+
+def events(stdout: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_a_scripted_session_completes_and_prints_each_reply(tmp_path: Path) -> None:
+    done = run_text(HAPPY, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Can you hear me? Say yes or no." in done.stdout
+    assert "Say ready to begin." in done.stdout
+    assert "Your pain went from 7 to 3 out of ten." in done.stdout
+    assert done.stdout.rstrip().endswith("Take care. Goodbye.")
+    assert "Traceback" not in done.stderr
+
+
+def test_json_mode_prints_one_event_per_line_with_the_outcome(tmp_path: Path) -> None:
+    done = run_text(["yes", "no", "yes"], tmp_path, "--json")
+    evs = events(done.stdout)
+    kinds = {e["event"] for e in evs}
+    assert {"said", "heard", "intent", "state", "escalated", "ended"} <= kinds
+    said = [e for e in evs if e["event"] == "said"]
+    assert all("state" in e and "key" in e for e in said)
+    esc = next(e for e in evs if e["event"] == "escalated")
+    assert esc["level"] == "emergency" and esc["reason"] == "numbness around the groin or bottom"
+    assert evs[-1]["event"] == "ended" and evs[-1]["outcome"] == "escalated"
+
+
+def test_end_of_input_midway_ends_politely_with_the_safety_line(tmp_path: Path) -> None:
+    done = run_text(["yes", "no"], tmp_path, "--json")
+    evs = events(done.stdout)
+    assert evs[-1] == {**evs[-1], "event": "ended", "outcome": "stopped"}
+    said = [e["key"] for e in evs if e["event"] == "said"]
+    assert said[-2:] == ["messages.goodbye", "messages.safety_line"]
+
+
+def test_bad_input_gets_a_reprompt_never_a_traceback(tmp_path: Path) -> None:
+    long_line = "yes " * 10_000
+    answers = b"\n".join([b"\x00\xff\xfe binary", "¿Me oyes? sí".encode(), long_line.encode(),
+                          b"", b"yes", b"no"]) + b"\n"
+    done = run_text(answers, tmp_path, "--json")
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    evs = events(done.stdout)
+    intents = [e["name"] for e in evs if e["event"] == "intent"]
+    assert intents[:2] == ["no_match", "no_match"]
+    assert [e for e in evs if e["event"] == "no_input"]
+    assert any(e["event"] == "state" and e["dest"] == "rf_bladder" for e in evs)
+
+
+def test_the_session_log_has_every_event_and_is_private(tmp_path: Path) -> None:
+    done = run_text(["yes", "no", "yes"], tmp_path)
+    logs = list((tmp_path / "logs").glob("session-*.jsonl"))
+    assert len(logs) == 1, done.stderr
+    mode = stat.S_IMODE(os.stat(logs[0]).st_mode)
+    assert mode == 0o600
+    entries = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    assert all("time" in e for e in entries)
+    kinds = [e["event"] for e in entries]
+    assert kinds[-1] == "ended" and "escalated" in kinds and "heard" in kinds
+    assert not any("audio" in k for e in entries for k in e if k != "audio_s")
+
+
+def test_no_log_writes_nothing(tmp_path: Path) -> None:
+    run_text(["yes", "stop"], tmp_path, "--no-log")
+    assert not (tmp_path / "logs").exists()
+
+
+def test_emergency_number_setting_is_said(tmp_path: Path) -> None:
+    done = run_text(["yes", "yes"], tmp_path, "--emergency-number", "112")
+    assert "Please call 112 now." in done.stdout and "911" not in done.stdout
+    bad = run_text(["yes"], tmp_path, "--emergency-number", "abc")
+    assert bad.returncode == 1 and "emergency_number must be 2-6 digits" in bad.stderr
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_the_notify_hook_runs_on_an_emergency_and_its_failure_is_not_fatal(
+        tmp_path: Path, ok: bool) -> None:
+    out = tmp_path / "notified.json"
+    script = tmp_path / "notify.sh"
+    script.write_text(f"#!/bin/sh\ncat > {out}\necho \"$VOICE_SKILL_LEVEL\" >> {out}\n"
+                      + ("" if ok else "exit 3\n"))
+    script.chmod(0o755)
+    done = run_text(["yes", "no", "no", "yes"], tmp_path, "--json",
+                    config=f'notify_command = ["{script}"]\n')
+    evs = events(done.stdout)
+    notified = [e for e in evs if e["event"] == "notified"]
+    assert len(notified) == 1 and notified[0]["ok"] is ok
+    payload, level = out.read_text().rsplit("}", 1)
+    assert json.loads(payload + "}")["reason"] == "weak or numb legs"
+    assert level.strip() == "emergency"
+    assert next(e for e in evs if e["event"] == "ended")["outcome"] == "escalated"
+    # the spoken instruction came before the notification finished
+    order = [e["event"] for e in evs]
+    assert order.index("said", order.index("escalated")) < order.index("notified")
+
+
+def test_a_hanging_notify_command_is_stopped_after_its_limit(tmp_path: Path) -> None:
+    done = run_text(["yes", "yes"], tmp_path, "--json",
+                    config='notify_command = ["sleep", "30"]\nnotify_timeout_s = 1.0\n')
+    notified = [e for e in events(done.stdout) if e["event"] == "notified"]
+    assert notified and notified[0]["ok"] is False and "no answer after 1 s" in notified[0]["detail"]
