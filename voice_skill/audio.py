@@ -6,6 +6,7 @@ import logging
 import queue
 import struct
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,9 +50,7 @@ def _decode_wav(data: bytes, name: str) -> tuple[np.ndarray, int]:
         raise AudioError(f"{name}: empty file (0 bytes), not a WAV file")
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         if data[:4] in (b"RIFX", b"RF64"):
-            raise AudioError(
-                f"{name}: unsupported WAV variant {data[:4]!r} (use little-endian RIFF)"
-            )
+            raise AudioError(f"{name}: unsupported WAV variant {data[:4]!r} (use little-endian RIFF)")
         raise AudioError(f"{name}: not a WAV file (starts with {_describe_head(data)})")
     fmt: tuple[int, int, int, int] | None = None
     pos = 12
@@ -67,8 +66,7 @@ def _decode_wav(data: bytes, name: str) -> tuple[np.ndarray, int]:
             body = data[body_start:]
             if size not in (_UNKNOWN_SIZE, 0) and size > len(body):
                 raise AudioError(
-                    f"{name}: truncated WAV (header promises {size} bytes of audio, "
-                    f"only {len(body)} present)"
+                    f"{name}: truncated WAV (header promises {size} bytes of audio, only {len(body)} present)"
                 )
             if size not in (_UNKNOWN_SIZE, 0):
                 body = body[:size]
@@ -254,11 +252,19 @@ class WavSource:
 class MicrophoneSource:
     """Live input through PortAudio (sounddevice), converted to 16 kHz mono frames."""
 
+    FIRST_AUDIO_TIMEOUT_S = 5.0
+    """a device that opens but sends nothing for this long counts as broken (seconds)"""
     QUEUE_SECONDS = 60.0
     """audio kept while nobody reads (seconds); older blocks are dropped and counted"""
 
-    def __init__(self, settings: Settings | None = None, device: str | int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        device: str | int | None = None,
+        samplerate_hz: int | None = None,
+    ) -> None:
         self.settings = settings or Settings()
+        self._forced_rate = samplerate_hz
         self.frame_samples = frame_samples_for(self.settings.frame_ms)
         self.device = _parse_device(device if device is not None else self.settings.input_device)
         self.overflows = 0
@@ -310,14 +316,32 @@ class MicrophoneSource:
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioError(
-                f"Microphone {label!r} could not be opened (busy, unplugged or no permission?):"
-                f" {exc}"
+                f"Microphone {label!r} could not be opened (busy, unplugged or no permission?): {exc}"
             ) from exc
         self._stream = stream
-        log.info("microphone %r open at %d Hz", label, self.rate_hz)
+        # Wait for the first block: a device can open fine and then deliver nothing, and the
+        # first stream of a process can take ~2 s to start (measured through ALSA's pulse
+        # plugin); better to know here than to mistake it for a silent person later.
+        t0 = time.monotonic()
+        while self._queue.empty():
+            if self._lost.is_set() or time.monotonic() - t0 > self.FIRST_AUDIO_TIMEOUT_S:
+                self._close_stream()
+                raise AudioError(
+                    f"Microphone {label!r} opened but delivered no audio within"
+                    f" {self.FIRST_AUDIO_TIMEOUT_S:g} s (muted, busy or unplugged?)"
+                )
+            time.sleep(0.01)
+        log.info(
+            "microphone %r open at %d Hz (first audio after %.2f s)",
+            label,
+            self.rate_hz,
+            time.monotonic() - t0,
+        )
 
     def _pick_rate(self, sd: Any, default_rate: float) -> int:
         """16 kHz when the device takes it (no resampling), else its own default rate."""
+        if self._forced_rate:
+            return self._forced_rate
         try:
             sd.check_input_settings(
                 device=self.device, channels=1, samplerate=PIPELINE_RATE_HZ, dtype="float32"
@@ -385,9 +409,7 @@ class MicrophoneSource:
                 break
         self._buffer = np.zeros(0, dtype=np.int16)
         if self._resampler is not None:
-            self._resampler = soxr.ResampleStream(
-                self.rate_hz, PIPELINE_RATE_HZ, 1, dtype="float32"
-            )
+            self._resampler = soxr.ResampleStream(self.rate_hz, PIPELINE_RATE_HZ, 1, dtype="float32")
 
     def reopen(self) -> None:
         """Close and open the device again, rescanning devices (after an unplug or a busy error)."""
@@ -436,7 +458,6 @@ def _sounddevice() -> Any:
         import sounddevice
     except OSError as exc:
         raise AudioError(
-            f"No microphone support: the PortAudio library is missing ({exc}); "
-            "install libportaudio2"
+            f"No microphone support: the PortAudio library is missing ({exc}); install libportaudio2"
         ) from exc
     return sounddevice

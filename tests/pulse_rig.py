@@ -1,0 +1,180 @@
+"""A private PulseAudio with two null sinks: a virtual microphone and a virtual speaker.
+
+`user_voice` is what the "person" says (its monitor is the default source, the skill's
+microphone); `skill_speaker` is the default sink, where the skill speaks (its monitor can be
+recorded). The daemon runs under a private runtime directory, so it never meets another one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+MIC_SINK = "user_voice"
+SPEAKER_SINK = "skill_speaker"
+TOOLS = ("pulseaudio", "pactl", "paplay", "parec")
+START_TIMEOUT_S = 10.0
+RECORD_RATE_HZ = 16000
+
+
+def missing_tools() -> list[str]:
+    """The PulseAudio command-line tools that are not installed."""
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+class SpeakerRecorder:
+    """Records a PulseAudio source (by default the skill's speaker) in the background."""
+
+    def __init__(self, env: dict[str, str], source: str = f"{SPEAKER_SINK}.monitor") -> None:
+        self._proc = subprocess.Popen(
+            [
+                "parec",
+                f"--device={source}",
+                "--format=s16le",
+                f"--rate={RECORD_RATE_HZ}",
+                "--channels=1",
+                "--raw",
+                "--latency-msec=20",  # the default latency holds back seconds of audio
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        assert self._proc.stdout is not None
+        while chunk := self._proc.stdout.read1(4096):
+            self._chunks.append(chunk)
+
+    def stop(self) -> np.ndarray:
+        """Stop recording; everything heard, as int16 mono 16 kHz."""
+        self._proc.terminate()
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._thread.join(5)
+        data = b"".join(self._chunks)
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16).copy()
+
+
+class PulseRig:
+    """A running private PulseAudio daemon; `stop()` always ends it."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self.runtime_dir = base_dir / "runtime"
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime_dir.chmod(0o700)
+        self.log_path = base_dir / "pulseaudio.log"
+        self.env = dict(os.environ)
+        self.env.update(
+            PULSE_RUNTIME_PATH=str(self.runtime_dir),
+            PULSE_STATE_PATH=str(base_dir / "state"),
+            PULSE_SERVER=f"unix:{self.runtime_dir / 'native'}",
+        )
+        self._daemon: subprocess.Popen[bytes] | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    def start(self) -> None:
+        """Start the daemon with the two null sinks and make this process a client of it."""
+        log = self.log_path.open("wb")
+        self._daemon = subprocess.Popen(
+            [
+                "pulseaudio",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disallow-exit=no",
+                "-n",
+                f"--load=module-null-sink sink_name={MIC_SINK}",
+                f"--load=module-null-sink sink_name={SPEAKER_SINK}",
+                "--load=module-native-protocol-unix auth-anonymous=1",
+                "--log-target=stderr",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while self.pactl("info", check=False).returncode != 0:
+            if self._daemon.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"PulseAudio did not start; see {self.log_path}")
+            time.sleep(0.05)
+        self.pactl("set-default-source", f"{MIC_SINK}.monitor")
+        self.pactl("set-default-sink", SPEAKER_SINK)
+        for key in ("PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_SERVER"):
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = self.env[key]
+        _rescan_portaudio()
+
+    def pactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run pactl against this daemon."""
+        return subprocess.run(
+            ["pactl", *args], env=self.env, capture_output=True, text=True, check=check, timeout=10
+        )
+
+    def play_into_mic(self, wav_path: Path) -> subprocess.Popen[bytes]:
+        """Start playing a WAV into the virtual microphone; returns at once (wait() the handle)."""
+        return subprocess.Popen(
+            ["paplay", f"--device={MIC_SINK}", str(wav_path)],
+            env=self.env,
+            stderr=subprocess.PIPE,
+        )
+
+    def speaker_recorder(self) -> SpeakerRecorder:
+        """Start recording what the skill plays; `.stop()` returns the audio."""
+        recorder = SpeakerRecorder(self.env)
+        time.sleep(0.2)  # parec needs a moment to connect before it hears anything
+        return recorder
+
+    def record_speaker(self, seconds: float) -> np.ndarray:
+        """Record the skill's speaker for `seconds` (int16 mono 16 kHz)."""
+        recorder = self.speaker_recorder()
+        time.sleep(seconds)
+        return recorder.stop()
+
+    def stop(self) -> None:
+        """Ask the daemon to exit (pactl exit); kill it if it does not; restore the env."""
+        daemon, self._daemon = self._daemon, None
+        if daemon is not None and daemon.poll() is None:
+            self.pactl("exit", check=False)
+            try:
+                daemon.wait(5)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        _rescan_portaudio()
+
+
+def _rescan_portaudio() -> None:
+    """PortAudio lists devices when it starts: restart it if it is already loaded."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        sd._terminate()
+        sd._initialize()
+
+
+def rms(audio: np.ndarray) -> float:
+    """Root-mean-square level of int16 audio (0 for none)."""
+    if audio.size == 0:
+        return 0.0
+    return float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
