@@ -71,6 +71,7 @@ class Session:
         self.notifier = notifier or Notifier(settings.notify_command, settings.notify_timeout_s)
         self.matcher = IntentMatcher(dialog)
         self.manager = DialogueManager(dialog, settings, clock)
+        self._spoke = True
 
     def log(self, entry: dict[str, Any]) -> None:
         for sink in self.sinks:
@@ -109,6 +110,10 @@ class Session:
         silence_is_no_input = no_input is not None and (timer_wait is None or no_input <= timer_wait)
         timeout = no_input if silence_is_no_input else timer_wait
         state = m.state
+        if self._spoke and m.listening():
+            # the skill has finished speaking and now listens: a cue for testers and tools
+            self.log({"event": "listening", "state": state})
+        self._spoke = False
         heard = self.listener.listen(state, self.matcher.grammar(state), timeout)
         for n in self.notifier.results():
             self.log(record(n))
@@ -133,8 +138,10 @@ class Session:
                 self.notifier.notify(out, self.settings.emergency_number)
             elif isinstance(out, RateChanged) and self.speaker:
                 self.speaker.set_rate_factor(out.rate_factor)
-            elif isinstance(out, Reply) and self.speaker:
-                self.speaker.say(out.spoken)
+            elif isinstance(out, Reply):
+                self._spoke = True
+                if self.speaker:
+                    self.speaker.say(out.spoken)
                 if first_reply and heard and heard.ended_at is not None:
                     first_reply = False
                     self._log_timing(heard, dialogue_s)
