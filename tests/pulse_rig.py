@@ -7,6 +7,7 @@ recorded). The daemon runs under a private runtime directory, so it never meets 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -32,7 +33,12 @@ def missing_tools() -> list[str]:
 class SpeakerRecorder:
     """Records a PulseAudio source (by default the skill's speaker) in the background."""
 
-    def __init__(self, env: dict[str, str], source: str = f"{SPEAKER_SINK}.monitor") -> None:
+    def __init__(
+        self, env: dict[str, str], source: str = f"{SPEAKER_SINK}.monitor", keep: bool = True
+    ) -> None:
+        self.flowing = threading.Event()
+        """set once the first audio has arrived"""
+        self._keep = keep
         self._proc = subprocess.Popen(
             [
                 "parec",
@@ -52,9 +58,12 @@ class SpeakerRecorder:
         self._thread.start()
 
     def _pump(self) -> None:
-        assert self._proc.stdout is not None
-        while chunk := self._proc.stdout.read1(4096):
-            self._chunks.append(chunk)
+        stdout = self._proc.stdout
+        assert isinstance(stdout, io.BufferedReader)
+        while chunk := stdout.read1(4096):
+            self.flowing.set()
+            if self._keep:
+                self._chunks.append(chunk)
 
     def stop(self) -> np.ndarray:
         """Stop recording; everything heard, as int16 mono 16 kHz."""
@@ -86,6 +95,7 @@ class PulseRig:
         )
         self._daemon: subprocess.Popen[bytes] | None = None
         self._saved_env: dict[str, str | None] = {}
+        self._keepers: list[SpeakerRecorder] = []
 
     def start(self) -> None:
         """Start the daemon with the two null sinks and make this process a client of it."""
@@ -115,6 +125,16 @@ class PulseRig:
             time.sleep(0.05)
         self.pactl("set-default-source", f"{MIC_SINK}.monitor")
         self.pactl("set-default-sink", SPEAKER_SINK)
+        # A null sink renders in blocks of up to 2 s until a low-latency client asks for
+        # less, so new streams waited ~2 s for their first audio (measured). One idle
+        # low-latency listener per sink, started and seen flowing here, keeps both quick.
+        self._keepers = [
+            SpeakerRecorder(self.env, f"{sink}.monitor", keep=False) for sink in (MIC_SINK, SPEAKER_SINK)
+        ]
+        for keeper in self._keepers:
+            if not keeper.flowing.wait(START_TIMEOUT_S):
+                self.stop()
+                raise RuntimeError(f"PulseAudio monitors deliver no audio; see {self.log_path}")
         for key in ("PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_SERVER"):
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = self.env[key]
@@ -137,7 +157,9 @@ class PulseRig:
     def speaker_recorder(self) -> SpeakerRecorder:
         """Start recording what the skill plays; `.stop()` returns the audio."""
         recorder = SpeakerRecorder(self.env)
-        time.sleep(0.2)  # parec needs a moment to connect before it hears anything
+        if not recorder.flowing.wait(START_TIMEOUT_S):
+            recorder.stop()
+            raise RuntimeError(f"{SPEAKER_SINK}.monitor delivers no audio")
         return recorder
 
     def record_speaker(self, seconds: float) -> np.ndarray:
@@ -149,6 +171,9 @@ class PulseRig:
     def stop(self) -> None:
         """Ask the daemon to exit (pactl exit); kill it if it does not; restore the env."""
         daemon, self._daemon = self._daemon, None
+        for keeper in self._keepers:
+            keeper.stop()
+        self._keepers = []
         if daemon is not None and daemon.poll() is None:
             self.pactl("exit", check=False)
             try:

@@ -69,7 +69,7 @@ def peak_hz(x: np.ndarray, rate: int = 16000) -> float:
 
 def amplitude(x: np.ndarray) -> float:
     """Sine amplitude (0..1 of full scale) from the RMS of int16 samples."""
-    return rms(x) * np.sqrt(2) / 32768
+    return float(rms(x) * np.sqrt(2) / 32768)
 
 
 # --------------------------------------------------------------------------- WAV formats

@@ -251,6 +251,7 @@ class Pyttsx3Speaker:
         """Speak `text`; on an engine fault the words are printed instead. Never raises."""
         if not text.strip():
             return
+        called = time.perf_counter()
         with self._say_lock:
             self.last_first_audio_s = None
             if self._failed:
@@ -260,7 +261,7 @@ class Pyttsx3Speaker:
             if not alive and not self._restart_or_give_up("the speech engine process had exited"):
                 self._print(text)
                 return
-            fault = self._speak(text)
+            fault = self._speak(text, called)
             if fault is None:
                 return
             self._handle_fault(fault)
@@ -383,7 +384,7 @@ class Pyttsx3Speaker:
         log.info("speech engine %s ready in %.2f s", msg[2] if len(msg) > 2 else "?", msg[1])
         return None
 
-    def _speak(self, text: str) -> str | None:
+    def _speak(self, text: str, called: float) -> str | None:
         """Speak once; the fault description, or None when it went well."""
         fault = self._await_ready()
         if fault is not None:
@@ -404,7 +405,7 @@ class Pyttsx3Speaker:
             if msg[0] == "error":
                 return f"the speech engine failed: {msg[1]}"
             if msg[0] == "started":
-                self.last_first_audio_s = time.perf_counter() - t0
+                self.last_first_audio_s = time.perf_counter() - called
                 # Generous: twice the expected length, plus slack for a slow machine.
                 budget = 2.0 * estimate_speech_s(text, rate) + 3.0
                 msg = self._next_event(time.perf_counter() + budget)

@@ -1,0 +1,230 @@
+"""Speech out: real espeak-ng speech into the virtual speaker, and every way the engine can fail."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pulse_rig import PulseRig, rms
+
+from voice_skill.audio import WavSource, read_wav, to_pipeline_format
+from voice_skill.endpointing import Endpointer
+from voice_skill.settings import Settings
+from voice_skill.tts import (
+    ConsoleSpeaker,
+    NullSpeaker,
+    Pyttsx3Speaker,
+    WavSpeaker,
+    estimate_speech_s,
+    slugify,
+)
+
+LONG_TEXT = (
+    "Lie on your back with your knees bent and your feet flat on the floor. Breathe slowly "
+    "in through your nose and out through your mouth. Let your back sink into the floor, and "
+    "tell me when you are ready for the next step of the exercise."
+)
+
+
+# Worker doubles: module level, so the spawned child can import them by name.
+def hanging_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> None:
+    """An engine that starts, then never speaks (pyttsx3 issue #126)."""
+    evt.send(("ready", 0.0, "hanging"))
+    while True:
+        time.sleep(1)
+
+
+def dying_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> None:
+    """An engine that crashes on the first reply."""
+    evt.send(("ready", 0.0, "dying"))
+    cmd.recv()
+    os._exit(3)
+
+
+def speech_in(audio: np.ndarray) -> float:
+    """Seconds of speech the endpointer finds in a recording (0 for none)."""
+    segment = Endpointer(Settings(end_silence_s=1.0)).listen(WavSource(audio), 30.0)
+    return 0.0 if segment is None else segment.duration_s
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_hung_engine_returns_within_the_limit_and_shows_the_words() -> None:
+    out, faults = io.StringIO(), list[str]()
+    settings = Settings(tts_timeout_s=1.0)
+    speaker = Pyttsx3Speaker(settings, faults.append, worker_target=hanging_worker, stream=out)
+    try:
+        t0 = time.perf_counter()
+        speaker.say("Lie on your back.")
+        first_s = time.perf_counter() - t0
+        speaker.say("Bend your knees.")  # the restarted engine hangs too
+        speaker.say("Breathe slowly.")  # given up: printed at once
+    finally:
+        speaker.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("Speech output failed (the speech engine hung")
+    assert lines[0].endswith("showing the words instead.")
+    assert lines[1:] == ["Lie on your back.", "Bend your knees.", "Breathe slowly."]
+    assert len(faults) == 1 and "hung" in faults[0]  # said once, not per reply
+    assert len(speaker.faults) == 2
+    assert not speaker.speaking_enabled
+    assert first_s < 10  # 1 s limit plus the worker's start-up; never the full reply
+    assert speaker.last_first_audio_s is None
+
+
+def test_crashed_engine_shows_the_words() -> None:
+    out, faults = io.StringIO(), list[str]()
+    speaker = Pyttsx3Speaker(Settings(), faults.append, worker_target=dying_worker, stream=out)
+    try:
+        speaker.say("Can you move your legs?")
+    finally:
+        speaker.close()
+    lines = out.getvalue().splitlines()
+    assert "died (exit code 3)" in lines[0]
+    assert lines[1] == "Can you move your legs?"
+    assert len(faults) == 1
+
+
+def test_missing_engine_shows_the_words_once_told() -> None:
+    """An engine pyttsx3 cannot load (as with espeak-ng missing): printed, said once."""
+    out, faults = io.StringIO(), list[str]()
+    speaker = Pyttsx3Speaker(Settings(), faults.append, driver_name="no_such_engine", stream=out)
+    try:
+        speaker.say("Are you able to lie down?")
+        speaker.say("Good.")
+    finally:
+        speaker.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("Speech output failed (the speech engine cannot start")
+    assert "no_such_engine" in lines[0]
+    assert lines[1:] == ["Are you able to lie down?", "Good."]
+    assert len(faults) == 1
+    assert len(speaker.faults) == 1  # no restart for an engine that cannot exist
+
+
+def test_no_audio_output_device_shows_the_words() -> None:
+    out, faults = io.StringIO(), list[str]()
+    speaker = Pyttsx3Speaker(Settings(), faults.append, output_device="no-such-output", stream=out)
+    try:
+        speaker.say("I will show the steps here.")
+    finally:
+        speaker.close()
+    lines = out.getvalue().splitlines()
+    assert "no audio output" in lines[0]
+    assert lines[1] == "I will show the steps here."
+
+
+# --------------------------------------------------------------------------- real speech
+
+
+@pytest.mark.audio
+def test_speaks_into_the_speaker(pulse_rig: PulseRig) -> None:
+    out, faults = io.StringIO(), list[str]()
+    speaker = Pyttsx3Speaker(Settings(), faults.append, stream=out)
+    try:
+        recorder = pulse_rig.speaker_recorder()
+        speaker.say("Please lie still on your back.")
+        time.sleep(0.3)
+        heard = recorder.stop()
+    finally:
+        speaker.close()
+    assert out.getvalue() == "" and faults == []
+    assert rms(heard) > 500
+    assert 1.0 < speech_in(heard) < 4.0  # six words at 140 wpm
+    assert speaker.last_first_audio_s is not None
+    assert speaker.worker_start_s is not None
+
+
+@pytest.mark.audio
+def test_stop_cuts_speech_short(pulse_rig: PulseRig) -> None:
+    out = io.StringIO()
+    speaker = Pyttsx3Speaker(Settings(), stream=out)
+    try:
+        speaker.say("Ready.")  # the engine is up before the timed part
+        recorder = pulse_rig.speaker_recorder()
+        timer = threading.Timer(1.0, speaker.stop)
+        timer.start()
+        t0 = time.perf_counter()
+        speaker.say(LONG_TEXT)
+        took = time.perf_counter() - t0
+        time.sleep(0.5)
+        heard = recorder.stop()
+        speaker.say("Still here.")  # a stopped engine keeps working
+    finally:
+        timer.cancel()
+        speaker.close()
+    full = estimate_speech_s(LONG_TEXT, 140)
+    assert full > 15
+    assert took < full / 2
+    assert 0.3 < speech_in(heard) < full / 2
+    assert out.getvalue() == ""  # a stop is not a fault
+
+
+# --------------------------------------------------------------------------- other speakers
+
+
+def test_wav_speaker_writes_real_speech(tmp_path: Path) -> None:
+    speaker = WavSpeaker(tmp_path / "out", Settings())
+    speaker.say("Can you move your legs?")
+    speaker.say("Call 9 1 1 now!")
+    names = [path.name for _, path in speaker.spoken]
+    assert names == ["001_can_you_move_your_legs.wav", "002_call_9_1_1_now.wav"]
+    audio = read_wav(speaker.spoken[0][1])
+    assert 0.8 < speech_in(audio) < 3.0
+    assert speaker.last_first_audio_s is not None
+
+
+def test_slower_rate_makes_longer_speech(tmp_path: Path) -> None:
+    speaker = WavSpeaker(tmp_path, Settings())
+    speaker.say(LONG_TEXT)
+    speaker.set_rate_factor(0.6)
+    speaker.say(LONG_TEXT)
+    normal, slow = (len(read_wav(path)) for _, path in speaker.spoken)
+    assert slow > normal * 1.4
+
+
+def test_wav_speaker_without_espeak_reports_instead_of_raising(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    speaker = WavSpeaker(tmp_path / "out", Settings())
+    speaker.say("Hello.")
+    assert speaker.spoken == []
+    assert "espeak-ng is not installed" in speaker.faults[0]
+
+
+def test_console_speaker_prints_each_reply() -> None:
+    out = io.StringIO()
+    speaker = ConsoleSpeaker(out)
+    speaker.say("First.")
+    speaker.say("Second.")
+    assert out.getvalue() == "First.\nSecond.\n"
+
+
+def test_null_speaker_is_silent_but_remembers(capsys: pytest.CaptureFixture[str]) -> None:
+    speaker = NullSpeaker()
+    speaker.say("Nothing to hear.")
+    assert speaker.said == ["Nothing to hear."]
+    assert capsys.readouterr().out == ""
+
+
+def test_slugify() -> None:
+    assert slugify("Can you move?") == "can_you_move"
+    assert slugify("!!!") == "reply"
+    assert len(slugify("word " * 40)) <= 40
+
+
+def test_pipeline_can_hear_the_wav_speaker(tmp_path: Path) -> None:
+    """What the skill writes reads back through the same input path as a person's voice."""
+    speaker = WavSpeaker(tmp_path, Settings())
+    speaker.say("Yes.")
+    audio = read_wav(speaker.spoken[0][1])
+    assert np.array_equal(to_pipeline_format(audio, 16000), audio)
