@@ -1,0 +1,269 @@
+"""Speech to text behind one small interface: Vosk when a model is installed, else PocketSphinx."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pocketsphinx
+import vosk
+
+from voice_skill.errors import AudioError, ModelError
+from voice_skill.events import Utterance
+from voice_skill.grammar import FILLERS, LruCache, jsgf, normalize, parse, phrase_key, split_known
+from voice_skill.settings import Settings
+
+SAMPLE_RATE_HZ = 16000
+"""Both engines get 16 kHz mono int16 audio."""
+
+GRAMMAR_CACHE_SIZE = 16
+"""Compiled grammars kept per recognizer; a dialogue cycles through a handful of phrase sets."""
+
+DOWNLOAD_HINT = "For better accuracy run: voice-skill models download"
+
+UNK = "[unk]"
+
+
+class Recognizer(Protocol):
+    """Turns one endpointed utterance into text, restricted to the phrases the dialogue expects."""
+
+    name: str
+
+    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None) -> Utterance:
+        """Text heard (or "" when not understood); `phrases` None means free dictation."""
+        ...
+
+    def missing_words(self, phrases: Sequence[str]) -> list[str]:
+        """Words of these phrases the engine cannot hear (sorted, each once)."""
+        ...
+
+
+def _pcm(audio: np.ndarray) -> bytes:
+    """The audio as little-endian 16-bit bytes, after checking it is what the engines need."""
+    arr = np.asarray(audio)
+    if arr.dtype != np.int16 or arr.ndim != 1:
+        raise AudioError(
+            f"recognizer input must be 1-D int16 audio at {SAMPLE_RATE_HZ} Hz,"
+            f" got {arr.dtype} with shape {arr.shape}"
+        )
+    return arr.astype("<i2", copy=False).tobytes()
+
+
+class VoskRecognizer:
+    """Vosk (Kaldi) with a grammar per dialogue state; out-of-grammar speech comes back as ""."""
+
+    name = "vosk"
+
+    def __init__(self, model_path: Path, cache_size: int = GRAMMAR_CACHE_SIZE) -> None:
+        vosk.SetLogLevel(-1)  # Kaldi's log lines would interleave with the session's output
+        self.model_path = Path(model_path)
+        if not self.model_path.is_dir():
+            raise ModelError(f"Vosk model folder not found: {self.model_path}")
+        start = time.perf_counter()
+        try:
+            self._model = vosk.Model(str(self.model_path))
+        except Exception as exc:  # vosk raises a bare Exception for any load failure
+            raise ModelError(
+                f"cannot load the Vosk model in {self.model_path} (incomplete or not a model)"
+            ) from exc
+        self.load_s = time.perf_counter() - start
+        """time taken to load the model (seconds)"""
+        self._grammars: LruCache[Any] = LruCache(cache_size)
+        self._free: Any = None
+        self.has_unk = self.knows(UNK)
+        """whether the model has "[unk]" (English models do; the small Korean one does not):
+        without it, speech outside the grammar is forced onto the nearest phrase"""
+
+    def knows(self, word: str) -> bool:
+        """Whether the word is in the model's vocabulary."""
+        return int(self._model.vosk_model_find_word(word)) >= 0
+
+    def missing_words(self, phrases: Sequence[str]) -> list[str]:
+        """Words of these phrases not in the model's vocabulary (Vosk would silently skip them)."""
+        return split_known(phrase_key(phrases), self.knows)[1]
+
+    def _recognizer(self, phrases: Sequence[str] | None) -> Any:
+        """The recognizer for a phrase set (cached), or None when no phrase can be heard."""
+        if phrases is None:
+            if self._free is None:
+                self._free = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ)
+                self._free.SetWords(True)
+            return self._free
+        key = phrase_key(phrases)
+        return self._grammars.get(key, lambda: self._new_grammar(key))
+
+    def _new_grammar(self, key: Sequence[str]) -> Any:
+        # Phrases with unknown words are left out, not half-heard (Vosk would drop the
+        # unknown word and listen for the rest); "[unk]" absorbs speech that is none of
+        # the phrases so it is not forced onto one.
+        kept = split_known(key, self.knows)[0]
+        if not kept:
+            return None
+        grammar = json.dumps([*kept, UNK] if self.has_unk else kept, ensure_ascii=False)
+        rec = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ, grammar)
+        rec.SetWords(True)
+        return rec
+
+    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None) -> Utterance:
+        """Text heard (or "" when not understood); `phrases` None means free dictation."""
+        data = _pcm(audio)
+        start = time.perf_counter()
+        rec = self._recognizer(phrases)
+        if rec is None:  # nothing in this set can be heard: nothing is understood
+            return Utterance("", 0.0, len(audio) / SAMPLE_RATE_HZ, 0.0)
+        rec.Reset()
+        results = []
+        step = SAMPLE_RATE_HZ  # bytes: half a second of 16-bit samples per call, as a stream
+        for offset in range(0, len(data), step):
+            if rec.AcceptWaveform(data[offset : offset + step]):
+                results.append(json.loads(rec.Result()))
+        results.append(json.loads(rec.FinalResult()))
+        words = [w for r in results for w in r.get("result", []) if w.get("word") != UNK]
+        text = " ".join(str(w["word"]) for w in words)
+        confidence = float(np.mean([float(w["conf"]) for w in words])) if words else 0.0
+        return Utterance(
+            text=text,
+            confidence=min(max(confidence, 0.0), 1.0),
+            audio_s=len(audio) / SAMPLE_RATE_HZ,
+            decode_s=time.perf_counter() - start,
+        )
+
+
+class PocketSphinxRecognizer:
+    """PocketSphinx 5 with the US English model inside its wheel; JSGF grammar per state."""
+
+    name = "pocketsphinx"
+
+    REJECT_WORD_SCORE = -5.0
+    """a word whose acoustic score per frame is below this was not really said: answer "" """
+    SCORE_AT_ZERO, SCORE_AT_ONE = -6.0, -2.0
+    """mean acoustic score per frame mapped linearly to confidence 0 and 1 (measured on WAVs)"""
+
+    def __init__(self, cache_size: int = GRAMMAR_CACHE_SIZE) -> None:
+        start = time.perf_counter()
+        try:
+            # The default config is the bundled en-us acoustic model, CMUdict and the
+            # en-us language model; the language model serves free dictation.
+            self._decoder = pocketsphinx.Decoder(loglevel="FATAL")
+        except (RuntimeError, ValueError) as exc:
+            model = pocketsphinx.get_model_path("en-us")
+            raise ModelError(f"cannot load the bundled PocketSphinx model in {model}") from exc
+        self.load_s = time.perf_counter() - start
+        """time taken to load the model (seconds)"""
+        self._grammars: LruCache[tuple[str, list[str]]] = LruCache(cache_size, self._drop)
+        self._fillers = [f for f in FILLERS if all(self.knows(w) for w in f.split())]
+        self._serial = 0
+
+    def knows(self, word: str) -> bool:
+        """Whether the word is in the pronunciation dictionary."""
+        return self._decoder.lookup_word(word) is not None
+
+    def missing_words(self, phrases: Sequence[str]) -> list[str]:
+        """Words of these phrases not in the pronunciation dictionary (their phrases are dropped)."""
+        return split_known(phrase_key(phrases), self.knows)[1]
+
+    def _drop(self, entry: tuple[str, list[str]]) -> None:
+        name = entry[0]
+        if self._decoder.current_search() == name:
+            self._decoder.activate_search()
+        self._decoder.remove_search(name)
+
+    def _grammar(self, phrases: Sequence[str]) -> tuple[str, list[str]] | None:
+        """The search name and kept phrases for a phrase set, or None when no phrase is usable."""
+        key = phrase_key(phrases)
+        kept = split_known(key, self.knows)[0]
+        if not kept:
+            return None
+
+        def build() -> tuple[str, list[str]]:
+            self._serial += 1
+            name = f"grammar{self._serial}"
+            self._decoder.add_jsgf_string(name, jsgf(kept, self._fillers))
+            return name, kept
+
+        return self._grammars.get(key, build)
+
+    def _word_scores(self) -> list[float]:
+        """Acoustic score per frame of each spoken word (not silence or noise) of the best path.
+
+        PocketSphinx scores each frame relative to its best-scoring senone, so a word that fits
+        the sound well scores near 0 and a word forced onto other speech scores far below.
+        """
+        scores = []
+        for seg in self._decoder.seg() or []:
+            word = seg.word
+            if word in ("<s>", "</s>", "<sil>") or word.startswith(("[", "+")):
+                continue
+            frames = seg.end_frame - seg.start_frame + 1
+            log_score = math.log(seg.ascore) if seg.ascore > 0 else -1e3
+            scores.append(log_score / max(frames, 1))
+        return scores
+
+    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None) -> Utterance:
+        """Text heard (or "" when not understood); `phrases` None means free dictation."""
+        data = _pcm(audio)
+        start = time.perf_counter()
+        grammar = None
+        if phrases is not None:
+            grammar = self._grammar(phrases)
+            if grammar is None:  # nothing in this set can be heard: nothing is understood
+                return Utterance("", 0.0, len(audio) / SAMPLE_RATE_HZ, 0.0)
+        self._decoder.activate_search(grammar[0] if grammar else None)
+        self._decoder.start_utt()
+        self._decoder.process_raw(data, full_utt=True)
+        self._decoder.end_utt()
+        hyp = self._decoder.hyp()
+        heard = normalize(hyp.hypstr) if hyp is not None else ""
+        scores = self._word_scores()
+        if grammar is not None:
+            heard = parse(heard, grammar[1], self._fillers)
+            if scores and min(scores) < self.REJECT_WORD_SCORE:
+                heard = ""
+        confidence = 0.0
+        if heard and scores:
+            mean = sum(scores) / len(scores)
+            span = self.SCORE_AT_ONE - self.SCORE_AT_ZERO
+            confidence = min(max((mean - self.SCORE_AT_ZERO) / span, 0.0), 1.0)
+        return Utterance(
+            text=heard,
+            confidence=confidence,
+            audio_s=len(audio) / SAMPLE_RATE_HZ,
+            decode_s=time.perf_counter() - start,
+        )
+
+
+def open_recognizer(
+    settings: Settings, model_path: Path | None, announce: Callable[[str], None]
+) -> Recognizer:
+    """The engine the settings ask for; announces once, in plain words, which one is used."""
+    engine = settings.engine
+    if engine == "pocketsphinx":
+        recognizer: Recognizer = PocketSphinxRecognizer()
+        announce("Using the bundled PocketSphinx recognizer, as configured.")
+        return recognizer
+    if engine == "vosk":
+        if model_path is None:
+            raise ModelError(
+                "engine vosk needs a Vosk model and none was found;"
+                " run: voice-skill models download, or set VOSK_MODEL_PATH"
+            )
+        recognizer = VoskRecognizer(model_path)
+        announce(f"Using the Vosk recognizer with the model in {model_path}.")
+        return recognizer
+    reason = "No Vosk model is installed."
+    if model_path is not None:
+        try:
+            recognizer = VoskRecognizer(model_path)
+        except ModelError as exc:
+            reason = f"The Vosk model could not be used ({exc})."
+        else:
+            announce(f"Using the Vosk recognizer with the model in {model_path}.")
+            return recognizer
+    recognizer = PocketSphinxRecognizer()
+    announce(f"{reason} Using the bundled PocketSphinx recognizer. {DOWNLOAD_HINT}")
+    return recognizer
