@@ -79,6 +79,11 @@ class VoskRecognizer:
         """whether the model has "[unk]" (English models do; the small Korean one does not):
         without it, speech outside the grammar is forced onto the nearest phrase"""
 
+    @property
+    def cached_grammars(self) -> int:
+        """How many compiled grammars are held now."""
+        return len(self._grammars)
+
     def knows(self, word: str) -> bool:
         """Whether the word is in the model's vocabulary."""
         return int(self._model.vosk_model_find_word(word)) >= 0
@@ -158,6 +163,11 @@ class PocketSphinxRecognizer:
         self._grammars: LruCache[tuple[str, list[str]]] = LruCache(cache_size, self._drop)
         self._fillers = [f for f in FILLERS if all(self.knows(w) for w in f.split())]
         self._serial = 0
+
+    @property
+    def cached_grammars(self) -> int:
+        """How many compiled grammars are held now."""
+        return len(self._grammars)
 
     def knows(self, word: str) -> bool:
         """Whether the word is in the pronunciation dictionary."""
