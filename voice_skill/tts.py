@@ -206,9 +206,12 @@ class Pyttsx3Speaker:
         output_device: str | int | None = None,
         worker_target: Callable[[Connection, Connection, dict[str, Any]], None] = engine_worker,
         stream: TextIO | None = None,
+        startup_timeout_s: float = 15.0,
     ) -> None:
         self.settings = settings or Settings()
         self.on_fault = on_fault
+        self.startup_timeout_s = startup_timeout_s
+        """a worker not ready this long after spawning counts as hung (a busy machine needs ~1 s)"""
         self.last_first_audio_s: float | None = None
         self.worker_start_s: float | None = None
         """seconds the last worker took from spawn to ready (engine initialised)"""
@@ -368,7 +371,7 @@ class Pyttsx3Speaker:
     def _await_ready(self) -> str | None:
         if self._ready:
             return None
-        limit = self.settings.tts_timeout_s
+        limit = self.startup_timeout_s
         msg = self._next_event(self._spawned_at + limit)
         if msg == "hung":
             return f"the speech engine did not start within {limit:g} s"
