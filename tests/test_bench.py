@@ -1,0 +1,123 @@
+"""The benchmark: `voice-skill bench --quick` writes a complete report; its helpers hold."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voice_skill.bench import (
+    SECTIONS,
+    Plan,
+    _manifest,
+    _phrase_order,
+    drive_to,
+    endpoint_wait_s,
+    red_flag_states,
+)
+from voice_skill.clock import VirtualClock
+from voice_skill.dialog import load_dialog
+from voice_skill.manager import DialogueManager
+from voice_skill.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real quick run of the command, shared by the report tests."""
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [sys.executable, "-m", "voice_skill", "bench", "--quick", "--engine", "pocketsphinx",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_quick_run_writes_both_report_files(quick_report: Path) -> None:
+    assert (quick_report / "benchmarks.md").stat().st_size > 0
+    data = json.loads((quick_report / "benchmarks.json").read_text())
+    assert {"machine", "plan", "engines", "targets"} <= data.keys()
+    assert data["plan"]["quick"] is True
+
+
+def test_report_has_every_section(quick_report: Path) -> None:
+    text = (quick_report / "benchmarks.md").read_text()
+    for section in SECTIONS:
+        assert f"## {section}" in text, section
+    assert "Quick sample" in text
+
+
+def test_report_states_the_red_flag_recall(quick_report: Path) -> None:
+    data = json.loads((quick_report / "benchmarks.json").read_text())
+    cell = data["engines"]["pocketsphinx"]["red_flags"]["table"]["yes"]["all"]
+    assert cell["n"] > 0
+    assert isinstance(cell["recall_pct"], float)
+    text = (quick_report / "benchmarks.md").read_text()
+    assert f"| all | {cell['n']} | **{cell['recall_pct']} %**" in text
+
+
+def test_report_describes_the_machine_and_every_worker_ran(quick_report: Path) -> None:
+    data = json.loads((quick_report / "benchmarks.json").read_text())
+    machine = data["machine"]
+    assert machine["cpu"] and machine["cores"] and machine["python"] and machine["date"]
+    engine = data["engines"]["pocketsphinx"]
+    for where in ("machine", "one_core"):
+        for kind in ("speed", "startup", "session", "soak"):
+            assert "error" not in engine[where][kind], engine[where][kind]
+    assert engine["one_core"]["speed"]["cpus"] == [0]
+
+
+def test_targets_each_get_a_verdict(quick_report: Path) -> None:
+    data = json.loads((quick_report / "benchmarks.json").read_text())
+    names = " ".join(t["target"] for t in data["targets"])
+    for words in ("recall", "accuracy, clean", "accuracy, 10 dB", "turn latency", "start-up",
+                  "peak memory"):
+        assert words in names
+    text = (quick_report / "benchmarks.md").read_text()
+    assert all(t["target"] in text for t in data["targets"])
+
+
+def test_vosk_without_an_english_model_is_reported_not_measured(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", "from voice_skill.bench import _open; "
+         "from voice_skill.settings import Settings; "
+         "print(_open(Settings(vosk_model_path=__import__('pathlib').Path(r'%s')), 'vosk')[1])"
+         % (tmp_path / "none")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert "not measured: no English model installed" in proc.stdout
+
+
+def test_every_red_flag_question_can_be_reached() -> None:
+    dialog = load_dialog(None)
+    states = red_flag_states(dialog)
+    assert "rf_bladder" in states and "rf_fever" in states
+    for state in states:
+        manager = DialogueManager(dialog, Settings(log_enabled=False), VirtualClock())
+        drive_to(manager, state)
+        assert manager.state == state
+
+
+def test_any_prefix_of_the_phrase_order_covers_the_intents() -> None:
+    files = _manifest()
+    order = _phrase_order(files)
+    intents = {m["intent"] for m in files.values()}
+    assert len(order) == len(set(order)) == len({Path(p).name for p in files})
+    first = {next(m["intent"] for p, m in files.items() if Path(p).name == name)
+             for name in order[: len(intents)]}
+    assert first == intents
+
+
+def test_endpointing_wait_is_whole_frames_of_the_end_silence() -> None:
+    assert endpoint_wait_s(Settings(end_silence_s=0.8, frame_ms=30)) == pytest.approx(0.81)
+    assert endpoint_wait_s(Settings(end_silence_s=0.6, frame_ms=20)) == pytest.approx(0.6)
+
+
+def test_full_plan_soaks_at_least_thirty_minutes() -> None:
+    assert Plan.make(quick=False, soak_minutes=5).soak_minutes == 30
+    assert Plan.make(quick=False, soak_minutes=45).soak_minutes == 45
+    assert Plan.make(quick=True, soak_minutes=30).quick
