@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from voice_skill.bench import (
+    ANSWER_STATE,
     SECTIONS,
     Plan,
     _manifest,
@@ -92,11 +93,11 @@ def test_vosk_without_an_english_model_is_reported_not_measured(tmp_path: Path) 
     assert "not measured: no English model installed" in proc.stdout
 
 
-def test_every_red_flag_question_can_be_reached() -> None:
+def test_every_answer_state_and_red_flag_question_can_be_reached() -> None:
     dialog = load_dialog(None)
     states = red_flag_states(dialog)
     assert "rf_bladder" in states and "rf_fever" in states
-    for state in states:
+    for state in {*states, *ANSWER_STATE.values()}:
         manager = DialogueManager(dialog, Settings(log_enabled=False), VirtualClock())
         drive_to(manager, state)
         assert manager.state == state

@@ -168,21 +168,36 @@ def endpoint_wait_s(settings: Settings) -> float:
     return math.ceil(settings.end_silence_s / frame_s) * frame_s
 
 
+def _path_to(dialog: Dialog, target: str) -> list[str | None]:
+    """The shortest list of answers from the start to `target` (None: the state moves on)."""
+    paths: dict[str, list[str | None]] = {dialog.start: []}
+    todo = [dialog.start]
+    while todo and target not in paths:
+        name = todo.pop(0)
+        s = dialog.states[name]
+        steps: list[tuple[str | None, str]] = list(s.on.items())
+        if s.kind == "say" and s.then:
+            steps.append((None, s.then))
+        for intent, dest in steps:
+            nxt = dialog.states.get(dest)
+            if nxt is None or nxt.kind in ("escalation", "timed") or dest in paths:
+                continue
+            paths[dest] = [*paths[name], intent]
+            todo.append(dest)
+    if target not in paths:
+        raise VoiceSkillError(f"the benchmark cannot reach state {target!r} by answers")
+    return paths[target]
+
+
 def drive_to(manager: DialogueManager, target: str) -> None:
-    """Start a session and answer typed "no" (else "yes", "ready") until it reaches `target`."""
+    """Start a session and give typed answers (pain: 5) along the shortest path to `target`."""
     manager.start()
-    for _ in range(60):
-        if manager.state == target:
-            return
-        s = manager.current
-        if s is None or manager.ended:
-            break
-        name = next((i for i in ("no", "yes", "ready") if i in s.on), None)
-        if name is None:
-            break
-        manager.handle(Intent(name, text=name))
-    raise VoiceSkillError(f"the benchmark could not drive the dialogue to state {target!r} "
-                          f"(stopped in {manager.state!r})")
+    for name in _path_to(manager.dialog, target):
+        if name is not None:
+            manager.handle(Intent(name, 5 if name == "pain" else None, text=name))
+    if manager.state != target:
+        raise VoiceSkillError(f"the benchmark could not drive the dialogue to state {target!r} "
+                              f"(stopped in {manager.state!r})")
 
 
 def _open(settings: Settings, engine: str) -> tuple[Recognizer | None, str]:
