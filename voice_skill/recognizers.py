@@ -144,7 +144,7 @@ class PocketSphinxRecognizer:
 
     name = "pocketsphinx"
 
-    REJECT_SCORE = -5.0
+    REJECT_SCORE = -5.5
     """words whose mean acoustic score per frame is below this were not really said: answer "" """
     SCORE_AT_ZERO, SCORE_AT_ONE = -6.0, -2.0
     """mean acoustic score per frame mapped linearly to confidence 0 and 1 (measured on WAVs)"""
