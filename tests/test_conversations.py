@@ -330,3 +330,13 @@ def test_an_event_after_the_end_is_refused_clearly() -> None:
     d.say("stop")
     with pytest.raises(SessionOver, match="already ended"):
         d.intent(Intent("yes"))
+
+
+def test_a_low_confidence_stop_on_a_red_flag_is_confirmed_not_taken() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("stop", confidence=0.3)  # a noisy "yes" can sound like a short command
+    assert not d.manager.ended and d.state == "rf_bladder"
+    assert d.t.keys()[-2] == "messages.confirm_red_flag"
+    d.say("yes", confidence=0.3)
+    assert d.t.escalations and d.t.escalations[0].level == "emergency"

@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     dialog.set_defaults(func=cmd_dialog)
 
     add_models_parser(sub)
-    add_fixtures_parser(sub)
+    add_fixtures_parser(sub).set_defaults(func=_fixtures)
 
     bench = sub.add_parser("bench", parents=[engine],
                            help="measure accuracy, latency and footprint; write docs/benchmarks.md",
@@ -187,3 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _fixtures(args: argparse.Namespace) -> int:
+    from voice_skill.fixtures import fixtures_command
+
+    return fixtures_command(args)

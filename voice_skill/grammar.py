@@ -47,11 +47,13 @@ def split_known(phrases: Sequence[str], known: Callable[[str], bool]) -> tuple[l
     return kept, sorted(missing)
 
 
-def jsgf(phrases: Sequence[str], fillers: Sequence[str], max_phrases: int = 3) -> str:
+def jsgf(phrases: Sequence[str], fillers: Sequence[str], max_phrases: int = 1) -> str:
     """A JSGF grammar: optional leading fillers, then one to `max_phrases` phrases.
 
     Bounding the sequence matters: with an unbounded loop, speech outside the grammar is
-    explained as a long chain of phrases instead of a poor match that can be rejected.
+    explained as a long chain of phrases instead of a poor match that can be rejected. One
+    phrase is the default: on the fixture corpus, three in a row made decoding 15 times slower
+    (real-time factor 3.0 against 0.2) and recognized fewer answers (55 of 88 against 59).
     """
     if not phrases:
         raise ValueError("a grammar needs at least one phrase")
@@ -75,18 +77,22 @@ def _splits(tokens: Sequence[str], units: set[tuple[str, ...]]) -> bool:
     return ok[-1] and bool(tokens)
 
 
-def parse(hypothesis: str, phrases: Sequence[str], fillers: Sequence[str]) -> str:
-    """The hypothesis without its leading fillers if the rest is a sequence of phrases, else "".
+def parse(hypothesis: str, phrases: Sequence[str], fillers: Sequence[str],
+          max_phrases: int = 1) -> str:
+    """The hypothesis without its leading fillers if the rest is what the grammar allows, else "".
 
     PocketSphinx reports its best partial path even when it did not reach the end of the
-    grammar; such a path is not an answer.
+    grammar ("no i am" on the way to "no i am not"); such a path is not an answer.
     """
     tokens = hypothesis.split()
     phrase_units = {tuple(p.split()) for p in phrases}
     filler_units = {tuple(f.split()) for f in fillers}
     for k in range(len(tokens)):
-        if (k == 0 or _splits(tokens[:k], filler_units)) and _splits(tokens[k:], phrase_units):
-            return " ".join(tokens[k:])
+        rest = tokens[k:]
+        fits = (tuple(rest) in phrase_units if max_phrases == 1
+                else _splits(rest, phrase_units))
+        if (k == 0 or _splits(tokens[:k], filler_units)) and fits:
+            return " ".join(rest)
     return ""
 
 

@@ -40,12 +40,16 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
     sinks: list[Sink] = [_json_sink] if json_out else []
     notices: list[str] = []
 
-    def announce(message: str) -> None:
-        """Engine and device notices: said once, in plain words, and logged."""
+    def note(message: str) -> None:
+        """Into the log and the JSON stream."""
         notices.append(message)
-        print(message, file=sys.stderr, flush=True)
         for sink in sinks:
             sink({"event": "notice", "text": message})
+
+    def announce(message: str) -> None:
+        """Engine and device notices: said once, in plain words, and logged."""
+        print(message, file=sys.stderr, flush=True)
+        note(message)
 
     log = None
     if settings.log_enabled:
@@ -63,7 +67,7 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
     if text:
         listener = typed
     else:
-        speaker = Pyttsx3Speaker(settings, on_fault=announce)
+        speaker = Pyttsx3Speaker(settings, on_fault=note)  # the speaker prints its own notice
         listener = _voice_listener(settings, announce, typed) or typed
     try:
         outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks).run()

@@ -183,6 +183,9 @@ class DialogueManager:
         if name in ("emergency", "help"):
             self._reason = f"the person said {event.text!r}" if isinstance(event, Intent) else ""
             self._escalate_emergency()
+        elif (name == "stop" and s.red_flag and not self._confirming and isinstance(event, Intent)
+              and event.confidence < self.settings.low_confidence):
+            self._confirm(s)  # a misheard "yes" must not end the screening unnoticed
         elif name == "stop":
             self._stop()
         elif self.paused:

@@ -24,6 +24,8 @@ from voice_skill.settings import Settings
 from voice_skill.tts import NullSpeaker, Speaker, WavSpeaker
 from voice_skill.voice_input import Recognizer
 
+FRAME_S = 0.03
+"""less listening time than one audio frame is no time to start a recording in"""
 _RECOGNIZERS: dict[tuple[str, str], Recognizer] = {}
 
 
@@ -68,6 +70,8 @@ class ScenarioListener:
             if self._silence_left <= 0:
                 if self.turn + 1 >= len(self.turns):
                     raise EndOfInput
+                if left < FRAME_S:
+                    return Heard()  # a timer is due: the next turn waits for it
                 self.turn += 1
                 turn = self.turns[self.turn]
                 if turn.audio is not None:

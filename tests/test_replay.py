@@ -1,0 +1,83 @@
+"""Replay and recognize from the command line: the contract testers and tools script against."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voice_skill.dialog import load_dialog
+from voice_skill.errors import ScenarioError
+from voice_skill.scenario import load_scenario
+
+ROOT = Path(__file__).parent
+AUDIO = ROOT / "fixtures" / "audio" / "slt" / "clean"
+SCENARIOS = ROOT / "scenarios"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "voice_skill", *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_recognize_prints_one_json_object_per_file() -> None:
+    done = cli("recognize", "--state", "rf_bladder", str(AUDIO / "yes.wav"),
+               str(AUDIO / "no_i_havent.wav"), str(AUDIO / "call_an_ambulance.wav"), "--json")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["intent"] for r in rows] == ["yes", "no", "emergency"]
+    for r in rows:
+        assert {"file", "text", "intent", "value", "confidence"} <= set(r)
+        assert 0.0 <= r["confidence"] <= 1.0
+    pain = json.loads(cli("recognize", "--state", "pain_start",
+                          str(AUDIO / "its_about_a_seven.wav")).stdout)
+    assert (pain["intent"], pain["value"]) == ("pain", 7)
+
+
+def test_recognize_names_a_bad_file_and_an_unknown_state(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.wav"
+    bad.write_text("these are not audio")
+    done = cli("recognize", "--state", "rf_bladder", str(bad), str(AUDIO / "yes.wav"))
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 1 and "notes.wav" in rows[0]["error"] and rows[1]["intent"] == "yes"
+    done = cli("recognize", "--state", "nowhere", str(AUDIO / "yes.wav"))
+    assert done.returncode == 1 and "unknown state 'nowhere'" in done.stderr
+
+
+def test_replay_passes_and_prints_the_transcript() -> None:
+    done = cli("replay", str(SCENARIOS / "red_flag_bladder" / "scenario.yaml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ESCALATED EMERGENCY: bladder or bowel trouble" in done.stdout
+    assert "heard: 'yes'" in done.stdout and done.stdout.rstrip().endswith("scenario.yaml")
+
+
+def test_a_wrong_expectation_fails_naming_it_and_what_was_heard(tmp_path: Path) -> None:
+    folder = tmp_path / "wrong"
+    shutil.copytree(SCENARIOS / "red_flag_bladder", folder)
+    path = folder / "scenario.yaml"
+    text = path.read_text().replace("../../fixtures", str(ROOT / "fixtures"))
+    path.write_text(text.replace("intent: yes, escalation: emergency", "intent: no"))
+    done = cli("replay", str(path), "--json")
+    assert done.returncode == 1
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert not result["passed"]
+    assert "expected intent no, heard 'yes'" in result["failures"][0]
+
+
+@pytest.mark.parametrize(("mutation", "message"), [
+    (("turns:", "turns: [oops"), "malformed YAML"),
+    (("no.wav", "nothere.wav"), "audio file not found: ../../fixtures/audio/slt/clean/nothere.wav"),
+    (("state: rf_bladder", "state: rf_nowhere"), "unknown state 'rf_nowhere'"),
+])
+def test_a_bad_scenario_is_named_with_its_line(tmp_path: Path, mutation: tuple[str, str],
+                                               message: str) -> None:
+    folder = tmp_path / "scenarios" / "bad"
+    folder.mkdir(parents=True)
+    src = (SCENARIOS / "red_flag_saddle" / "scenario.yaml").read_text()
+    (folder / "scenario.yaml").write_text(src.replace(*mutation, 1))
+    with pytest.raises(ScenarioError, match=r"scenario\.yaml:\d+: .*" + message.split(":")[0]):
+        load_scenario(folder / "scenario.yaml", load_dialog(), 8.0)
