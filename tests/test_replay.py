@@ -70,7 +70,7 @@ def test_a_wrong_expectation_fails_naming_it_and_what_was_heard(tmp_path: Path) 
 
 @pytest.mark.parametrize(("mutation", "message"), [
     (("turns:", "turns: [oops"), "malformed YAML"),
-    (("no.wav", "nothere.wav"), "audio file not found: ../../fixtures/audio/slt/clean/nothere.wav"),
+    (("no.wav", "nothere.wav"), "audio file not found"),
     (("state: rf_bladder", "state: rf_nowhere"), "unknown state 'rf_nowhere'"),
 ])
 def test_a_bad_scenario_is_named_with_its_line(tmp_path: Path, mutation: tuple[str, str],
@@ -78,6 +78,7 @@ def test_a_bad_scenario_is_named_with_its_line(tmp_path: Path, mutation: tuple[s
     folder = tmp_path / "scenarios" / "bad"
     folder.mkdir(parents=True)
     src = (SCENARIOS / "red_flag_saddle" / "scenario.yaml").read_text()
+    src = src.replace("../../fixtures", str(ROOT / "fixtures"))
     (folder / "scenario.yaml").write_text(src.replace(*mutation, 1))
-    with pytest.raises(ScenarioError, match=r"scenario\.yaml:\d+: .*" + message.split(":")[0]):
+    with pytest.raises(ScenarioError, match=r"scenario\.yaml:\d+: .*" + message):
         load_scenario(folder / "scenario.yaml", load_dialog(), 8.0)

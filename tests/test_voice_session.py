@@ -110,12 +110,12 @@ def test_spoken_red_flag_yes_escalates_and_the_skill_is_heard_saying_call(
 def test_spoken_happy_path_completes(pulse_rig: PulseRig, tmp_path: Path) -> None:
     s = SpokenSession(pulse_rig, tmp_path, "--dialog", str(short_timers_dialog(tmp_path)))
     answers = ["yes", *["no"] * 10, "its_about_a_seven", "yes", "side", "ready", "ready", "ready",
-               "yes", "yes", "ready", "done", "ready", "no", "four"]
+               "yes", "yes", "ready", "done", "ready", "no", "three"]
     end = s.run(answers, timeout_s=420)
     intents = [e["name"] for e in s.kinds("intent")]
     assert end["outcome"] == "completed", (intents, s.events[-5:])
     assert "pain" in intents
-    assert any("Your pain went from 7 to 4" in e["text"] for e in s.kinds("said"))
+    assert any("Your pain went from 7 to 3" in e["text"] for e in s.kinds("said"))
     assert not s.kinds("escalated")
 
 

@@ -67,7 +67,10 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
     if text:
         listener = typed
     else:
-        speaker = Pyttsx3Speaker(settings, on_fault=note)  # the speaker prints its own notice
+        # The speaker prints its own notice, and the words when it cannot speak them: on
+        # stderr in JSON mode, so stdout stays one JSON event per line.
+        speaker = Pyttsx3Speaker(settings, on_fault=note,
+                                 stream=sys.stderr if json_out else None)
         listener = _voice_listener(settings, announce, typed) or typed
     try:
         outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks).run()
