@@ -94,16 +94,18 @@ class Driver:
             if self.manager.state != start or s is None or s.kind != "timed":
                 return
 
-    def run(self, answers: list[str]) -> Transcript:
-        for a in answers:
+    def run(self, answers: list[str] | list[tuple[str, float]]) -> Transcript:
+        """Answers in order: text (or (text, confidence)), SILENCE or WAIT; stops at the end."""
+        for answer in answers:
+            text, confidence = answer if isinstance(answer, tuple) else (answer, 1.0)
             if self.manager.ended:
                 break
-            if a == SILENCE:
+            if text == SILENCE:
                 self.silence()
-            elif a == WAIT:
+            elif text == WAIT:
                 self.wait()
             else:
-                self.say(a)
+                self.say(text, confidence)
         return self.t
 
 

@@ -20,25 +20,12 @@ SILENCE_BOUND = 1000
 """Silence alone ends any session within this many no-input events (~2 hours of wall time)."""
 
 
-def _play(steps: list[tuple[str, float]]) -> Driver:
-    d = Driver()
-    for text, confidence in steps:
-        if d.manager.ended:
-            break
-        if text == SILENCE:
-            d.silence()
-        elif text == WAIT:
-            d.wait()
-        else:
-            d.say(text, confidence)
-    return d
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(STEPS)
 def test_any_answers_never_crash_and_silence_then_ends_the_session(
         steps: list[tuple[str, float]]) -> None:
-    d = _play(steps)
+    d = Driver()
+    d.run(steps)
     for _ in range(SILENCE_BOUND):
         if d.manager.ended:
             break
