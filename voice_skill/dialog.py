@@ -429,8 +429,8 @@ def _cross_check(d: Dialog, states_r: _Reader) -> None:
                 if yes is not None and yes.kind == "escalation":
                     raise fail(s, "on.yes", "a routine red flag goes on (it is noted for the close)")
             elif yes is None or yes.kind != "escalation" or yes.level != rf.level:
-                raise fail(s, "on.yes", f"the yes of a red flag of level {rf.level} must lead to an escalation"
-                                        f" state of level {rf.level}")
+                raise fail(s, "on.yes", f"the yes of a red flag of level {rf.level} must lead"
+                                        f" to an escalation state of level {rf.level}")
             if s.default:
                 raise fail(s, "default", "a red-flag question has no default: unclear answers"
                                          " are confirmed, then escalated")
