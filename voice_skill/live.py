@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Callable
@@ -67,10 +68,15 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
     if text:
         listener = typed
     else:
-        # The speaker prints its own notice, and the words when it cannot speak them: on
-        # stderr in JSON mode, so stdout stays one JSON event per line.
-        speaker = Pyttsx3Speaker(settings, on_fault=note,
-                                 stream=sys.stderr if json_out else None)
+        # When it cannot speak, the speaker prints its notice and the words. On screen the
+        # console sink already shows every reply, so only the notice is kept (said once); in
+        # JSON mode all of it goes to stderr, so stdout stays one JSON event per line.
+        def speech_failed(why: str) -> None:
+            (note if json_out else announce)(f"Speech output failed ({why}): the words are"
+                                             " shown instead.")
+
+        speaker = Pyttsx3Speaker(settings, on_fault=speech_failed,
+                                 stream=sys.stderr if json_out else io.StringIO())
         listener = _voice_listener(settings, announce, typed) or typed
     try:
         outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks).run()
