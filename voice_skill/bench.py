@@ -28,7 +28,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,7 +41,9 @@ from voice_skill.events import Escalated, Intent, Reply
 from voice_skill.intents import NO_MATCH, IntentMatcher
 from voice_skill.manager import DialogueManager
 from voice_skill.settings import Settings
-from voice_skill.voice_input import Recognizer
+
+if TYPE_CHECKING:
+    from voice_skill.recognizers import Recognizer
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "audio"

@@ -8,7 +8,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,10 +22,12 @@ from voice_skill.scenario import Scenario, Turn, load_scenario
 from voice_skill.session import EndOfInput, Heard, Session
 from voice_skill.settings import Settings
 from voice_skill.tts import NullSpeaker, Speaker, WavSpeaker
-from voice_skill.voice_input import Recognizer
 
 FRAME_S = 0.03
 """less listening time than one audio frame is no time to start a recording in"""
+if TYPE_CHECKING:
+    from voice_skill.recognizers import Recognizer
+
 _RECOGNIZERS: dict[tuple[str, str], Recognizer] = {}
 
 

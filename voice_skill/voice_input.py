@@ -6,28 +6,20 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from voice_skill.audio import AudioSource
 from voice_skill.endpointing import Endpointer
 from voice_skill.errors import AudioError
-from voice_skill.events import Utterance
 from voice_skill.session import Heard, Listener
+
+if TYPE_CHECKING:  # the engines load their libraries on import: not needed to type-check
+    from voice_skill.recognizers import Recognizer
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 5.0
 """while the microphone is gone, how often to try to open it again (seconds)"""
-
-
-class Recognizer(Protocol):
-    """The part of voice_skill.recognizers.Recognizer a listener needs."""
-
-    name: str
-
-    def recognize(self, audio: np.ndarray, phrases: tuple[str, ...] | None) -> Utterance: ...
 
 
 class AudioListener:
