@@ -204,7 +204,7 @@ def drive_to(manager: DialogueManager, target: str) -> None:
 
 def _open(settings: Settings, engine: str) -> tuple[Recognizer | None, str]:
     """The engine's recognizer, or None and the reason it cannot be measured here."""
-    from voice_skill.replay import recognizer_for
+    from voice_skill.recognizers import recognizer_for
 
     try:
         return recognizer_for(settings, engine), ""
@@ -645,7 +645,7 @@ from voice_skill.clock import WallClock
 from voice_skill.dialog import load_dialog
 from voice_skill.events import Reply
 from voice_skill.manager import DialogueManager
-from voice_skill.replay import recognizer_for
+from voice_skill.recognizers import recognizer_for
 from voice_skill.tts import Pyttsx3Speaker
 from voice_skill.bench import (_audio_output, _peak_mb, _settings_from_json,
                                _speech_worker_peak_mb, first_audio_s)
@@ -716,7 +716,8 @@ def _work_session(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]
 
 def _work_soak(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     """Loop every scenario on virtual clocks with real decoding; sample RSS after each one."""
-    from voice_skill.replay import ScenarioListener, recognizer_for
+    from voice_skill.recognizers import recognizer_for
+    from voice_skill.replay import ScenarioListener
     from voice_skill.scenario import load_scenario
     from voice_skill.session import Session
     from voice_skill.tts import NullSpeaker

@@ -10,7 +10,7 @@ from typing import Any
 
 from voice_skill.clock import WallClock
 from voice_skill.dialog import load_dialog
-from voice_skill.errors import AudioError, ModelError
+from voice_skill.errors import AudioError
 from voice_skill.events import SessionEnded
 from voice_skill.session import Listener, Session, Sink
 from voice_skill.session_log import SessionLog
@@ -94,17 +94,10 @@ def _voice_listener(settings: Settings, announce: Callable[[str], None],
     """Microphone + endpointing + the best recognizer here; None (text mode) without a microphone."""
     from voice_skill.audio import MicrophoneSource
     from voice_skill.endpointing import Endpointer
-    from voice_skill.models import locate_vosk_model
-    from voice_skill.recognizers import open_recognizer
+    from voice_skill.recognizers import recognizer_for
     from voice_skill.voice_input import AudioListener
 
-    try:
-        model_path = locate_vosk_model(settings)
-    except ModelError:
-        if settings.engine == "vosk":
-            raise
-        model_path = None
-    recognizer = open_recognizer(settings, model_path, announce)
+    recognizer = recognizer_for(settings, announce=announce)
     interactive = sys.stdin.isatty()
     try:
         mic = MicrophoneSource(settings)

@@ -313,3 +313,28 @@ def open_recognizer(
     recognizer = PocketSphinxRecognizer()
     announce(f"{reason} Using the bundled PocketSphinx recognizer. {DOWNLOAD_HINT}")
     return recognizer
+
+
+_OPENED: dict[tuple[str, str], Recognizer] = {}
+
+
+def recognizer_for(settings: Settings, engine: str | None = None,
+                   announce: Callable[[str], None] | None = None) -> Recognizer:
+    """The configured engine with the model found where settings say; one per process,
+    since loading a model takes a while. Without a Vosk model, "auto" falls back (announced)
+    and "vosk" raises ModelError listing where it looked."""
+    from voice_skill.models import locate_vosk_model
+
+    wanted = engine or settings.engine
+    model_path = None
+    if wanted in ("auto", "vosk"):
+        try:
+            model_path = locate_vosk_model(settings)
+        except ModelError:
+            if wanted == "vosk":
+                raise
+    key = (wanted, str(model_path))
+    if key not in _OPENED:
+        _OPENED[key] = open_recognizer(settings.replace(engine=wanted), model_path,
+                                       announce or (lambda _m: None))
+    return _OPENED[key]

@@ -16,8 +16,9 @@ from voice_skill.audio import WavSource, read_wav, silence
 from voice_skill.clock import VirtualClock
 from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.endpointing import Endpointer
-from voice_skill.errors import ModelError, VoiceSkillError
+from voice_skill.errors import VoiceSkillError
 from voice_skill.intents import IntentMatcher
+from voice_skill.recognizers import recognizer_for
 from voice_skill.scenario import Scenario, Turn, load_scenario
 from voice_skill.session import EndOfInput, Heard, Session
 from voice_skill.settings import Settings
@@ -27,30 +28,6 @@ FRAME_S = 0.03
 """less listening time than one audio frame is no time to start a recording in"""
 if TYPE_CHECKING:
     from voice_skill.recognizers import Recognizer
-
-_RECOGNIZERS: dict[tuple[str, str], Recognizer] = {}
-
-
-def recognizer_for(settings: Settings, engine: str | None = None,
-                   announce: Any = None) -> Recognizer:
-    """One recognizer per engine and model for the process: loading a model takes a while."""
-    from voice_skill.models import locate_vosk_model
-    from voice_skill.recognizers import open_recognizer
-
-    wanted = engine or settings.engine
-    model_path = None
-    if wanted in ("auto", "vosk"):
-        try:
-            model_path = locate_vosk_model(settings)
-        except ModelError:
-            if wanted == "vosk":
-                raise
-    key = (wanted, str(model_path))
-    if key not in _RECOGNIZERS:
-        _RECOGNIZERS[key] = open_recognizer(settings.replace(engine=wanted), model_path,
-                                            announce or (lambda _m: None))
-    return _RECOGNIZERS[key]
-
 
 class ScenarioListener:
     """Plays a scenario's turns as audio, keeping the virtual clock in step with the audio."""
