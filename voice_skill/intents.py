@@ -37,6 +37,7 @@ class IntentMatcher:
         self._numbers = {w: i for i, w in enumerate(lang.numbers)}
         self._number_phrases = {tuple(k.split()): v for k, v in lang.number_words.items()}
         self._scale = tuple(tuple(s.split()) for s in lang.scale_words)
+        self._grammars: dict[str, tuple[str, ...]] = {}
 
     def tokens(self, text: str) -> list[str]:
         """Lower-case words with contractions expanded and fillers dropped."""
@@ -116,6 +117,11 @@ class IntentMatcher:
 
     def grammar(self, state: str) -> tuple[str, ...]:
         """Every phrase the recognizer may expect in `state`, in spoken forms too ("i can't")."""
+        if state not in self._grammars:  # asked on every listen; a state's grammar never changes
+            self._grammars[state] = self._build_grammar(state)
+        return self._grammars[state]
+
+    def _build_grammar(self, state: str) -> tuple[str, ...]:
         lang = self.dialog.language
         phrases: list[str] = []
         for intent in self.dialog.accepted_intents(state):

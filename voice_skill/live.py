@@ -39,11 +39,9 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
     """Run one session; returns its outcome (None if it could not start)."""
     dialog = load_dialog(settings.dialog_path)
     sinks: list[Sink] = [_json_sink] if json_out else []
-    notices: list[str] = []
 
     def note(message: str) -> None:
         """Into the log and the JSON stream."""
-        notices.append(message)
         for sink in sinks:
             sink({"event": "notice", "text": message})
 
