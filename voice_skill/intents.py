@@ -70,6 +70,10 @@ class IntentMatcher:
         answers = [h.intent for h in hits if h.intent in own]
         if "pain" in own and (score := self._pain(words)) is not None:
             return Intent("pain", value=score, confidence=confidence, text=text)
+        if "unsure" in own and self._says(words, "unsure"):
+            # Any doubt ("no idea", "no... I don't know") is unsure, even where a longer "no"
+            # phrase overlaps it: never a "no" on a red flag.
+            return found("unsure")
         if answers:
             if "yes" in answers and "no" in answers:
                 # "yes ... no": contradictory. Unsure is the safe reading on a red-flag question.
@@ -95,6 +99,14 @@ class IntentMatcher:
                 taken |= span
                 hits.append(h)
         return hits
+
+    def _says(self, words: list[str], intent: str) -> bool:
+        """Whether any phrase of `intent` occurs in the words, overlapping others or not."""
+        return any(
+            tuple(words[i:i + len(p)]) == p
+            for p in self._phrases.get(intent, ()) if p
+            for i in range(len(words) - len(p) + 1)
+        )
 
     def _pain(self, words: list[str]) -> int | None:
         """A 0-10 score in words or digits; "out of ten" is the scale, not the score.
