@@ -38,7 +38,8 @@ class AudioListener:
         self._broken: str | None = None
         self._next_retry = 0.0
 
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None) -> Heard:
+    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
+               hint: str = "") -> Heard:
         if self._broken and not self._retry():
             return self._without_microphone(state, phrases, timeout_s)
         self.source.flush()  # whatever the microphone caught while the skill spoke
@@ -50,7 +51,7 @@ class AudioListener:
             return self._without_microphone(state, phrases, timeout_s)
         if segment is None:
             return Heard()
-        utterance = self.recognizer.recognize(segment.audio, phrases)
+        utterance = self.recognizer.recognize(segment.audio, phrases, hint)
         return Heard(utterance, ended_at=segment.ended_at)
 
     def _lost(self, why: str) -> None:
