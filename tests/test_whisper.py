@@ -25,7 +25,7 @@ from voice_skill.whisper_recognizer import (
     log_mel,
 )
 
-REAL = Path(__file__).parent / "data" / "asr" / "real"
+REAL = Path(__file__).parent / "fixtures" / "audio" / "real"
 DIALOG = load_dialog()
 MATCHER = IntentMatcher(DIALOG)
 
@@ -43,8 +43,8 @@ def heard(rec: WhisperRecognizer, name: str, state: str) -> tuple[str, str, int 
 
 
 @pytest.mark.parametrize("name, want", [
-    ("yes_022cd682.wav", "yes"), ("yes_7e1054e7.wav", "yes"), ("no_03401e93.wav", "no"),
-    ("no_0c40e715.wav", "no"), ("stop_022cd682.wav", "stop"),
+    ("yes/022cd682_nohash_0.wav", "yes"), ("yes/7e1054e7_nohash_0.wav", "yes"), ("no/03401e93_nohash_0.wav", "no"),
+    ("no/0c40e715_nohash_0.wav", "no"), ("stop/022cd682_nohash_0.wav", "stop"),
 ])
 def test_real_people_answering_a_red_flag_question_are_understood(
         whisper: WhisperRecognizer, name: str, want: str) -> None:
@@ -53,8 +53,8 @@ def test_real_people_answering_a_red_flag_question_are_understood(
     assert confidence > 0.3
 
 
-@pytest.mark.parametrize("name", ["noise_98.wav", "noise_1024.wav", "go_0ea0e2f4.wav",
-                                  "bed_0ea0e2f4.wav", "marvin_7add4c5f.wav"])
+@pytest.mark.parametrize("name", ["noise/noise_98.wav", "noise/noise_1024.wav", "go/0ea0e2f4_nohash_0.wav",
+                                  "other-words/bed_0ea0e2f4_nohash_1.wav", "other-words/marvin_7add4c5f_nohash_1.wav"])
 def test_noise_and_other_words_are_never_an_answer(whisper: WhisperRecognizer, name: str) -> None:
     # noise_98 is decoded as "I don't know" by Whisper alone: the no-speech gate drops it
     text, intent, _, _ = heard(whisper, name, "rf_bladder")
@@ -62,10 +62,10 @@ def test_noise_and_other_words_are_never_an_answer(whisper: WhisperRecognizer, n
 
 
 def test_a_spoken_digit_is_a_pain_score_at_16_and_at_8_khz(whisper: WhisperRecognizer) -> None:
-    with wave.open(str(REAL / "seven_8khz_lucas.wav")) as f:
+    with wave.open(str(REAL / "digits8k/7_lucas_36.wav")) as f:
         assert f.getframerate() == 8000  # resampled on reading, not refused or misheard
-    assert heard(whisper, "seven_8khz_lucas.wav", "pain_start")[1:3] == ("pain", 7)
-    assert heard(whisper, "eight_0c40e715.wav", "pain_start")[1:3] == ("pain", 8)
+    assert heard(whisper, "digits8k/7_lucas_36.wav", "pain_start")[1:3] == ("pain", 7)
+    assert heard(whisper, "digits/eight_0c40e715_nohash_0.wav", "pain_start")[1:3] == ("pain", 8)
 
 
 def test_silence_is_heard_as_nothing(whisper: WhisperRecognizer) -> None:
@@ -121,7 +121,7 @@ def test_auto_picks_whisper_without_a_vosk_model_and_says_so() -> None:
 def test_the_recognize_command_hears_a_real_8_khz_recording() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "voice_skill", "recognize", "--state", "pain_start",
-         str(REAL / "seven_8khz_lucas.wav"), "--engine", "whisper"],
+         str(REAL / "digits8k/7_lucas_36.wav"), "--engine", "whisper"],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert '"intent": "pain", "value": 7' in done.stdout

@@ -1,0 +1,1 @@
+"""Developer tools (benchmarks, fixtures): beside the runtime, not needed to run the skill."""

@@ -1,0 +1,328 @@
+"""Real-speech benchmark: what each engine hears of real people, clean and under real noise.
+
+Every recording goes through the live hearing path (padded with the silence a turn ends with,
+endpointed by the VAD, recognized with the state's phrases and question, read by the intent
+matcher), under the dialogue state where its word is an answer. Noisy copies are mixed at run
+time from the real noise clips, seeded, so every run hears the same audio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voice_skill.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
+from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.endpointing import Endpointer
+from voice_skill.intents import IntentMatcher
+from voice_skill.settings import Settings
+
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "audio" / "real"
+RED_FLAG_STATE, PAIN_STATE = "rf_bladder", "pain_start"
+ANSWERS = {"yes": "yes", "no": "no", "stop": "stop"}
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+NOISY_SETS = ("yes", "no", "stop", "digits")
+SNRS_DB = (10.0, 5.0)
+ANSWER_INTENTS = ("yes", "no", "unsure", "pain")
+"""what counts as taking a sound for an answer"""
+BEGIN, END = "<!-- real-speech:begin -->", "<!-- real-speech:end -->"
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One recording to hear: its label folder, file, and the noise mixed under it (if any)."""
+
+    label: str
+    path: Path
+    snr_db: float | None = None
+    noise: Path | None = None
+
+    @property
+    def state(self) -> str:
+        """The dialogue state in which this recording is heard."""
+        return PAIN_STATE if self.label.startswith("digits") else RED_FLAG_STATE
+
+    def expected_value(self) -> int | None:
+        """The pain score a digit recording says (None for other labels)."""
+        if not self.label.startswith("digits"):
+            return None
+        head = self.path.name.split("_")[0]
+        return int(head) if head.isdigit() else DIGITS.index(head)
+
+
+def active_speech_power(audio: np.ndarray) -> float:
+    """Mean power of the 10 ms frames within 20 dB of the loudest: the speech, not the pauses."""
+    x = audio.astype(np.float64) / 32768.0
+    win = PIPELINE_RATE_HZ // 100
+    n = len(x) // win
+    power = np.mean(x[: n * win].reshape(n, win) ** 2, axis=1) if n else np.zeros(1)
+    loud = power[power >= power.max() / 100.0]
+    return float(loud.mean()) if loud.size else 0.0
+
+
+def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, seed: str) -> np.ndarray:
+    """Real noise under real speech at `snr_db` over the speech's active level (int16)."""
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little"))
+    x = speech.astype(np.float64) / 32768.0
+    nz = noise.astype(np.float64) / 32768.0
+    if len(nz) < len(x):
+        nz = np.tile(nz, math.ceil(len(x) / len(nz)))
+    start = int(rng.integers(0, len(nz) - len(x) + 1))
+    nz = nz[start:start + len(x)]
+    noise_power = float(np.mean(nz**2)) or 1e-12
+    mixed = x + nz * math.sqrt(active_speech_power(speech) / 10 ** (snr_db / 10) / noise_power)
+    peak = float(np.abs(mixed).max())
+    if peak > 0.99:
+        mixed *= 0.99 / peak  # scaling both keeps the ratio
+    return np.clip(np.round(mixed * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def clips(corpus: Path = CORPUS, every: int = 1) -> Iterator[Clip]:
+    """Every clip to hear: each label clean, the answers also under noise at each SNR."""
+    if not corpus.is_dir():
+        raise SystemExit(f"no real-speech corpus at {corpus} (run from a checkout of the repo)")
+    noises = sorted((corpus / "noise").glob("*.wav"))
+    for folder in sorted(p for p in corpus.iterdir() if p.is_dir()):
+        files = sorted(folder.glob("*.wav"))[::every]
+        for i, f in enumerate(files):
+            yield Clip(folder.name, f)
+            base = folder.name.removesuffix("8k")
+            if base in NOISY_SETS and folder.name == base:
+                for snr in SNRS_DB:
+                    yield Clip(folder.name, f, snr, noises[(i * 7 + int(snr)) % len(noises)])
+
+
+def hear(clip: Clip, recognizer: Any, matcher: IntentMatcher, dialog: Dialog,
+         settings: Settings) -> dict[str, Any]:
+    """The live hearing path on one clip: endpoint, recognize in its state, match the intent."""
+    audio = read_wav(clip.path)
+    if clip.noise is not None and clip.snr_db is not None:
+        audio = mix(audio, read_wav(clip.noise), clip.snr_db, f"{clip.path.name}|{clip.snr_db}")
+    # The recording's own room sound leads in; the end-of-speech silence ends the turn.
+    source = WavSource(np.concatenate([audio, silence(settings.end_silence_s + 0.3)]), settings)
+    segment = Endpointer(settings).listen(source, math.inf)
+    row: dict[str, Any] = {"label": clip.label, "file": clip.path.name, "snr_db": clip.snr_db,
+                           "text": "", "intent": "no_match", "value": None, "confidence": 0.0,
+                           "decode_s": None, "speech_found": segment is not None}
+    if segment is not None:
+        u = recognizer.recognize(segment.audio, matcher.grammar(clip.state),
+                                 dialog.question(clip.state))
+        got = matcher.match(u.text, clip.state, u.confidence)
+        row.update(text=u.text, intent=got.name, value=got.value,
+                   confidence=round(u.confidence, 3), decode_s=round(u.decode_s, 4),
+                   audio_s=round(u.audio_s, 3))
+    row["correct"] = is_correct(clip, row)
+    return row
+
+
+def is_correct(clip: Clip, row: dict[str, Any]) -> bool:
+    """Whether the skill understood the clip as a person would want."""
+    if clip.label in ANSWERS:
+        return bool(row["intent"] == ANSWERS[clip.label])
+    if clip.label.startswith("digits"):
+        return bool(row["intent"] == "pain" and row["value"] == clip.expected_value())
+    return bool(row["intent"] not in ANSWER_INTENTS)  # go, other words, noise: never an answer
+
+
+def measure(engine: str, settings: Settings, every: int = 1) -> dict[str, Any]:
+    """Hear every clip with one engine; the raw rows and the summary."""
+    from voice_skill.recognizers import recognizer_for
+
+    dialog = load_dialog(settings.dialog_path)
+    matcher = IntentMatcher(dialog)
+    recognizer = recognizer_for(settings, engine)
+    started = time.perf_counter()
+    rows = [hear(c, recognizer, matcher, dialog, settings) for c in clips(every=every)]
+    return {"engine": recognizer.name, "seconds": round(time.perf_counter() - started, 1),
+            "rows": rows, "summary": summarize(rows, settings.low_confidence)}
+
+
+def _pct(k: int, n: int) -> float | None:
+    return round(100.0 * k / n, 1) if n else None
+
+
+def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, Any]:
+    """Accuracy per label and SNR, false accepts, confusions, decode times, false escalation."""
+    def pick(label: str, snr: float | None = None) -> list[dict[str, Any]]:
+        return [r for r in rows if r["label"] == label and r["snr_db"] == snr]
+
+    out: dict[str, Any] = {"accuracy": {}, "n": {}}
+    for label in ("yes", "no", "stop", "digits", "digits8k"):
+        for snr in (None, *SNRS_DB):
+            sel = pick(label, snr)
+            if sel:
+                key = f"{label} {'clean' if snr is None else f'{snr:g} dB'}"
+                out["accuracy"][key] = _pct(sum(r["correct"] for r in sel), len(sel))
+                out["n"][key] = len(sel)
+    noise, other, go, yes = pick("noise"), pick("other-words"), pick("go"), pick("yes")
+    out["noise_as_yes_no"] = _pct(sum(r["intent"] in ("yes", "no") for r in noise), len(noise))
+    out["noise_as_answer"] = _pct(sum(r["intent"] in ANSWER_INTENTS for r in noise), len(noise))
+    out["other_words_as_answer"] = _pct(sum(r["intent"] in ANSWER_INTENTS for r in other), len(other))
+    out["go_as_no"] = _pct(sum(r["intent"] == "no" for r in go), len(go))
+    out["yes_as_confident_no"] = sum(
+        r["intent"] == "no" and r["confidence"] >= low_confidence
+        for r in rows if r["label"] == "yes")
+    out["n"].update(noise=len(noise), other_words=len(other), go=len(go), yes_all=len(yes))
+    times = [r["decode_s"] for r in rows if r["decode_s"] is not None and r["snr_db"] is None
+             and r["label"] in ("yes", "no", "stop", "digits")]
+    out["decode_s"] = ({"median": round(float(np.median(times)), 4),
+                        "p95": round(float(np.percentile(times, 95)), 4), "n": len(times)}
+                       if times else None)
+    no_rows = [r for r in rows if r["label"] == "no" and r["snr_db"] is None]
+    out["no_outcomes"] = answer_outcomes(no_rows, low_confidence)
+    return out
+
+
+def answer_outcomes(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, float]:
+    """What a spoken "no" to a red flag leads to: passed, confirmed, escalated, or re-asked.
+
+    As the dialogue manager treats them: a sure "no" passes; a doubtful answer (any
+    yes, no or stop below the confidence threshold, or "unsure") is confirmed; a sure "yes"
+    escalates; anything else (nothing heard, no match, another command) is re-asked.
+    """
+    n = len(rows) or 1
+
+    def share(test: Any) -> float:
+        return sum(1 for r in rows if test(r)) / n
+
+    sure = share(lambda r: r["intent"] == "no" and r["confidence"] >= low_confidence)
+    no_any = share(lambda r: r["intent"] == "no")
+    confirm = share(lambda r: r["intent"] == "unsure" or (
+        r["intent"] in ("yes", "no", "stop") and r["confidence"] < low_confidence))
+    yes = share(lambda r: r["intent"] == "yes" and r["confidence"] >= low_confidence)
+    return {"no": sure, "no_any": no_any, "confirm": confirm, "yes": yes,
+            "unclear": max(0.0, 1.0 - sure - confirm - yes)}
+
+
+def false_escalation(outcomes: dict[str, float], questions: int, max_reprompts: int) -> float:
+    """Chance that a person answering "no" to every red flag is told it is a red flag.
+
+    Follows the dialogue manager's rules, per question: a sure "no" passes; a doubtful answer
+    is confirmed once, and the answer to the confirmation is taken as heard (a "no" of any
+    confidence passes; anything else escalates); a sure "yes" escalates; an unclear answer is
+    re-asked up to `max_reprompts` times, then escalates. Answers are independent.
+    """
+    pass_one, reach = 0.0, 1.0  # reach: chance of being asked (again), nothing pending
+    for _ in range(max_reprompts + 1):
+        pass_one += reach * (outcomes["no"] + outcomes["confirm"] * outcomes["no_any"])
+        reach *= outcomes["unclear"]
+    return 1.0 - pass_one**questions
+
+
+def red_flag_questions(dialog: Dialog) -> int:
+    """How many red-flag questions a screening asks whose "yes" escalates (not routine)."""
+    return sum(1 for s in dialog.states.values() if s.red_flag and s.red_flag.level != "routine")
+
+
+def render(report: dict[str, Any]) -> str:
+    """The markdown section for docs/benchmarks.md, from the saved JSON alone."""
+    engines = report["engines"]
+    labels = [k for e in engines for k in e["summary"]["accuracy"]]
+    keys = list(dict.fromkeys(labels))
+    names = [e["engine"] for e in engines]
+    lines = [BEGIN, "## Real speech", "",
+             f"Measured {report['when']} at commit `{report['commit']}` by "
+             "`python -m voice_skill.dev.real_speech` (also part of `voice-skill bench`). "
+             "Real people from Speech Commands (16 kHz) and the Free Spoken Digit Dataset "
+             "(8 kHz, resampled), `tests/fixtures/audio/real/`; noisy copies mix the real "
+             "noise clips under the answers at the given SNR over the speech's active level. "
+             "Each clip goes through the live path: VAD endpointing, the state's phrases and "
+             "question (yes/no/stop under `rf_bladder`, digits under `pain_start`), the intent "
+             "matcher. Decode times are on this machine, shared with other work while measured.",
+             "", "| accuracy (%) | " + " | ".join(names) + " | n |",
+             "|---|" + "---|" * (len(names) + 1)]
+    for k in keys:
+        cells = [_cell(e["summary"]["accuracy"].get(k)) for e in engines]
+        lines.append(f"| {k} | " + " | ".join(cells) + f" | {engines[0]['summary']['n'].get(k, '')} |")
+    rows = [("noise taken as yes or no (%)", "noise_as_yes_no"),
+            ("noise taken as any answer (%)", "noise_as_answer"),
+            ("other words taken as an answer (%)", "other_words_as_answer"),
+            ('"go" heard as "no" (%)', "go_as_no"),
+            ('"yes" heard as a confident "no" (count)', "yes_as_confident_no")]
+    lines += ["", "| false accepts | " + " | ".join(names) + " |",
+              "|---|" + "---|" * len(names)]
+    for title, key in rows:
+        lines.append(f"| {title} | " + " | ".join(_cell(e["summary"][key]) for e in engines) + " |")
+    lines.append("| decode time per answer, median / p95 (s) | " + " | ".join(
+        f"{d['median']:.3f} / {d['p95']:.3f}" if (d := e["summary"]["decode_s"]) else "-"
+        for e in engines) + " |")
+    lines.append("| false escalation of a person answering \"no\" to every red flag (%) | "
+                 + " | ".join(_cell(e["false_escalation_pct"]) for e in engines) + " |")
+    lines += ["", f"False escalation is computed from each engine's measured outcomes for real "
+              f"\"no\"s (sure no, doubtful no, yes, unclear) and the dialogue's rules: "
+              f"{report['questions']} red-flag questions that escalate, "
+              f"{report['max_reprompts']} re-asks, answers below confidence "
+              f"{report['low_confidence']} confirmed once.", END]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(x: Any) -> str:
+    return "-" if x is None else f"{x:.1f}" if isinstance(x, float) else str(x)
+
+
+def write_section(doc: Path, section: str) -> None:
+    """Put the section into the document between its markers (appended the first time)."""
+    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section.rstrip("\n") + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    doc.write_text(text, encoding="utf-8")
+
+
+def run(engines: list[str], settings: Settings, out_dir: Path, every: int = 1) -> dict[str, Any]:
+    """Measure each installed engine, save the JSON, write the markdown section."""
+    import subprocess
+
+    from voice_skill.errors import ModelError
+
+    dialog = load_dialog(settings.dialog_path)
+    measured = []
+    for engine in engines:
+        try:
+            result = measure(engine, settings, every)
+        except ModelError as exc:
+            print(f"{engine}: not measured ({exc})", file=sys.stderr)
+            continue
+        result["false_escalation_pct"] = round(100 * false_escalation(
+            result["summary"]["no_outcomes"], red_flag_questions(dialog),
+            settings.max_reprompts), 2)
+        measured.append(result)
+        print(f"{engine}: {json.dumps(result['summary']['accuracy'])}", file=sys.stderr)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=CORPUS, check=False).stdout.strip() or "unknown"
+    report = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
+              "questions": red_flag_questions(dialog), "max_reprompts": settings.max_reprompts,
+              "low_confidence": settings.low_confidence, "engines": measured}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "benchmarks-real-speech.json").write_text(json.dumps(report, indent=1) + "\n",
+                                                         encoding="utf-8")
+    write_section(out_dir / "benchmarks.md", render(report))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m voice_skill.dev.real_speech [--engine E ...] [--every N] [--out DIR]`."""
+    parser = argparse.ArgumentParser(prog="python -m voice_skill.dev.real_speech",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", action="append", choices=("whisper", "pocketsphinx", "vosk"),
+                        help="engine to measure (repeatable); default: every installed one")
+    parser.add_argument("--every", type=int, default=1, help="hear every Nth clip (quick runs)")
+    parser.add_argument("--out", type=Path, default=CORPUS.parents[3] / "docs")
+    args = parser.parse_args(argv)
+    run(args.engine or ["whisper", "pocketsphinx", "vosk"], Settings(), args.out, args.every)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
