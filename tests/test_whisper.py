@@ -43,8 +43,9 @@ def heard(rec: WhisperRecognizer, name: str, state: str) -> tuple[str, str, int 
 
 
 @pytest.mark.parametrize("name, want", [
-    ("yes/022cd682_nohash_0.wav", "yes"), ("yes/7e1054e7_nohash_0.wav", "yes"), ("no/03401e93_nohash_0.wav", "no"),
-    ("no/0c40e715_nohash_0.wav", "no"), ("stop/022cd682_nohash_0.wav", "stop"),
+    ("yes/022cd682_nohash_0.wav", "yes"), ("yes/7e1054e7_nohash_0.wav", "yes"),
+    ("no/03401e93_nohash_0.wav", "no"), ("no/0c40e715_nohash_0.wav", "no"),
+    ("stop/022cd682_nohash_0.wav", "stop"),
 ])
 def test_real_people_answering_a_red_flag_question_are_understood(
         whisper: WhisperRecognizer, name: str, want: str) -> None:
@@ -53,8 +54,10 @@ def test_real_people_answering_a_red_flag_question_are_understood(
     assert confidence > 0.3
 
 
-@pytest.mark.parametrize("name", ["noise/noise_98.wav", "noise/noise_1024.wav", "go/0ea0e2f4_nohash_0.wav",
-                                  "other-words/bed_0ea0e2f4_nohash_1.wav", "other-words/marvin_7add4c5f_nohash_1.wav"])
+@pytest.mark.parametrize("name", [
+    "noise/noise_98.wav", "noise/noise_1024.wav", "go/0ea0e2f4_nohash_0.wav",
+    "other-words/bed_0ea0e2f4_nohash_1.wav", "other-words/marvin_7add4c5f_nohash_1.wav",
+])
 def test_noise_and_other_words_are_never_an_answer(whisper: WhisperRecognizer, name: str) -> None:
     # noise_98 is decoded as "I don't know" by Whisper alone: the no-speech gate drops it
     text, intent, _, _ = heard(whisper, name, "rf_bladder")
