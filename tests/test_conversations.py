@@ -340,3 +340,45 @@ def test_a_low_confidence_stop_on_a_red_flag_is_confirmed_not_taken() -> None:
     assert d.t.keys()[-2] == "messages.confirm_red_flag"
     d.say("yes", confidence=0.3)
     assert d.t.escalations and d.t.escalations[0].level == "emergency"
+
+
+def test_a_tester_can_shorten_the_ice_time_and_the_summary_says_what_was_used() -> None:
+    d = Driver(timer_scale=0.05)  # 20 minutes become one
+    d.run(ICE_PATH[: ICE_PATH.index(WAIT)])
+    assert d.state == "ice_on"
+    start = d.clock.now()
+    d.wait()
+    assert d.state == "ice_off" and d.clock.now() - start == pytest.approx(60)
+    d.run(ICE_PATH[ICE_PATH.index(WAIT) + 1:])
+    assert "You used ice for 1 minutes." in d.t.texts()
+    assert "You did 4 rounds of slow breathing." in d.t.texts()  # breathing keeps its pace
+
+
+def test_the_person_can_ask_how_long_is_left_even_while_paused() -> None:
+    d = Driver()
+    d.run(ICE_PATH[: ICE_PATH.index(WAIT)])
+    d.clock.advance(301)
+    d._take(d.manager.tick())
+    d.t.replies.clear()
+    d.say("how long is left")
+    assert d.t.texts() == "About 15 minutes left." and d.state == "ice_on"
+    d.say("pause")
+    d.clock.advance(600)
+    d._take(d.manager.tick())
+    d.t.replies.clear()
+    d.say("how much longer")
+    assert d.t.texts() == "About 15 minutes left."  # the pause holds the timer
+    d.say("continue")
+    d.clock.advance(14 * 60 + 30)
+    d._take(d.manager.tick())
+    d.t.replies.clear()
+    d.say("how long is left")
+    assert d.t.texts() == "Less than a minute left."
+
+
+def test_asking_how_long_is_left_with_no_timer_running_says_so() -> None:
+    d = Driver()
+    d.run(HAPPY_PREFIX[:2])
+    d.t.replies.clear()
+    d.say("how long is left")
+    assert d.t.keys()[0] == "messages.no_timer" and d.t.keys()[-1] == f"states.{d.state}.ask"

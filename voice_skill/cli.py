@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dialog", type=Path, help="dialogue file (default: the bundled one)")
+    # --config also after the command; SUPPRESS keeps a value given before it
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="settings file (TOML); default: the user's")
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument("--engine", choices=ENGINES,
                         help="speech recognizer (default auto: Vosk if its model is installed)")
@@ -164,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_parser(sub)
     add_fixtures_parser(sub).set_defaults(func=_fixtures)
 
-    bench = sub.add_parser("bench", parents=[engine],
+    bench = sub.add_parser("bench", parents=[common, engine],
                            help="measure accuracy, latency and footprint; write docs/benchmarks.md",
                            description="Reproduce the benchmark report in docs/.")
     bench.add_argument("--out", type=Path, default=Path("docs"), help="report folder")

@@ -26,9 +26,12 @@ REQUIRED_MESSAGES = (
     "emergency_ended", "summary_pain", "summary_pain_unknown", "summary_cold",
     "summary_breathing", "summary_urgent", "summary_routine",
 )
+MESSAGES_FOR_INTENT = {"time_left": ("time_left", "time_left_short", "no_timer")}
+"""messages a dialogue needs when it lets the person say that intent"""
 REQUIRED_GLOBALS = ("repeat", "slower", "pause", "resume", "stop", "help", "emergency")
 TEMPLATE_FIELDS = frozenset(
-    {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds", "reasons"}
+    {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds", "reasons",
+     "minutes_left"}
 )
 
 
@@ -322,7 +325,8 @@ def load_dialog(path: Path | None = None) -> Dialog:
     if messages_r is None:
         raise top.fail("messages", "missing")
     messages = {k: cast(str, messages_r.text(k, required=True)) for k in messages_r.data}
-    for m in REQUIRED_MESSAGES:
+    needed = [m for i, ms in MESSAGES_FOR_INTENT.items() if i in intents for m in ms]
+    for m in (*REQUIRED_MESSAGES, *needed):
         if m not in messages:
             raise DialogError(str(path), "missing", messages_r.data.line, f"messages.{m}")
 

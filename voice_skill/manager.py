@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,8 @@ class DialogueManager:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._paused_at: float | None = None
+        self._timed_end: _Timer | None = None
+        """the timer that ends the current timed state (to say how long is left)"""
         self._entered_at = 0.0
         self._emergency_repeats = 0
         self._emergency_state = next(
@@ -188,6 +191,8 @@ class DialogueManager:
             self._confirm(s)  # a misheard "yes" must not end the screening unnoticed
         elif name == "stop":
             self._stop()
+        elif name == "time_left":
+            self._time_left(s)
         elif self.paused:
             self._while_paused(name)
         elif name == "repeat":
@@ -275,6 +280,22 @@ class DialogueManager:
         self._out.append(RateChanged(factor))
         self._say("messages.slower", self.dialog.messages["slower"])
         self._emit(self._last_said)
+
+    def _time_left(self, s: State) -> None:
+        """How long the ice or heat has left (held while paused), in whole minutes."""
+        m = self.dialog.messages
+        end = self._timed_end
+        if s.kind != "timed" or end is None or end not in self._timers:
+            self._say("messages.no_timer", m["no_timer"])
+            if s.is_question:
+                self._emit(self._last_said)  # the question still wants its answer
+            return
+        left_s = end.due_s - (self._paused_at if self._paused_at is not None else self.clock.now())
+        if left_s < 60:
+            self._say("messages.time_left_short", m["time_left_short"])
+        else:
+            self.facts["minutes_left"] = math.ceil(left_s / 60)
+            self._say("messages.time_left", m["time_left"])
 
     def _pause(self) -> None:
         self._paused_at = self.clock.now()
@@ -364,17 +385,22 @@ class DialogueManager:
         elif s.kind == "final":
             self._end("completed")
 
+    def _timer_scale(self, s: State) -> float:
+        """How a tester's `timer_scale` applies: to ice and heat, not to breathing counts."""
+        return self.settings.timer_scale if s.rounds <= 1 else 1.0
+
     def _start_timed(self, s: State) -> None:
+        scale = self._timer_scale(s)
         round_s = s.round_s or s.total_s
         for r in range(s.rounds):
             for i, cue in enumerate(s.cues):
                 reply = self._reply(f"states.{s.name}.cues.{i}", cue.text)
-                at_s = r * round_s + cue.at_s
+                at_s = (r * round_s + cue.at_s) * scale
                 if at_s == 0:
                     self._cue(reply)()  # said on entry, not at the next tick
                 else:
                     self._schedule(at_s, self._cue(reply))
-        self._schedule(s.total_s, lambda: self._finish_timed(s))
+        self._timed_end = self._schedule(s.total_s * scale, lambda: self._finish_timed(s))
 
     def _cue(self, reply: Reply) -> Callable[[], None]:
         def speak() -> None:
@@ -383,7 +409,7 @@ class DialogueManager:
         return speak
 
     def _finish_timed(self, s: State) -> None:
-        self._note_timed(s, s.total_s)
+        self._note_timed(s, s.total_s * self._timer_scale(s))
         self.trigger("advance")
 
     def _note_timed(self, s: State, elapsed_s: float) -> None:
@@ -432,9 +458,10 @@ class DialogueManager:
         self._out.append(self.outcome)
 
     def _schedule(self, after_s: float, action: Callable[[], None],
-                  holds_on_pause: bool = True) -> None:
-        heapq.heappush(self._timers, _Timer(self.clock.now() + after_s, next(self._seq), action,
-                                            holds_on_pause))
+                  holds_on_pause: bool = True) -> _Timer:
+        timer = _Timer(self.clock.now() + after_s, next(self._seq), action, holds_on_pause)
+        heapq.heappush(self._timers, timer)
+        return timer
 
     def _fire_due(self) -> None:
         now = self.clock.now()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import platformdirs
 
 from voice_skill.errors import VoiceSkillError
@@ -17,70 +18,87 @@ from voice_skill.errors import VoiceSkillError
 APP_NAME = "voice-skill"
 
 ENGINES = ("auto", "vosk", "whisper", "pocketsphinx")
-"""speech recognizers; auto picks the best installed one, in this order"""
+"""speech recognizers; auto picks the best installed one, in this order (the Engine type)"""
 
 EMERGENCY_NUMBERS = ("911", "112", "999", "000", "111", "119", "110", "102", "108")
 """Common numbers; any other of 2-6 digits is accepted too, these are the documented ones."""
 
 
+def _range(low: float | None = None, high: float | None = None, *, open_low: bool = False,
+           what: str = "") -> msgspec.Meta:
+    """A checked range; its description is the "allowed" part of an error message."""
+    lo = "" if low is None else f"{'over' if open_low else 'at least'} {low:g}"
+    hi = "" if high is None else f"at most {high:g}"
+    text = " and ".join(x for x in (lo, hi) if x) + (f" {what}" if what else "")
+    if open_low:
+        return msgspec.Meta(gt=low, le=high, description=text)
+    return msgspec.Meta(ge=low, le=high, description=text)
+
+
+Seconds = Annotated[float, _range(0, 3600, open_low=True, what="seconds")]
+Share = Annotated[float, _range(0, 1)]
+Engine = Literal["auto", "vosk", "whisper", "pocketsphinx"]
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything a session can be tuned by; units are in the names."""
+    """Everything a session can be tuned by; units are in the names, each type and range checked."""
 
-    emergency_number: str = "911"
+    emergency_number: Annotated[str, msgspec.Meta(
+        pattern=r"^\d{2,6}$", description="2-6 digits, e.g. 911, 112, 999")] = "911"
     """number the skill tells the person to call (911, 112, 999 ...)"""
     dialog_path: Path | None = None
     """dialogue file; None means the bundled back_spasm.yaml"""
 
-    speech_rate_wpm: int = 140
+    speech_rate_wpm: Annotated[int, _range(60, 400, what="words per minute")] = 140
     """speaking rate (words per minute); espeak-ng's default is 175, slower is calmer"""
-    slower_factor: float = 0.8
+    slower_factor: Annotated[float, msgspec.Meta(gt=0, lt=1, description="between 0 and 1")] = 0.8
     """each "slower" multiplies the rate by this"""
-    min_rate_factor: float = 0.5
+    min_rate_factor: Annotated[float, _range(0, 1, open_low=True)] = 0.5
     """"slower" never goes below this share of the starting rate"""
     voice: str | None = None
     """pyttsx3 voice id; None is the engine's default"""
-    volume: float = 1.0
-    """0..1"""
-    tts_timeout_s: float = 20.0
+    volume: Annotated[float, _range(0.05, 1, what="(0 would be silent)")] = 1.0
+    """speech volume, 0.05..1"""
+    tts_timeout_s: Seconds = 20.0
     """a reply the engine has not spoken by then counts as a hung engine"""
 
-    max_reprompts: int = 2
+    max_reprompts: Annotated[int, _range(0, 5)] = 2
     """re-asks after no input or no match before the safe default"""
-    low_confidence: float = 0.55
+    low_confidence: Share = 0.55
     """below this, an answer to a red-flag question is confirmed"""
-    emergency_repeat_s: float = 60.0
+    emergency_repeat_s: Seconds = 60.0
     """how often the emergency instruction is repeated while the session lasts"""
-    emergency_max_repeats: int = 10
+    emergency_max_repeats: Annotated[int, _range(0, 100)] = 10
     """after this many repeats the session ends (the instruction has stood for ~10 minutes)"""
-    max_pause_s: float = 1800.0
+    max_pause_s: Seconds = 1800.0
     """a pause longer than this ends the session politely"""
+    timer_scale: Annotated[float, _range(0, 1, open_low=True)] = 1.0
+    """the ice or heat time is multiplied by this: 0.05 makes 20 minutes one minute, for a trial"""
 
-    sample_rate_hz: int = 16000
-    """rate of the audio the recognizers get"""
-    frame_ms: int = 30
+    frame_ms: Literal[10, 20, 30] = 30
     """endpointing frame length (milliseconds): 10, 20 or 30 for the VAD"""
-    vad_aggressiveness: int = 2
+    vad_aggressiveness: Annotated[int, _range(0, 3)] = 2
     """webrtcvad mode 0..3; higher rejects more noise as non-speech"""
-    end_silence_s: float = 0.8
+    end_silence_s: Annotated[float, _range(0.1, 5, what="seconds")] = 0.8
     """trailing silence that ends an utterance; generous for a person speaking through pain"""
-    max_utterance_s: float = 12.0
+    max_utterance_s: Annotated[float, _range(1, 60, what="seconds")] = 12.0
     """an utterance is cut here even if the person keeps talking"""
-    no_input_timeout_s: float = 8.0
+    no_input_timeout_s: Seconds = 8.0
     """silence after a question before it counts as no input"""
     barge_in: bool = False
     """let the person's speech cut the skill's speech short"""
     input_device: str | None = None
     """sounddevice input device name or index; None is the system default"""
 
-    engine: str = "auto"
+    engine: Engine = "auto"
     """auto | vosk | whisper | pocketsphinx"""
     vosk_model_path: Path | None = None
     """explicit Vosk model folder (VOSK_MODEL_PATH overrides the config file)"""
 
     notify_command: tuple[str, ...] = ()
     """argv run (no shell) on an escalation, message on stdin; empty means off"""
-    notify_timeout_s: float = 10.0
+    notify_timeout_s: Seconds = 10.0
     """the notify command is killed after this"""
 
     log_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
@@ -93,8 +111,8 @@ class Settings:
         return " ".join(self.emergency_number)
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with some fields changed, validated."""
-        return validate(dataclasses.replace(self, **changes))
+        """A copy with some fields changed, checked."""
+        return checked({**_values(self), **changes}, "settings")
 
 
 def config_path() -> Path:
@@ -103,26 +121,67 @@ def config_path() -> Path:
     return Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
+_HINTS = {
+    "notify_command": 'a list of words, e.g. ["/usr/local/bin/text-my-sister", "--urgent"] (no shell)',
+}
+"""what to write instead, for a setting people tend to get wrong"""
+
+
+def _values(s: Settings) -> dict[str, Any]:
+    return {f.name: getattr(s, f.name) for f in dataclasses.fields(s)}
+
+
+def _to_path(kind: type, value: Any) -> Any:
+    """Paths are written as text in a config file."""
+    if kind is Path and isinstance(value, (str, Path)):
+        return Path(value).expanduser()
+    raise TypeError(f"expected a path (text), got {type(value).__name__}")
+
+
+def _allowed(name: str) -> str:
+    """What a field accepts, in words: its type and its range or choices."""
+    hints = typing.get_type_hints(Settings, include_extras=True)
+    kind = hints.get(name)
+    if name in _HINTS:
+        return _HINTS[name]
+    metas = [m for m in typing.get_args(kind) if isinstance(m, msgspec.Meta)]
+    if metas and metas[0].description:
+        return metas[0].description
+    if typing.get_origin(kind) is Literal:
+        return "one of " + ", ".join(str(c) for c in typing.get_args(kind))
+    base = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
+    return base.get(kind, str(kind).replace("typing.", "").replace("pathlib.", ""))  # type: ignore[arg-type]
+
+
+def checked(values: dict[str, Any], where: str) -> Settings:
+    """Settings from plain values, every field checked; the error names the field and the rule."""
+    known = {f.name for f in dataclasses.fields(Settings)}
+    for key in values:
+        if key not in known:
+            raise VoiceSkillError(f"{where}: unknown setting {key!r}"
+                                  f" (known: {', '.join(sorted(known))})")
+    try:
+        return msgspec.convert(values, Settings, strict=True, dec_hook=_to_path)
+    except msgspec.ValidationError as exc:
+        message, _, at = str(exc).partition(" - at `$.")
+        name = at.rstrip("`").split("[")[0].split(".")[0]
+        message = message.replace("`", "")
+        kind = f" ({message[:1].lower()}{message[1:]})" if ", got " in message else ""
+        raise VoiceSkillError(f"{where}: setting {name} = {values.get(name)!r} is not allowed"
+                              f"{kind}; allowed: {_allowed(name)}") from None
+
+
 def validate(s: Settings) -> Settings:
-    """Reject settings that would make the skill unsafe or unusable, naming the field."""
-    if not re.fullmatch(r"\d{2,6}", s.emergency_number):
-        raise VoiceSkillError(
-            f"emergency_number must be 2-6 digits (e.g. {', '.join(EMERGENCY_NUMBERS[:3])}),"
-            f" got {s.emergency_number!r}"
-        )
-    if s.engine not in ENGINES:
-        raise VoiceSkillError(f"engine must be one of {', '.join(ENGINES)}, got {s.engine!r}")
-    if s.frame_ms not in (10, 20, 30):
-        raise VoiceSkillError(f"frame_ms must be 10, 20 or 30, got {s.frame_ms}")
-    if not 0 < s.slower_factor < 1:
-        raise VoiceSkillError(f"slower_factor must be between 0 and 1, got {s.slower_factor}")
-    if s.max_reprompts < 0:
-        raise VoiceSkillError(f"max_reprompts must be 0 or more, got {s.max_reprompts}")
-    return s
+    """The settings, checked again (after a change in code)."""
+    return checked(_values(s), "settings")
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Defaults, then the config file (if any), then VOSK_MODEL_PATH, then the CLI overrides."""
+    """Defaults, then the config file, then VOSK_MODEL_PATH, then the CLI overrides.
+
+    An explicit `path` must exist; the default one may be missing (then only defaults apply).
+    """
+    explicit = path is not None
     path = path or config_path()
     values: dict[str, Any] = {}
     if path.exists():
@@ -130,21 +189,14 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise VoiceSkillError(f"{path}: not valid TOML: {exc}") from exc
-    known = {f.name: f for f in dataclasses.fields(Settings)}
-    for key in values:
-        if key not in known:
-            raise VoiceSkillError(f"{path}: unknown setting {key!r}")
+        except OSError as exc:
+            raise VoiceSkillError(f"{path}: cannot be read: {exc.strerror}") from exc
+    elif explicit:
+        raise VoiceSkillError(f"{path}: settings file not found")
+    if isinstance(values.get("emergency_number"), int):
+        values["emergency_number"] = str(values["emergency_number"])  # 999 written as a number
+    checked(values, str(path))  # the file on its own: its errors name the file
     if env_model := os.environ.get("VOSK_MODEL_PATH"):
         values["vosk_model_path"] = env_model
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("dialog_path", "vosk_model_path", "log_dir"):
-        if isinstance(values.get(key), str):
-            values[key] = Path(values[key]).expanduser()
-    if "notify_command" in values:
-        values["notify_command"] = tuple(values["notify_command"])
-    if "emergency_number" in values:
-        values["emergency_number"] = str(values["emergency_number"])
-    try:
-        return validate(Settings(**values))
-    except TypeError as exc:
-        raise VoiceSkillError(f"{path}: {exc}") from exc
+    cli = {k: v for k, v in overrides.items() if v is not None}
+    return checked({**values, **cli}, "command line")

@@ -230,6 +230,8 @@ def render(report: dict[str, Any]) -> str:
     labels = [k for e in engines for k in e["summary"]["accuracy"]]
     keys = list(dict.fromkeys(labels))
     names = [e["engine"] for e in engines]
+    sampled = [f"{e['engine']} heard every {e['every']}th clip" for e in engines
+               if e.get("every", 1) > 1]
     lines = [BEGIN, "## Real speech", "",
              f"Measured {report['when']} at commit `{report['commit']}` by "
              "`python -m voice_skill.dev.real_speech` (also part of `voice-skill bench`). "
@@ -238,7 +240,8 @@ def render(report: dict[str, Any]) -> str:
              "noise clips under the answers at the given SNR over the speech's active level. "
              "Each clip goes through the live path: VAD endpointing, the state's phrases and "
              "question (yes/no/stop under `rf_bladder`, digits under `pain_start`), the intent "
-             "matcher. Decode times are on this machine, shared with other work while measured.",
+             "matcher. Decode times are on this machine, shared with other work while measured."
+             + (f" Sampled: {'; '.join(sampled)} (n is the first engine's)." if sampled else ""),
              "", "| accuracy (%) | " + " | ".join(names) + " | n |",
              "|---|" + "---|" * (len(names) + 1)]
     for k in keys:
@@ -280,8 +283,9 @@ def write_section(doc: Path, section: str) -> None:
     doc.write_text(text, encoding="utf-8")
 
 
-def run(engines: list[str], settings: Settings, out_dir: Path, every: int = 1) -> dict[str, Any]:
-    """Measure each installed engine, save the JSON, write the markdown section."""
+def run(engines: list[str], settings: Settings, out_dir: Path,
+        every: dict[str, int] | None = None) -> dict[str, Any]:
+    """Measure each installed engine (every Nth clip, per engine), save JSON and markdown."""
     import subprocess
 
     from voice_skill.errors import ModelError
@@ -290,13 +294,14 @@ def run(engines: list[str], settings: Settings, out_dir: Path, every: int = 1) -
     measured = []
     for engine in engines:
         try:
-            result = measure(engine, settings, every)
+            result = measure(engine, settings, (every or {}).get(engine, 1))
         except ModelError as exc:
             print(f"{engine}: not measured ({exc})", file=sys.stderr)
             continue
         result["false_escalation_pct"] = round(100 * false_escalation(
             result["summary"]["no_outcomes"], red_flag_questions(dialog),
             settings.max_reprompts), 2)
+        result["every"] = (every or {}).get(engine, 1)
         measured.append(result)
         print(f"{engine}: {json.dumps(result['summary']['accuracy'])}", file=sys.stderr)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -318,9 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", action="append", choices=("whisper", "pocketsphinx", "vosk"),
                         help="engine to measure (repeatable); default: every installed one")
     parser.add_argument("--every", type=int, default=1, help="hear every Nth clip (quick runs)")
+    parser.add_argument("--sample", action="append", default=[], metavar="ENGINE=N",
+                        help="hear every Nth clip with this engine (a slow one), e.g. pocketsphinx=3")
     parser.add_argument("--out", type=Path, default=CORPUS.parents[3] / "docs")
     args = parser.parse_args(argv)
-    run(args.engine or ["whisper", "pocketsphinx", "vosk"], Settings(), args.out, args.every)
+    engines = args.engine or ["whisper", "pocketsphinx", "vosk"]
+    every = {e: args.every for e in engines}
+    every.update({k: int(v) for k, v in (s.split("=", 1) for s in args.sample)})
+    run(engines, Settings(), args.out, every)
     return 0
 
 
