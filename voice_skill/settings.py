@@ -61,6 +61,10 @@ class Settings:
     """webrtcvad mode 0..3; higher rejects more noise as non-speech"""
     end_silence_s: float = 0.8
     """trailing silence that ends an utterance; generous for a person speaking through pain"""
+    quick_end_silence_s: float = 0.25
+    """after this much silence what was heard is decoded; a complete answer ends the turn here"""
+    patient_end_silence_s: float = 1.2
+    """trailing silence that ends an utterance that is not yet an answer ("I'd say...")"""
     max_utterance_s: float = 12.0
     """an utterance is cut here even if the person keeps talking"""
     no_input_timeout_s: float = 8.0

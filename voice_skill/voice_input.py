@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -12,6 +13,7 @@ from voice_skill.audio import AudioSource
 from voice_skill.endpointing import Endpointer
 from voice_skill.errors import AudioError
 from voice_skill.session import Heard, Listener
+from voice_skill.turns import TurnJudge
 
 if TYPE_CHECKING:  # the engines load their libraries on import: not needed to type-check
     from voice_skill.recognizers import Recognizer
@@ -31,8 +33,10 @@ class AudioListener:
 
     def __init__(self, source: AudioSource, endpointer: Endpointer, recognizer: Recognizer,
                  no_input_timeout_s: float, announce: Callable[[str], None],
-                 fallback: Listener | None = None) -> None:
+                 fallback: Listener | None = None, judge: TurnJudge | None = None) -> None:
         self.source, self.endpointer, self.recognizer = source, endpointer, recognizer
+        self.judge = judge
+        """decides the end of a turn by what was said; None: a fixed end silence"""
         self.no_input_timeout_s: float | None = no_input_timeout_s
         self.announce, self.fallback = announce, fallback
         self._broken: str | None = None
@@ -42,15 +46,23 @@ class AudioListener:
         if self._broken and not self._retry():
             return self._without_microphone(state, phrases, timeout_s)
         self.source.flush()  # whatever the microphone caught while the skill spoke
+        judge = self.judge
+        if judge is not None:
+            judge.start(state, phrases)
         try:
             segment = self.endpointer.listen(self.source,
-                                             math.inf if timeout_s is None else timeout_s)
+                                             math.inf if timeout_s is None else timeout_s,
+                                             judge.end_silence_s if judge else None)
         except AudioError as exc:
             self._lost(str(exc))
             return self._without_microphone(state, phrases, timeout_s)
         if segment is None:
             return Heard()
-        utterance = self.recognizer.recognize(segment.audio, phrases)
+        t0 = time.perf_counter()
+        utterance = (judge.utterance(segment.audio) if judge
+                     else self.recognizer.recognize(segment.audio, phrases))
+        # decode_s is the time spent after the end was decided (a reused decode costs none)
+        utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
         return Heard(utterance, ended_at=segment.ended_at)
 
     def _lost(self, why: str) -> None:
