@@ -22,7 +22,7 @@ from voice_skill.events import (
     SessionEnded,
     Utterance,
 )
-from voice_skill.intents import IntentMatcher
+from voice_skill.intents import NO_MATCH, IntentMatcher
 from voice_skill.manager import DialogueManager
 from voice_skill.notify import Notifier
 from voice_skill.session_log import record
@@ -58,6 +58,8 @@ class Heard:
     """time.perf_counter() when the end of speech was decided (for latency)"""
     unavailable: bool = False
     """the input device is down: silence here is not the person's silence"""
+    over_speech: bool = False
+    """said while the skill was speaking (barge-in)"""
 
 
 class Session:
@@ -118,21 +120,35 @@ class Session:
         for n in self.notifier.results():
             self.log(record(n))
         if heard.utterance is not None:
-            u = heard.utterance
-            intent = self.matcher.match(u.text, state, u.confidence)
-            self.log({**record(u), "state": state})
-            self.log({**record(intent), "state": state})
-            t0 = time.perf_counter()
-            out = m.handle(intent)
-            self._render(out, heard, time.perf_counter() - t0)
+            self._answer(heard, state)
         elif m.listening() and (heard.empty or (silence_is_no_input and not heard.unavailable)):
             self.log({"event": "no_input", "state": state})
             self._render(m.handle(NoInput()))
 
+    def _answer(self, heard: Heard, state: str) -> None:
+        """Match what was heard in `state` and act on it."""
+        assert heard.utterance is not None
+        u = heard.utterance
+        intent = self.matcher.match(u.text, state, u.confidence)
+        self.log({**record(u), "state": state, **({"over_speech": True} if heard.over_speech
+                                                  else {})})
+        self.log({**record(intent), "state": state})
+        t0 = time.perf_counter()
+        out = self.manager.handle(intent)
+        self._render(out, heard, time.perf_counter() - t0)
+
+    def _meaningful(self, text: str) -> bool:
+        """Whether words heard over the skill are something to act on in the current state."""
+        return self.matcher.match(text, self.manager.state).name != NO_MATCH
+
     def _render(self, outputs: list[Output], heard: Heard | None = None,
                 dialogue_s: float = 0.0) -> None:
         first_reply = True
+        over: Heard | None = None  # what the person said over the skill
         for out in outputs:
+            if isinstance(out, Reply) and over is not None:
+                self.log({"event": "not_said", "key": out.key, "state": out.state})
+                continue  # the person spoke over the skill: the rest of what it had to say waits
             self.log(record(out))
             if isinstance(out, Escalated):
                 self.notifier.notify(out, self.settings.emergency_number)
@@ -141,10 +157,25 @@ class Session:
             elif isinstance(out, Reply):
                 self._spoke = True
                 if self.speaker:
-                    self.speaker.say(out.spoken)
+                    over = self._say(out.spoken)
                 if first_reply and heard and heard.ended_at is not None:
                     first_reply = False
                     self._log_timing(heard, dialogue_s)
+        if over is not None and not self.manager.ended:
+            self._answer(over, self.manager.state)
+
+    def _say(self, text: str) -> Heard | None:
+        """Speak; with barge-in, what the person said over it (None: nothing)."""
+        speaker = self.speaker
+        assert speaker is not None
+        hear_over = getattr(self.listener, "hear_over", None)
+        if not self.settings.barge_in or hear_over is None or self.manager.ended:
+            speaker.say(text)
+            return None
+        state = self.manager.state
+        heard: Heard | None = hear_over(state, self.matcher.grammar(state),
+                                        lambda: speaker.say(text), speaker.stop, self._meaningful)
+        return heard
 
     def _log_timing(self, heard: Heard, dialogue_s: float) -> None:
         """Where the time went between the end of the person's speech and the reply's first audio."""

@@ -70,7 +70,7 @@ class Settings:
     no_input_timeout_s: float = 8.0
     """silence after a question before it counts as no input"""
     barge_in: bool = False
-    """let the person's speech cut the skill's speech short"""
+    """hear the person while the skill speaks: an answer or "stop" cuts the skill short"""
     input_device: str | None = None
     """sounddevice input device name or index; None is the system default"""
 

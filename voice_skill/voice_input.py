@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from voice_skill.audio import AudioSource
+import numpy as np
+import webrtcvad
+
+from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource
 from voice_skill.endpointing import Endpointer
 from voice_skill.errors import AudioError
 from voice_skill.session import Heard, Listener
@@ -22,6 +26,8 @@ log = logging.getLogger(__name__)
 
 RETRY_S = 5.0
 """while the microphone is gone, how often to try to open it again (seconds)"""
+QUIET_AFTER_SPEECH_S = 0.4
+"""once the skill has finished speaking, this much quiet ends listening over it (seconds)"""
 
 
 class AudioListener:
@@ -33,8 +39,11 @@ class AudioListener:
 
     def __init__(self, source: AudioSource, endpointer: Endpointer, recognizer: Recognizer,
                  no_input_timeout_s: float, announce: Callable[[str], None],
-                 fallback: Listener | None = None, judge: TurnJudge | None = None) -> None:
+                 fallback: Listener | None = None, judge: TurnJudge | None = None,
+                 barge_in: bool = False) -> None:
         self.source, self.endpointer, self.recognizer = source, endpointer, recognizer
+        self.barge_in = barge_in
+        """hear the person while the skill speaks (the source must cancel the skill's echo)"""
         self.judge = judge
         """decides the end of a turn by what was said; None: a fixed end silence"""
         self.no_input_timeout_s: float | None = no_input_timeout_s
@@ -45,7 +54,8 @@ class AudioListener:
     def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None) -> Heard:
         if self._broken and not self._retry():
             return self._without_microphone(state, phrases, timeout_s)
-        self.source.flush()  # whatever the microphone caught while the skill spoke
+        if not self.barge_in:
+            self.source.flush()  # whatever the microphone caught while the skill spoke
         judge = self.judge
         if judge is not None:
             judge.start(state, phrases)
@@ -64,6 +74,14 @@ class AudioListener:
         # decode_s is the time spent after the end was decided (a reused decode costs none)
         utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
         return Heard(utterance, ended_at=segment.ended_at)
+
+    def hear_over(self, state: str, phrases: tuple[str, ...], say: Callable[[], None],
+                  stop: Callable[[], None], meaningful: Callable[[str], bool]) -> Heard | None:
+        """Say something while listening (barge-in); None when barge-in is off or nobody spoke."""
+        if not self.barge_in or self._broken:
+            say()
+            return None
+        return hear_over(self, state, phrases, say, stop, meaningful)
 
     def _lost(self, why: str) -> None:
         self._broken = why
@@ -94,3 +112,76 @@ class AudioListener:
             return self.fallback.listen(state, phrases, wait)
         time.sleep(wait)
         return Heard(unavailable=True)
+
+
+class _WhileSpeaking:
+    """The microphone while the skill speaks: ends once the speech is over and all is quiet."""
+
+    def __init__(self, source: AudioSource, spoken: threading.Event, vad_mode: int) -> None:
+        self.source, self.spoken = source, spoken
+        self.frame_samples = source.frame_samples
+        self._vad = webrtcvad.Vad(vad_mode)
+        self._quiet_n = 0
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        """The next frame, or None once the skill is done and nobody is speaking."""
+        if self.spoken.is_set() and self._quiet_n * self.frame_samples >= (
+                QUIET_AFTER_SPEECH_S * PIPELINE_RATE_HZ):
+            return None
+        frame = self.source.read(timeout_s)
+        if frame is None:
+            return None
+        voiced = self._vad.is_speech(np.ascontiguousarray(frame).tobytes(), PIPELINE_RATE_HZ)
+        self._quiet_n = 0 if voiced else self._quiet_n + 1
+        return frame
+
+    def flush(self) -> None:
+        """Nothing is discarded while the skill speaks: that is the point."""
+
+    def close(self) -> None:
+        """The microphone stays open."""
+
+
+def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...],
+              say: Callable[[], None], stop: Callable[[], None],
+              meaningful: Callable[[str], bool]) -> Heard | None:
+    """Speak (`say`) while listening; an answer or command over it stops the speech.
+
+    Returns what the person said over the skill, or None when the skill said it all and
+    nobody spoke. Words heard that mean nothing here do not stop the skill; they are
+    returned once it has finished, so they are answered, never dropped.
+    """
+    spoken = threading.Event()
+
+    def speak() -> None:
+        try:
+            say()
+        finally:
+            spoken.set()
+
+    talker = threading.Thread(target=speak, name="voice-skill-say", daemon=True)
+    talker.start()
+    source = _WhileSpeaking(listener.source, spoken, listener.endpointer.settings.vad_aggressiveness)
+    judge = listener.judge
+    if judge is not None:
+        judge.start(state, phrases)
+    unclear: Heard | None = None
+    try:
+        while True:
+            segment = listener.endpointer.listen(source, math.inf,
+                                                 judge.end_silence_s if judge else None)
+            if segment is None:
+                return unclear
+            u = (judge.utterance(segment.audio) if judge
+                 else listener.recognizer.recognize(segment.audio, phrases))
+            heard = Heard(u, ended_at=segment.ended_at, over_speech=True)
+            if meaningful(u.text):
+                stop()
+                return heard
+            if u.text.strip():
+                unclear = heard  # words, but not an answer here: answered after the speech
+    except AudioError as exc:
+        listener._lost(str(exc))
+        return None
+    finally:
+        talker.join()

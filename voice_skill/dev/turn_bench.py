@@ -88,8 +88,8 @@ def corpus(real: Path, speakers: int) -> list[Answer]:
                               "pain=7", p))
             out.append(Answer(f"no..I'm not sure#{i}", "rf_bladder", (nos[i], not_sure),
                               "unsure", p))
-            out.append(Answer(f"three..seven#{i}", "pain_start", (threes[i % len(threes)], sevens[i % len(sevens)]),
-                              "pain=7", p))
+            three, seven = threes[i % len(threes)], sevens[i % len(sevens)]
+            out.append(Answer(f"three..seven#{i}", "pain_start", (three, seven), "pain=7", p))
         out.append(Answer("no, I..I haven't", "rf_bladder", (no_i, i_have_not), "no", p))
         out.append(Answer("it's about..a seven", "pain_start", (about, a_seven), "pain=7", p))
     return out
