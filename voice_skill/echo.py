@@ -195,7 +195,7 @@ class EchoCancelledSource:
             self.delay = max(0, max_d - lag - round(0.01 * PIPELINE_RATE_HZ))
             aligned = self.playback.window(start - self.delay, len(mic)).astype(np.float64)
             # the loudest the echo can be: a person talking meanwhile only makes it louder
-            gain2 = float(np.mean(mic ** 2) / max(np.mean(aligned ** 2), 1.0))
+            gain2 = float(np.mean(mic ** 2)) / max(float(np.mean(aligned ** 2)), 1.0)
             self._gain2 = gain2 if not self.measured else max(0.7 * self._gain2 + 0.3 * gain2,
                                                                self._gain2 * 0.5)
             self.measured = True
