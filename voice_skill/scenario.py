@@ -52,7 +52,7 @@ class Scenario:
     level: str | None
     said: tuple[str, ...]
     engine: str | None
-    """pocketsphinx | vosk | None (whatever --engine / auto picks)"""
+    """vosk | whisper | pocketsphinx | None (whatever --engine / auto picks)"""
     settings: dict[str, Any]
 
 
@@ -73,8 +73,8 @@ def load_scenario(path: Path, dialog: Dialog, no_input_timeout_s: float) -> Scen
         key = sorted(unknown)[0]
         raise fail(raw.line_of(key), f"unknown field {key!r}")
     engine = raw.get("engine")
-    if engine not in (None, "vosk", "pocketsphinx"):
-        raise fail(raw.line_of("engine"), "engine must be vosk or pocketsphinx")
+    if engine not in (None, "vosk", "whisper", "pocketsphinx"):
+        raise fail(raw.line_of("engine"), "engine must be vosk, whisper or pocketsphinx")
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         raise fail(raw.line_of("settings"), "settings must be a mapping")

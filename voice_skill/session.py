@@ -42,8 +42,12 @@ class Listener(Protocol):
     no_input_timeout_s: float | None
     """silence after which a question counts as unanswered; None: only an explicit empty answer"""
 
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None) -> Heard:
-        """Wait up to `timeout_s` (None: no limit) for the next answer. Raises EndOfInput."""
+    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
+               hint: str = "") -> Heard:
+        """Wait up to `timeout_s` (None: no limit) for the next answer. Raises EndOfInput.
+
+        `hint` is the question the person was asked (a recognizer may use it as context).
+        """
         ...
 
 
@@ -116,7 +120,8 @@ class Session:
             # the skill has finished speaking and now listens: a cue for testers and tools
             self.log({"event": "listening", "state": state})
         self._spoke = False
-        heard = self.listener.listen(state, self.matcher.grammar(state), timeout)
+        heard = self.listener.listen(state, self.matcher.grammar(state), timeout,
+                                     self.dialog.question(state))
         for n in self.notifier.results():
             self.log(record(n))
         if heard.utterance is not None:
@@ -174,7 +179,8 @@ class Session:
             return None
         state = self.manager.state
         heard: Heard | None = hear_over(state, self.matcher.grammar(state),
-                                        lambda: speaker.say(text), speaker.stop, self._meaningful)
+                                        self.dialog.question(state), lambda: speaker.say(text),
+                                        speaker.stop, self._meaningful)
         return heard
 
     def _log_timing(self, heard: Heard, dialogue_s: float) -> None:

@@ -16,6 +16,9 @@ from voice_skill.errors import VoiceSkillError
 
 APP_NAME = "voice-skill"
 
+ENGINES = ("auto", "vosk", "whisper", "pocketsphinx")
+"""speech recognizers; auto picks the best installed one, in this order"""
+
 EMERGENCY_NUMBERS = ("911", "112", "999", "000", "111", "119", "110", "102", "108")
 """Common numbers; any other of 2-6 digits is accepted too, these are the documented ones."""
 
@@ -75,7 +78,7 @@ class Settings:
     """sounddevice input device name or index; None is the system default"""
 
     engine: str = "auto"
-    """auto | vosk | pocketsphinx"""
+    """auto | vosk | whisper | pocketsphinx"""
     vosk_model_path: Path | None = None
     """explicit Vosk model folder (VOSK_MODEL_PATH overrides the config file)"""
 
@@ -111,8 +114,8 @@ def validate(s: Settings) -> Settings:
             f"emergency_number must be 2-6 digits (e.g. {', '.join(EMERGENCY_NUMBERS[:3])}),"
             f" got {s.emergency_number!r}"
         )
-    if s.engine not in ("auto", "vosk", "pocketsphinx"):
-        raise VoiceSkillError(f"engine must be auto, vosk or pocketsphinx, got {s.engine!r}")
+    if s.engine not in ENGINES:
+        raise VoiceSkillError(f"engine must be one of {', '.join(ENGINES)}, got {s.engine!r}")
     if s.frame_ms not in (10, 20, 30):
         raise VoiceSkillError(f"frame_ms must be 10, 20 or 30, got {s.frame_ms}")
     if not 0 < s.slower_factor < 1:

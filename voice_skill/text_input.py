@@ -27,7 +27,8 @@ class TextListener:
         self._buf = b""
         self._eof = False
 
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None) -> Heard:
+    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
+               hint: str = "") -> Heard:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         if self._prompt and b"\n" not in self._buf:
             self._prompt.write("> ")

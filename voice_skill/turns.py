@@ -33,19 +33,19 @@ class TurnJudge:
         self._phrases: dict[str, dict[tuple[str, ...], str]] = {}
         self._longer: dict[str, dict[tuple[str, ...], set[str]]] = {}
         self._last: tuple[np.ndarray, Utterance] | None = None
-        self.state = ""
+        self.state, self.hint = "", ""
         self.grammar: tuple[str, ...] = ()
 
-    def start(self, state: str, grammar: tuple[str, ...]) -> None:
-        """A new turn in `state`, whose recognizer grammar is `grammar`."""
-        self.state, self.grammar = state, grammar
+    def start(self, state: str, grammar: tuple[str, ...], hint: str = "") -> None:
+        """A new turn in `state`, with its recognizer grammar and the question just asked."""
+        self.state, self.grammar, self.hint = state, grammar, hint
         self._last = None
         if state not in self._phrases:
             self._index(state, grammar)
 
     def end_silence_s(self, audio: np.ndarray) -> float:
         """Silence that ends a turn whose speech so far is `audio` (seconds)."""
-        u = self.recognizer.recognize(audio, self.grammar)
+        u = self.recognizer.recognize(audio, self.grammar, self.hint)
         need = self.silence_for(u)
         # Kept only when it ends the turn here; a later end decodes all that was said.
         self._last = (audio, u) if need <= self.settings.quick_end_silence_s else None
@@ -73,7 +73,7 @@ class TurnJudge:
             extra = len(audio) - len(seen)
             if 0 <= extra <= TAIL_S * PIPELINE_RATE_HZ and np.array_equal(audio[: len(seen)], seen):
                 return u
-        return self.recognizer.recognize(audio, self.grammar)
+        return self.recognizer.recognize(audio, self.grammar, self.hint)
 
     def _index(self, state: str, grammar: tuple[str, ...]) -> None:
         """Each phrase's words and meaning, and what each strict prefix may still become."""

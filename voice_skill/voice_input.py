@@ -51,14 +51,15 @@ class AudioListener:
         self._broken: str | None = None
         self._next_retry = 0.0
 
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None) -> Heard:
+    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
+               hint: str = "") -> Heard:
         if self._broken and not self._retry():
             return self._without_microphone(state, phrases, timeout_s)
         if not self.barge_in:
             self.source.flush()  # whatever the microphone caught while the skill spoke
         judge = self.judge
         if judge is not None:
-            judge.start(state, phrases)
+            judge.start(state, phrases, hint)
         try:
             segment = self.endpointer.listen(self.source,
                                              math.inf if timeout_s is None else timeout_s,
@@ -70,18 +71,18 @@ class AudioListener:
             return Heard()
         t0 = time.perf_counter()
         utterance = (judge.utterance(segment.audio) if judge
-                     else self.recognizer.recognize(segment.audio, phrases))
+                     else self.recognizer.recognize(segment.audio, phrases, hint))
         # decode_s is the time spent after the end was decided (a reused decode costs none)
         utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
         return Heard(utterance, ended_at=segment.ended_at)
 
-    def hear_over(self, state: str, phrases: tuple[str, ...], say: Callable[[], None],
+    def hear_over(self, state: str, phrases: tuple[str, ...], hint: str, say: Callable[[], None],
                   stop: Callable[[], None], meaningful: Callable[[str], bool]) -> Heard | None:
         """Say something while listening (barge-in); None when barge-in is off or nobody spoke."""
         if not self.barge_in or self._broken:
             say()
             return None
-        return hear_over(self, state, phrases, say, stop, meaningful)
+        return hear_over(self, state, phrases, hint, say, stop, meaningful)
 
     def _lost(self, why: str) -> None:
         self._broken = why
@@ -142,7 +143,7 @@ class _WhileSpeaking:
         """The microphone stays open."""
 
 
-def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...],
+def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hint: str,
               say: Callable[[], None], stop: Callable[[], None],
               meaningful: Callable[[str], bool]) -> Heard | None:
     """Speak (`say`) while listening; an answer or command over it stops the speech.
@@ -164,7 +165,7 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...],
     source = _WhileSpeaking(listener.source, spoken, listener.endpointer.settings.vad_aggressiveness)
     judge = listener.judge
     if judge is not None:
-        judge.start(state, phrases)
+        judge.start(state, phrases, hint)
     unclear: Heard | None = None
     try:
         while True:
@@ -173,7 +174,7 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...],
             if segment is None:
                 return unclear
             u = (judge.utterance(segment.audio) if judge
-                 else listener.recognizer.recognize(segment.audio, phrases))
+                 else listener.recognizer.recognize(segment.audio, phrases, hint))
             heard = Heard(u, ended_at=segment.ended_at, over_speech=True)
             if meaningful(u.text):
                 stop()

