@@ -133,6 +133,11 @@ class EchoCancelledSource:
         self.gated = 0
         """frames taken for the skill's own voice and silenced"""
 
+    @property
+    def read_samples(self) -> int:
+        """Samples read from the microphone so far."""
+        return self._read_position()
+
     def now(self) -> int:
         """The microphone's sample clock: samples captured so far."""
         return int(self._position())

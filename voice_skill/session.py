@@ -5,6 +5,7 @@ Data flows one way: listener -> intent matcher -> dialogue manager -> speaker an
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,26 @@ class Heard:
     """the input device is down: silence here is not the person's silence"""
     over_speech: bool = False
     """said while the skill was speaking (barge-in)"""
+    start_s: float | None = None
+    """where the speech began in the input stream (seconds), when the listener can tell"""
+    end_s: float | None = None
+    """where the speech ended in the input stream (seconds), when the listener can tell"""
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """An answer acted on, and the dialogue as it was before, should more of it follow."""
+
+    heard: Heard
+    state: str
+    intent: Intent
+    before: DialogueManager | None
+    """the dialogue before the answer (None when it could not be kept)"""
+
+
+def _same(a: Intent, b: Intent) -> bool:
+    """Whether two intents mean the same ("yes" and "yes yes"; not "three" and "three seven")."""
+    return (a.name, a.value) == (b.name, b.value)
 
 
 class Session:
@@ -78,6 +99,9 @@ class Session:
         self.matcher = IntentMatcher(dialog)
         self.manager = DialogueManager(dialog, settings, clock)
         self._spoke = True
+        self._last: _Answered | None = None
+        """the last answer acted on, and the dialogue as it was before it"""
+        self._shared = {id(x): x for x in (dialog, settings, clock)}  # never copied
 
     def log(self, entry: dict[str, Any]) -> None:
         for sink in self.sinks:
@@ -85,22 +109,21 @@ class Session:
 
     def run(self) -> SessionEnded:
         """The whole session; Ctrl-C or the end of input ends it politely with the safety line."""
-        m = self.manager
         try:
-            self._render(m.start())
-            while not m.ended:
+            self._render(self.manager.start())
+            while not self.manager.ended:
                 self._step()
         except (EndOfInput, KeyboardInterrupt) as why:
-            if not m.ended:
+            if not self.manager.ended:
                 self.log({"event": "input_closed",
                           "why": "interrupted" if isinstance(why, KeyboardInterrupt) else "end"})
-                self._render(m.handle(Intent("stop", text="")))
+                self._render(self.manager.handle(Intent("stop", text="")))
         finally:
             # the notify command's own limit, plus a moment for it to be stopped
             for n in self.notifier.wait(self.settings.notify_timeout_s + 2.0):
                 self.log(record(n))
-        assert m.outcome is not None
-        return m.outcome
+        assert self.manager.outcome is not None
+        return self.manager.outcome
 
     def _step(self) -> None:
         m = self.manager
@@ -131,20 +154,56 @@ class Session:
             self._render(m.handle(NoInput()))
 
     def _answer(self, heard: Heard, state: str) -> None:
-        """Match what was heard in `state` and act on it."""
+        """Match what was heard in `state` and act on it (or on the answer it continues)."""
         assert heard.utterance is not None
         u = heard.utterance
-        intent = self.matcher.match(u.text, state, u.confidence)
         self.log({**record(u), "state": state, **({"over_speech": True} if heard.over_speech
                                                   else {})})
+        joined = self._continued(heard)
+        last = self._last
+        if joined is not None and last is not None and _same(joined, last.intent):
+            self.log({"event": "continuation", "text": u.text, "state": last.state})
+            return  # more of the answer already taken ("yes ... yes"): it stands
+        if joined is not None and last is not None and last.before is not None:
+            # The person went on after a quick end and changed the answer ("three ... seven"):
+            # the dialogue goes back to before that answer and takes the whole of it.
+            self.log({"event": "corrected", "text": joined.text, "state": last.state})
+            self.manager, state = last.before, last.state
+            intent = joined
+        else:
+            intent = self.matcher.match(u.text, state, u.confidence)
         self.log({**record(intent), "state": state})
+        # Timers hold closures over the dialogue that a copy would not follow: no going back then.
+        before = (copy.deepcopy(self.manager, self._shared) if self.manager.next_due() is None
+                  else None)
+        self._last = _Answered(heard, state, intent, before)
         t0 = time.perf_counter()
         out = self.manager.handle(intent)
         self._render(out, heard, time.perf_counter() - t0)
 
-    def _meaningful(self, text: str) -> bool:
-        """Whether words heard over the skill are something to act on in the current state."""
-        return self.matcher.match(text, self.manager.state).name != NO_MATCH
+    def _continued(self, heard: Heard) -> Intent | None:
+        """The whole answer, when `heard` began before the last one could have ended by the
+        full end silence (it ended early on a quick pause); else None."""
+        last = self._last
+        if (last is None or heard.start_s is None or last.heard.end_s is None
+                or not 0 <= heard.start_s - last.heard.end_s < self.settings.end_silence_s):
+            return None
+        assert heard.utterance is not None
+        return self.matcher.match(f"{last.intent.text} {heard.utterance.text}", last.state,
+                                  min(last.intent.confidence, heard.utterance.confidence))
+
+    def _acts_on(self, heard: Heard) -> bool | None:
+        """For words heard over the skill: act now (True), answer after speaking (False), or
+        nothing to do (None: more of an answer already taken, logged)."""
+        assert heard.utterance is not None
+        joined = self._continued(heard)
+        if joined is not None and self._last is not None:
+            if not _same(joined, self._last.intent):
+                return True
+            self.log({"event": "continuation", "text": heard.utterance.text,
+                      "state": self._last.state})
+            return None
+        return self.matcher.match(heard.utterance.text, self.manager.state).name != NO_MATCH
 
     def _render(self, outputs: list[Output], heard: Heard | None = None,
                 dialogue_s: float = 0.0) -> None:
@@ -180,7 +239,7 @@ class Session:
         state = self.manager.state
         heard: Heard | None = hear_over(state, self.matcher.grammar(state),
                                         self.dialog.question(state), lambda: speaker.say(text),
-                                        speaker.stop, self._meaningful)
+                                        speaker.stop, self._acts_on)
         return heard
 
     def _log_timing(self, heard: Heard, dialogue_s: float) -> None:

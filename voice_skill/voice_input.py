@@ -58,6 +58,7 @@ class AudioListener:
         if not self.barge_in:
             self.source.flush()  # whatever the microphone caught while the skill spoke
         judge = self.judge
+        at = self.position_s()
         if judge is not None:
             judge.start(state, phrases, hint)
         try:
@@ -74,15 +75,21 @@ class AudioListener:
                      else self.recognizer.recognize(segment.audio, phrases, hint))
         # decode_s is the time spent after the end was decided (a reused decode costs none)
         utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
-        return Heard(utterance, ended_at=segment.ended_at)
+        return Heard(utterance, ended_at=segment.ended_at, start_s=at + segment.start_s,
+                     end_s=at + segment.end_s)
 
     def hear_over(self, state: str, phrases: tuple[str, ...], hint: str, say: Callable[[], None],
-                  stop: Callable[[], None], meaningful: Callable[[str], bool]) -> Heard | None:
+                  stop: Callable[[], None],
+                  acts_on: Callable[[Heard], bool | None]) -> Heard | None:
         """Say something while listening (barge-in); None when barge-in is off or nobody spoke."""
         if not self.barge_in or self._broken:
             say()
             return None
-        return hear_over(self, state, phrases, hint, say, stop, meaningful)
+        return hear_over(self, state, phrases, hint, say, stop, acts_on)
+
+    def position_s(self) -> float:
+        """Where the microphone stream is: seconds of audio read (or flushed) so far."""
+        return stream_position_s(self.source)
 
     def _lost(self, why: str) -> None:
         self._broken = why
@@ -124,6 +131,11 @@ class _WhileSpeaking:
         self._vad = webrtcvad.Vad(vad_mode)
         self._quiet_n = 0
 
+    @property
+    def read_samples(self) -> int:
+        """Samples read from the microphone so far."""
+        return round(stream_position_s(self.source) * PIPELINE_RATE_HZ)
+
     def read(self, timeout_s: float) -> np.ndarray | None:
         """The next frame, or None once the skill is done and nobody is speaking."""
         if self.spoken.is_set() and self._quiet_n * self.frame_samples >= (
@@ -145,12 +157,12 @@ class _WhileSpeaking:
 
 def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hint: str,
               say: Callable[[], None], stop: Callable[[], None],
-              meaningful: Callable[[str], bool]) -> Heard | None:
-    """Speak (`say`) while listening; an answer or command over it stops the speech.
+              acts_on: Callable[[Heard], bool | None]) -> Heard | None:
+    """Speak (`say`) while listening; what the session `acts_on` stops the speech.
 
     Returns what the person said over the skill, or None when the skill said it all and
-    nobody spoke. Words heard that mean nothing here do not stop the skill; they are
-    returned once it has finished, so they are answered, never dropped.
+    nobody spoke. Words heard that are not acted on do not stop the skill; unless they were
+    empty, they are returned once it has finished, so they are answered, never dropped.
     """
     spoken = threading.Event()
 
@@ -169,20 +181,31 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hin
     unclear: Heard | None = None
     try:
         while True:
+            at = listener.position_s()
             segment = listener.endpointer.listen(source, math.inf,
                                                  judge.end_silence_s if judge else None)
             if segment is None:
                 return unclear
             u = (judge.utterance(segment.audio) if judge
                  else listener.recognizer.recognize(segment.audio, phrases, hint))
-            heard = Heard(u, ended_at=segment.ended_at, over_speech=True)
-            if meaningful(u.text):
+            heard = Heard(u, ended_at=segment.ended_at, over_speech=True,
+                          start_s=at + segment.start_s, end_s=at + segment.end_s)
+            verdict = acts_on(heard)
+            if verdict:
                 stop()
                 return heard
-            if u.text.strip():
+            if verdict is False and u.text.strip():
                 unclear = heard  # words, but not an answer here: answered after the speech
     except AudioError as exc:
         listener._lost(str(exc))
         return None
     finally:
         talker.join()
+
+
+def stream_position_s(source: object) -> float:
+    """Seconds of audio a source has delivered (or discarded) so far; 0 if it cannot tell."""
+    samples = getattr(source, "read_samples", None)
+    if samples is not None:
+        return float(samples) / PIPELINE_RATE_HZ
+    return float(getattr(source, "position_s", 0.0))
