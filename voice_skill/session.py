@@ -65,10 +65,9 @@ class Heard:
     """the input device is down: silence here is not the person's silence"""
     over_speech: bool = False
     """said while the skill was speaking (barge-in)"""
-    start_s: float | None = None
-    """where the speech began in the input stream (seconds), when the listener can tell"""
-    end_s: float | None = None
-    """where the speech ended in the input stream (seconds), when the listener can tell"""
+    continues: bool = False
+    """the rest of the last answer, begun before its full end silence had passed; the
+    utterance is the whole of it ("three ... seven")"""
 
 
 @dataclass(frozen=True)
@@ -182,15 +181,12 @@ class Session:
         self._render(out, heard, time.perf_counter() - t0)
 
     def _continued(self, heard: Heard) -> Intent | None:
-        """The whole answer, when `heard` began before the last one could have ended by the
-        full end silence (it ended early on a quick pause); else None."""
+        """The whole answer, when `heard` is the rest of the last one; else None."""
         last = self._last
-        if (last is None or heard.start_s is None or last.heard.end_s is None
-                or not 0 <= heard.start_s - last.heard.end_s < self.settings.end_silence_s):
+        if last is None or not heard.continues:
             return None
         assert heard.utterance is not None
-        return self.matcher.match(f"{last.intent.text} {heard.utterance.text}", last.state,
-                                  min(last.intent.confidence, heard.utterance.confidence))
+        return self.matcher.match(heard.utterance.text, last.state, heard.utterance.confidence)
 
     def _acts_on(self, heard: Heard) -> bool | None:
         """For words heard over the skill: act now (True), answer after speaking (False), or

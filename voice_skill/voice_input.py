@@ -8,13 +8,14 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import webrtcvad
 
 from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource
-from voice_skill.endpointing import Endpointer
+from voice_skill.endpointing import START_WINDOW_S, Endpointer, Segment
 from voice_skill.errors import AudioError
 from voice_skill.session import Heard, Listener
 from voice_skill.turns import TurnJudge
@@ -50,6 +51,7 @@ class AudioListener:
         self.announce, self.fallback = announce, fallback
         self._broken: str | None = None
         self._next_retry = 0.0
+        self._last: _Spoken | None = None  # the last stretch of speech heard, for its rest
 
     def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
                hint: str = "") -> Heard:
@@ -70,13 +72,34 @@ class AudioListener:
             return self._without_microphone(state, phrases, timeout_s)
         if segment is None:
             return Heard()
+        return self.hear(segment, at, _Turn(state, phrases, hint))
+
+    def hear(self, segment: Segment, at_s: float, turn: _Turn, over_speech: bool = False) -> Heard:
+        """Decode one stretch of speech that began `at_s` into the stream; speech that began
+        before the last turn could have ended by the full end silence is the rest of that
+        turn ("three ... seven" after a quick end): decoded with it, as it, and marked so."""
         t0 = time.perf_counter()
-        utterance = (judge.utterance(segment.audio) if judge
-                     else self.recognizer.recognize(segment.audio, phrases, hint))
+        start, end = at_s + segment.start_s, at_s + segment.end_s
+        last = self._last
+        # The start of speech is placed once most of a window is voiced, so a soft onset
+        # begins up to a window earlier than it says: the fixed end silence would count it.
+        joins_within = self.endpointer.settings.end_silence_s + START_WINDOW_S
+        if last is not None and 0 <= start - last.end_s < joins_within:
+            gap = np.zeros(round((start - last.end_s) * PIPELINE_RATE_HZ), np.int16)
+            audio = np.concatenate([last.audio, gap, segment.audio])
+            utterance = self.recognizer.recognize(audio, last.turn.phrases, last.turn.hint)
+            self._last = _Spoken(audio, end, last.turn)
+            continues = True
+        else:
+            judge = self.judge
+            utterance = (judge.utterance(segment.audio) if judge
+                         else self.recognizer.recognize(segment.audio, turn.phrases, turn.hint))
+            self._last = _Spoken(segment.audio, end, turn)
+            continues = False
         # decode_s is the time spent after the end was decided (a reused decode costs none)
         utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
-        return Heard(utterance, ended_at=segment.ended_at, start_s=at + segment.start_s,
-                     end_s=at + segment.end_s)
+        return Heard(utterance, ended_at=segment.ended_at, over_speech=over_speech,
+                     continues=continues)
 
     def hear_over(self, state: str, phrases: tuple[str, ...], hint: str, say: Callable[[], None],
                   stop: Callable[[], None],
@@ -120,6 +143,24 @@ class AudioListener:
             return self.fallback.listen(state, phrases, wait)
         time.sleep(wait)
         return Heard(unavailable=True)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What a listen was for: the state's grammar and the question asked."""
+
+    state: str
+    phrases: tuple[str, ...]
+    hint: str
+
+
+@dataclass(frozen=True)
+class _Spoken:
+    """The last stretch of speech heard: its audio, where it ended in the stream, its turn."""
+
+    audio: np.ndarray
+    end_s: float
+    turn: _Turn
 
 
 class _WhileSpeaking:
@@ -186,10 +227,9 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hin
                                                  judge.end_silence_s if judge else None)
             if segment is None:
                 return unclear
-            u = (judge.utterance(segment.audio) if judge
-                 else listener.recognizer.recognize(segment.audio, phrases, hint))
-            heard = Heard(u, ended_at=segment.ended_at, over_speech=True,
-                          start_s=at + segment.start_s, end_s=at + segment.end_s)
+            heard = listener.hear(segment, at, _Turn(state, phrases, hint), over_speech=True)
+            u = heard.utterance
+            assert u is not None
             verdict = acts_on(heard)
             if verdict:
                 stop()

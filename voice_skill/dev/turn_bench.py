@@ -2,7 +2,8 @@
 
 Answers with a pause inside them are built by joining real human recordings
 (Speech Commands, in ../shared/real-speech/) and flite sentences with 0.3-0.6 s of silence;
-each is run through the endpointer with the turn judge, as the microphone path runs it.
+each is heard by the microphone path's listener (AudioListener, its endpointer and turn judge)
+reading the recording instead of a microphone.
 Run: python -m voice_skill.dev.turn_bench [--real-speech DIR] [--speakers N]
 """
 
@@ -21,10 +22,12 @@ import numpy as np
 from voice_skill.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
 from voice_skill.dialog import load_dialog
 from voice_skill.endpointing import Endpointer
+from voice_skill.events import Intent
 from voice_skill.intents import IntentMatcher
 from voice_skill.recognizers import recognizer_for
 from voice_skill.settings import Settings
 from voice_skill.turns import TurnJudge
+from voice_skill.voice_input import AudioListener
 
 PAUSES_S = (0.3, 0.45, 0.6)
 """silences put inside an answer: a breath, a wince, a search for the word (seconds)"""
@@ -107,7 +110,7 @@ def build(a: Answer) -> tuple[np.ndarray, float]:
 
 
 def run(settings: Settings, answers: list[Answer], engine: str | None) -> dict[str, object]:
-    """Each answer through the endpointer and the turn judge, as the microphone path runs it."""
+    """Each answer through the microphone path's listener (over the recording), as it hears."""
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)
     recognizer = recognizer_for(settings, engine)
@@ -115,21 +118,43 @@ def run(settings: Settings, answers: list[Answer], engine: str | None) -> dict[s
     rows = []
     for a in answers:
         audio, speech_end = build(a)
-        judge.start(a.state, matcher.grammar(a.state))
         source = WavSource(audio, settings)
-        segment = Endpointer(settings).listen(source, 10.0, judge.end_silence_s)
-        if segment is None:
-            rows.append({"name": a.name, "pause_s": a.pause_s, "heard": None, "cut": False,
-                         "meaning": None, "want": a.meaning})
-            continue
-        u = judge.utterance(segment.audio)
-        intent = matcher.match(u.text, a.state, u.confidence)
-        got = intent.name if intent.value is None else f"{intent.name}={intent.value}"
+        listener = AudioListener(source, Endpointer(settings), recognizer, 10.0, print,
+                                 judge=judge)
+        grammar = matcher.grammar(a.state)
+        heard = listener.listen(a.state, grammar, 10.0)
         decided = source.position_s  # audio time when the turn was decided over
+        if heard.utterance is None:
+            rows.append({"name": a.name, "pause_s": a.pause_s, "heard": None, "cut": False,
+                         "joined": False, "meaning": None, "want": a.meaning})
+            continue
+        u = heard.utterance
+        # What is said after a quick end comes back as the rest of the answer (the session
+        # then keeps the answer or takes the whole one instead): listen once more for it.
+        rest = listener.listen("can_move", matcher.grammar("can_move"), 3.0)
+        joined = rest.continues
+        if joined and rest.utterance is not None:
+            u = rest.utterance
+        # What the same engine makes of the whole answer in one piece: a turn-taking fault is a
+        # meaning other than that one (a misheard word is the recognizer's, measured elsewhere).
+        lead = round(PIPELINE_RATE_HZ * 0.7)
+        whole_u = recognizer.recognize(audio[lead: round(speech_end * PIPELINE_RATE_HZ) + lead],
+                                       grammar)
+        whole = _meaning(matcher.match(whole_u.text, a.state, whole_u.confidence))
+        got = _meaning(matcher.match(u.text, a.state, u.confidence))
+        # The fixed end silence alone (0.8 s, before this work) on the same recording.
+        fixed_source = WavSource(audio, settings)
+        Endpointer(settings).listen(fixed_source, 10.0)
         rows.append({"name": a.name, "pause_s": a.pause_s, "heard": u.text, "meaning": got,
-                     "want": a.meaning, "cut": decided < speech_end - 0.05,
-                     "end_wait_s": round(decided - speech_end, 3)})
+                     "whole": whole, "want": a.meaning, "cut": decided < speech_end - 0.05,
+                     "joined": joined, "end_wait_s": round(decided - speech_end, 3),
+                     "fixed_cut": fixed_source.position_s < speech_end - 0.05,
+                     "fixed_end_wait_s": round(fixed_source.position_s - speech_end, 3)})
     return {"engine": recognizer.name, "rows": rows, **summary(rows)}
+
+
+def _meaning(intent: Intent) -> str:
+    return intent.name if intent.value is None else f"{intent.name}={intent.value}"
 
 
 def summary(rows: list[dict[str, object]]) -> dict[str, object]:
@@ -137,13 +162,21 @@ def summary(rows: list[dict[str, object]]) -> dict[str, object]:
     paused = [r for r in rows if r["pause_s"]]
     single = [r for r in rows if not r["pause_s"] and r.get("end_wait_s") is not None]
     waits = [float(r["end_wait_s"]) for r in single]  # type: ignore[arg-type]
+    fixed = [float(r["fixed_end_wait_s"]) for r in single]  # type: ignore[arg-type]
     cut = [r for r in paused if r["cut"]]
     return {
         "paused_answers": len(paused),
-        "cut_off": len(cut),
-        "cut_off_meaning_changed": sum(1 for r in cut if r["meaning"] != r["want"]),
+        "ended_inside_the_answer": len(cut),
+        "rest_joined_as_continuation": sum(1 for r in cut if r["joined"]),
+        "cut_off": sum(1 for r in cut if not r["joined"]),
+        "cut_off_by_the_fixed_end_silence_too": sum(1 for r in cut
+                                                    if not r["joined"] and r.get("fixed_cut")),
+        "meaning_differs_from_whole_answer": sum(1 for r in paused
+                                                 if r["meaning"] != r.get("whole")),
+        "whole_answer_misheard": sum(1 for r in paused if r.get("whole") != r["want"]),
         "single_answers": len(single),
         "single_end_wait_median_s": round(statistics.median(waits), 3) if waits else None,
+        "single_end_wait_median_fixed_s": round(statistics.median(fixed), 3) if fixed else None,
         "single_quick": sum(1 for w in waits if w < 0.5),
     }
 
