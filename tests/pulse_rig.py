@@ -159,6 +159,7 @@ class PulseRig:
         module id for `pactl unload-module`. `volume` is the echo's level (pactl percent)."""
         module = self.pactl("load-module", "module-loopback", f"source={SPEAKER_SINK}.monitor",
                             f"sink={MIC_SINK}", f"latency_msec={latency_ms}",
+                            "adjust_time=0",  # no rate adjusting: a room does not resample
                             "source_dont_move=true", "sink_dont_move=true").stdout.strip()
         for line in self.pactl("list", "short", "sink-inputs").stdout.splitlines():
             fields = line.split()

@@ -25,8 +25,10 @@ TAIL_S = 0.256
 """echo the filter can model after the bulk delay: a room's reverberation (seconds)"""
 DEFAULT_DELAY_S = 0.2
 """playback to capture delay assumed until it has been measured (seconds)"""
-MAX_DELAY_S = 1.0
+MAX_DELAY_S = 0.5
 """longest playback to capture delay looked for (seconds)"""
+JITTER_S = 0.03
+"""how far the delay may be off for one reply: when playback starts is known to this (seconds)"""
 GATE_MARGIN_DB = 3.0
 """what is left must be within this of the echo the playback would make, to be the person"""
 FLOOR_RMS = 60.0
@@ -130,6 +132,7 @@ class EchoCancelledSource:
         """whether the delay and the echo's loudness have been measured yet"""
         self._gain2 = 1.0  # echo energy per played energy, measured with the delay
         self._raw: list[tuple[int, np.ndarray]] = []  # recent frames, to measure the delay
+        self._delays: list[int] = []
         self.gated = 0
         """frames taken for the skill's own voice and silenced"""
 
@@ -163,12 +166,9 @@ class EchoCancelledSource:
 
     def _own_voice(self, raw: np.ndarray, clean: np.ndarray, at: int) -> bool:
         """Whether what is left is no more than the echo the playback would leave behind."""
-        tail = round(TAIL_S * PIPELINE_RATE_HZ)
-        recent = self.playback.window(at - self.delay - tail, tail + len(raw)).astype(np.float64)
-        ref2 = float(np.mean(recent ** 2)) if recent.size else 0.0
         raw2 = float(np.mean(raw.astype(np.float64) ** 2))
         out2 = float(np.mean(clean.astype(np.float64) ** 2))
-        expected = self._gain2 * ref2
+        expected = self._gain2 * self._loudest_played(at, len(raw))
         # The person is there when the microphone is louder than the echo alone would make it,
         # and what the canceller leaves is not just its residue: both, since the canceller
         # needs seconds to converge and a person may be quieter than the skill.
@@ -176,6 +176,18 @@ class EchoCancelledSource:
         louder = raw2 > expected * margin
         left = out2 > expected / margin
         return not (louder and left and out2 > FLOOR_RMS ** 2)
+
+    def _loudest_played(self, at: int, n: int) -> float:
+        """Energy of the loudest 10 ms the playback could be echoing in this frame: the room
+        rings for TAIL_S, and the delay is known to a few tens of milliseconds."""
+        tail, slack = round(TAIL_S * PIPELINE_RATE_HZ), round(JITTER_S * PIPELINE_RATE_HZ)
+        played = self.playback.window(at - self.delay - tail, tail + n + 2 * slack)
+        block = PIPELINE_RATE_HZ // 100
+        usable = len(played) // block * block
+        if usable == 0:
+            return 0.0
+        energies = np.mean(played[:usable].astype(np.float64).reshape(-1, block) ** 2, axis=1)
+        return float(energies.max())
 
     def _learn_delay(self, at: int, frame: np.ndarray) -> None:
         """Measure the bulk delay and the echo's loudness per second of playback."""
@@ -196,10 +208,13 @@ class EchoCancelledSource:
         # mic[i] echoes ref[i + lag], played max_d - lag samples before it was captured
         lag = int(np.argmax(corr[: max_d + 1]))
         if corr[lag] > 6 * np.std(corr[: max_d + 1]):
-            # a little early: the filter models the tail after the delay, not before it
-            self.delay = max(0, max_d - lag - round(0.01 * PIPELINE_RATE_HZ))
+            # a little early: the filter models the tail after the delay, not before it;
+            # the median of the measurements so far, as speech now and then fools one
+            self._delays = [*self._delays[-8:], max(0, max_d - lag - round(0.01 * PIPELINE_RATE_HZ))]
+            self.delay = int(np.median(self._delays))
             aligned = self.playback.window(start - self.delay, len(mic)).astype(np.float64)
             # the loudest the echo can be: a person talking meanwhile only makes it louder
+            # mean over peak: the gate compares a frame with the loudest recent 10 ms
             gain2 = float(np.mean(mic ** 2)) / max(float(np.mean(aligned ** 2)), 1.0)
             self._gain2 = gain2 if not self.measured else max(0.7 * self._gain2 + 0.3 * gain2,
                                                                self._gain2 * 0.5)
