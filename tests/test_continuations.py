@@ -22,21 +22,22 @@ class Script:
 
     no_input_timeout_s: float | None = None
 
-    def __init__(self, *answers: tuple[str, bool]) -> None:
+    def __init__(self, *answers: tuple[str, bool], over_speech: bool = False) -> None:
         self.answers = list(answers)
+        self.over_speech = over_speech
 
     def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
                hint: str = "") -> Heard:
         if not self.answers:
             raise EndOfInput
         text, continues = self.answers.pop(0)
-        return Heard(Utterance(text, 0.9), continues=continues)
+        return Heard(Utterance(text, 0.9), continues=continues, over_speech=self.over_speech)
 
 
-def run(*answers: tuple[str, bool]) -> list[dict[str, Any]]:
+def run(*answers: tuple[str, bool], over_speech: bool = False) -> list[dict[str, Any]]:
     log: list[dict[str, Any]] = []
-    Session(load_dialog(), Settings(log_enabled=False), VirtualClock(), Script(*answers),
-            NullSpeaker(), [log.append]).run()
+    Session(load_dialog(), Settings(log_enabled=False), VirtualClock(),
+            Script(*answers, over_speech=over_speech), NullSpeaker(), [log.append]).run()
     return log
 
 
@@ -62,3 +63,10 @@ def test_a_changed_answer_after_a_short_pause_replaces_the_first() -> None:
 def test_a_new_answer_is_taken_in_the_new_state() -> None:
     log = run(("yes", False), ("yes", False))
     assert ("rf_bladder", "yes", None) in intents(log)
+
+
+def test_words_over_the_skill_that_are_no_answer_are_answered_then_the_question_again() -> None:
+    log = run(("the weather is nice", False), over_speech=True)
+    said = [e["key"] for e in log if e["event"] == "said"]
+    i = said.index("messages.talked_over")
+    assert "states.opening.ask" in said[i + 1:], said

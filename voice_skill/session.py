@@ -172,6 +172,12 @@ class Session:
         else:
             intent = self.matcher.match(u.text, state, u.confidence)
         self.log({**record(intent), "state": state})
+        talked_over = self.dialog.messages.get("talked_over")
+        if heard.over_speech and intent.name == NO_MATCH and talked_over:
+            # Words said while the skill spoke, not an answer: say so, then the question again.
+            self._render([Reply("messages.talked_over", talked_over, state)])
+            self._render(self.manager.handle(Intent("repeat", text="")))
+            return
         # Timers hold closures over the dialogue that a copy would not follow: no going back then.
         before = (copy.deepcopy(self.manager, self._shared) if self.manager.next_due() is None
                   else None)
