@@ -154,6 +154,19 @@ class PulseRig:
             stderr=subprocess.PIPE,
         )
 
+    def echo_speaker_into_mic(self, volume: str = "100%", latency_ms: int = 60) -> str:
+        """Let the microphone hear the skill's speaker, as a real room does; returns the
+        module id for `pactl unload-module`. `volume` is the echo's level (pactl percent)."""
+        module = self.pactl("load-module", "module-loopback", f"source={SPEAKER_SINK}.monitor",
+                            f"sink={MIC_SINK}", f"latency_msec={latency_ms}",
+                            "adjust_time=0",  # no rate adjusting: a room does not resample
+                            "source_dont_move=true", "sink_dont_move=true").stdout.strip()
+        for line in self.pactl("list", "short", "sink-inputs").stdout.splitlines():
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == module:
+                self.pactl("set-sink-input-volume", fields[0], volume)
+        return module
+
     def speaker_recorder(self) -> SpeakerRecorder:
         """Start recording what the skill plays; `.stop()` returns the audio."""
         recorder = SpeakerRecorder(self.env)

@@ -277,6 +277,9 @@ class MicrophoneSource:
         self._lost = threading.Event()
         self._closed = False
         self.rate_hz = 0
+        self.read_samples = 0
+        """16 kHz samples read or flushed since the device opened: where read() is"""
+        self._captured = 0  # device samples the callback received
         self._open()
 
     @property
@@ -302,6 +305,7 @@ class MicrophoneSource:
         maxblocks = max(1, int(self.QUEUE_SECONDS * 1000 / self.settings.frame_ms))
         self._queue = queue.Queue(maxsize=maxblocks)
         self._lost.clear()
+        self.read_samples = self._captured = 0
         block = round(self.rate_hz * self.settings.frame_ms / 1000)
         try:
             stream = sd.InputStream(
@@ -356,8 +360,13 @@ class MicrophoneSource:
             self.overflows += 1
         try:
             self._queue.put_nowait(indata[:, 0].copy())
+            self._captured += frames
         except queue.Full:
             self.overflows += 1
+
+    def captured_samples(self) -> int:
+        """16 kHz samples the device has captured so far: the microphone's clock, now."""
+        return self._captured * PIPELINE_RATE_HZ // max(self.rate_hz, 1)
 
     def read(self, timeout_s: float) -> np.ndarray | None:
         """The next 16 kHz frame, or None if none arrived within `timeout_s`."""
@@ -374,6 +383,7 @@ class MicrophoneSource:
         finally:
             self._log_overflows()
         frame, self._buffer = self._buffer[: self.frame_samples], self._buffer[self.frame_samples :]
+        self.read_samples += len(frame)
         return frame
 
     def _append(self, block: np.ndarray) -> None:
@@ -402,11 +412,13 @@ class MicrophoneSource:
 
     def flush(self) -> None:
         """Drop everything captured so far (e.g. the skill's own voice)."""
+        dropped = 0
         while True:
             try:
-                self._queue.get_nowait()
+                dropped += len(self._queue.get_nowait())
             except queue.Empty:
                 break
+        self.read_samples += dropped * PIPELINE_RATE_HZ // max(self.rate_hz, 1) + len(self._buffer)
         self._buffer = np.zeros(0, dtype=np.int16)
         if self._resampler is not None:
             self._resampler = soxr.ResampleStream(self.rate_hz, PIPELINE_RATE_HZ, 1, dtype="float32")

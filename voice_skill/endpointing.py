@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,9 @@ TAIL_S = 0.3
 """trailing silence kept after the last voiced frame; recognizers like a little (seconds)"""
 READ_TIMEOUT_S = 2.0
 """a live source that delivers nothing for this long has stalled (wall seconds)"""
+
+EndSilence = Callable[[np.ndarray], float]
+"""Given the speech heard so far (audio), how much silence after it ends the turn (seconds)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,13 +55,18 @@ class Endpointer:
         self.settings = settings or Settings()
 
     def listen(
-        self, source: AudioSource, no_input_timeout_s: float | None = None
+        self, source: AudioSource, no_input_timeout_s: float | None = None,
+        end_silence: EndSilence | None = None,
     ) -> Segment | None:
         """Read frames until one utterance ends; None if nobody spoke before the timeout.
 
         The timeout counts audio time (frames read), so WAV replays are instant and
         deterministic. None means `settings.no_input_timeout_s`; `math.inf` waits for ever.
         A stream that ends (or a live source that stalls) mid-speech yields what was heard.
+
+        Without `end_silence` every utterance ends after `settings.end_silence_s` of quiet.
+        With it, at each pause of `settings.quick_end_silence_s` it is asked once how much
+        quiet what was heard so far needs: little for a complete answer, more otherwise.
         """
         timeout_s = (
             self.settings.no_input_timeout_s if no_input_timeout_s is None else (no_input_timeout_s)
@@ -75,7 +84,9 @@ class Endpointer:
         need_voiced = max(2, math.ceil(window_n * START_RATIO))
         preroll_n = math.ceil(PREROLL_S / frame_s)
         end_n = max(1, math.ceil(self.settings.end_silence_s / frame_s))
+        quick_n = max(1, math.ceil(self.settings.quick_end_silence_s / frame_s))
         tail_n = min(end_n, math.ceil(TAIL_S / frame_s))
+        need_n = end_n  # quiet frames that end this utterance; the judge may change it per pause
         max_n = max(1, math.ceil(self.settings.max_utterance_s / frame_s))
 
         # Before the start: (frame, voiced) pairs, enough for the pre-roll plus the window.
@@ -118,14 +129,18 @@ class Endpointer:
                 frames.append(frame)
                 if voiced:
                     last_voiced = index
-                if index - last_voiced >= end_n or index - start_idx + 1 >= max_n:
+                    need_n = end_n
+                elif end_silence is not None and index - last_voiced == quick_n:
+                    heard = frames[: last_voiced - first_frame + 1 + tail_n]
+                    need_n = max(1, math.ceil(end_silence(np.concatenate(heard)) / frame_s))
+                if index - last_voiced >= need_n or index - start_idx + 1 >= max_n:
                     break
             index += 1
 
         if not started:
             return None
         ended_at = time.perf_counter()
-        if index - start_idx + 1 >= max_n and index - last_voiced < end_n:
+        if index - start_idx + 1 >= max_n and index - last_voiced < need_n:
             last_voiced = index  # cut off while still talking: the end is now
         keep = min(len(frames), last_voiced - first_frame + 1 + tail_n)
         audio = np.concatenate(frames[:keep]) if frames else np.zeros(0, np.int16)

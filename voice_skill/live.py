@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voice_skill.clock import WallClock
-from voice_skill.dialog import load_dialog
+from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.errors import AudioError
 from voice_skill.events import SessionEnded
 from voice_skill.session import Listener, Session, Sink
@@ -75,7 +75,7 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
 
         speaker = Pyttsx3Speaker(settings, on_fault=speech_failed,
                                  stream=sys.stderr if json_out else io.StringIO())
-        listener = _voice_listener(settings, announce, typed) or typed
+        listener = _voice_listener(settings, dialog, announce, typed, speaker) or typed
     try:
         outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks).run()
     finally:
@@ -87,12 +87,15 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
     return outcome
 
 
-def _voice_listener(settings: Settings, announce: Callable[[str], None],
-                    typed: TextListener) -> Listener | None:
+def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str], None],
+                    typed: TextListener, speaker: Pyttsx3Speaker) -> Listener | None:
     """Microphone + endpointing + the best recognizer here; None (text mode) without a microphone."""
-    from voice_skill.audio import MicrophoneSource
+    from voice_skill.audio import AudioSource, MicrophoneSource
+    from voice_skill.echo import cancel_echo
     from voice_skill.endpointing import Endpointer
+    from voice_skill.intents import IntentMatcher
     from voice_skill.recognizers import recognizer_for
+    from voice_skill.turns import TurnJudge
     from voice_skill.voice_input import AudioListener
 
     recognizer = recognizer_for(settings, announce=announce)
@@ -102,5 +105,15 @@ def _voice_listener(settings: Settings, announce: Callable[[str], None],
     except AudioError as exc:
         announce(f"{exc}. I will show the questions here: type your answers.")
         return None
-    return AudioListener(mic, Endpointer(settings), recognizer, settings.no_input_timeout_s,
-                         announce, fallback=typed if interactive else None)
+    source: AudioSource = mic
+    barge_in = settings.barge_in
+    if barge_in:
+        try:
+            source = cancel_echo(mic, speaker)
+        except AudioError as exc:  # without echo cancellation it would hear itself
+            announce(f"{exc}. I will not listen while I speak.")
+            barge_in = False
+    return AudioListener(source, Endpointer(settings), recognizer, settings.no_input_timeout_s,
+                         announce, fallback=typed if interactive else None,
+                         judge=TurnJudge(recognizer, IntentMatcher(dialog), settings),
+                         barge_in=barge_in)

@@ -5,6 +5,7 @@ Data flows one way: listener -> intent matcher -> dialogue manager -> speaker an
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from voice_skill.events import (
     SessionEnded,
     Utterance,
 )
-from voice_skill.intents import IntentMatcher
+from voice_skill.intents import NO_MATCH, IntentMatcher
 from voice_skill.manager import DialogueManager
 from voice_skill.notify import Notifier
 from voice_skill.session_log import record
@@ -62,6 +63,27 @@ class Heard:
     """time.perf_counter() when the end of speech was decided (for latency)"""
     unavailable: bool = False
     """the input device is down: silence here is not the person's silence"""
+    over_speech: bool = False
+    """said while the skill was speaking (barge-in)"""
+    continues: bool = False
+    """the rest of the last answer, begun before its full end silence had passed; the
+    utterance is the whole of it ("three ... seven")"""
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """An answer acted on, and the dialogue as it was before, should more of it follow."""
+
+    heard: Heard
+    state: str
+    intent: Intent
+    before: DialogueManager | None
+    """the dialogue before the answer (None when it could not be kept)"""
+
+
+def _same(a: Intent, b: Intent) -> bool:
+    """Whether two intents mean the same ("yes" and "yes yes"; not "three" and "three seven")."""
+    return (a.name, a.value) == (b.name, b.value)
 
 
 class Session:
@@ -76,6 +98,9 @@ class Session:
         self.matcher = IntentMatcher(dialog)
         self.manager = DialogueManager(dialog, settings, clock)
         self._spoke = True
+        self._last: _Answered | None = None
+        """the last answer acted on, and the dialogue as it was before it"""
+        self._shared = {id(x): x for x in (dialog, settings, clock)}  # never copied
 
     def log(self, entry: dict[str, Any]) -> None:
         for sink in self.sinks:
@@ -83,22 +108,21 @@ class Session:
 
     def run(self) -> SessionEnded:
         """The whole session; Ctrl-C or the end of input ends it politely with the safety line."""
-        m = self.manager
         try:
-            self._render(m.start())
-            while not m.ended:
+            self._render(self.manager.start())
+            while not self.manager.ended:
                 self._step()
         except (EndOfInput, KeyboardInterrupt) as why:
-            if not m.ended:
+            if not self.manager.ended:
                 self.log({"event": "input_closed",
                           "why": "interrupted" if isinstance(why, KeyboardInterrupt) else "end"})
-                self._render(m.handle(Intent("stop", text="")))
+                self._render(self.manager.handle(Intent("stop", text="")))
         finally:
             # the notify command's own limit, plus a moment for it to be stopped
             for n in self.notifier.wait(self.settings.notify_timeout_s + 2.0):
                 self.log(record(n))
-        assert m.outcome is not None
-        return m.outcome
+        assert self.manager.outcome is not None
+        return self.manager.outcome
 
     def _step(self) -> None:
         m = self.manager
@@ -123,21 +147,74 @@ class Session:
         for n in self.notifier.results():
             self.log(record(n))
         if heard.utterance is not None:
-            u = heard.utterance
-            intent = self.matcher.match(u.text, state, u.confidence)
-            self.log({**record(u), "state": state})
-            self.log({**record(intent), "state": state})
-            t0 = time.perf_counter()
-            out = m.handle(intent)
-            self._render(out, heard, time.perf_counter() - t0)
+            self._answer(heard, state)
         elif m.listening() and (heard.empty or (silence_is_no_input and not heard.unavailable)):
             self.log({"event": "no_input", "state": state})
             self._render(m.handle(NoInput()))
 
+    def _answer(self, heard: Heard, state: str) -> None:
+        """Match what was heard in `state` and act on it (or on the answer it continues)."""
+        assert heard.utterance is not None
+        u = heard.utterance
+        self.log({**record(u), "state": state, **({"over_speech": True} if heard.over_speech
+                                                  else {})})
+        joined = self._continued(heard)
+        last = self._last
+        if joined is not None and last is not None and _same(joined, last.intent):
+            self.log({"event": "continuation", "text": u.text, "state": last.state})
+            return  # more of the answer already taken ("yes ... yes"): it stands
+        if joined is not None and last is not None and last.before is not None:
+            # The person went on after a quick end and changed the answer ("three ... seven"):
+            # the dialogue goes back to before that answer and takes the whole of it.
+            self.log({"event": "corrected", "text": joined.text, "state": last.state})
+            self.manager, state = last.before, last.state
+            intent = joined
+        else:
+            intent = self.matcher.match(u.text, state, u.confidence)
+        self.log({**record(intent), "state": state})
+        talked_over = self.dialog.messages.get("talked_over")
+        if heard.over_speech and intent.name == NO_MATCH and talked_over:
+            # Words said while the skill spoke, not an answer: say so, then the question again.
+            self._render([Reply("messages.talked_over", talked_over, state)])
+            self._render(self.manager.handle(Intent("repeat", text="")))
+            return
+        # Timers hold closures over the dialogue that a copy would not follow: no going back then.
+        before = (copy.deepcopy(self.manager, self._shared) if self.manager.next_due() is None
+                  else None)
+        self._last = _Answered(heard, state, intent, before)
+        t0 = time.perf_counter()
+        out = self.manager.handle(intent)
+        self._render(out, heard, time.perf_counter() - t0)
+
+    def _continued(self, heard: Heard) -> Intent | None:
+        """The whole answer, when `heard` is the rest of the last one; else None."""
+        last = self._last
+        if last is None or not heard.continues:
+            return None
+        assert heard.utterance is not None
+        return self.matcher.match(heard.utterance.text, last.state, heard.utterance.confidence)
+
+    def _acts_on(self, heard: Heard) -> bool | None:
+        """For words heard over the skill: act now (True), answer after speaking (False), or
+        nothing to do (None: more of an answer already taken, logged)."""
+        assert heard.utterance is not None
+        joined = self._continued(heard)
+        if joined is not None and self._last is not None:
+            if not _same(joined, self._last.intent):
+                return True
+            self.log({"event": "continuation", "text": heard.utterance.text,
+                      "state": self._last.state})
+            return None
+        return self.matcher.match(heard.utterance.text, self.manager.state).name != NO_MATCH
+
     def _render(self, outputs: list[Output], heard: Heard | None = None,
                 dialogue_s: float = 0.0) -> None:
         first_reply = True
+        over: Heard | None = None  # what the person said over the skill
         for out in outputs:
+            if isinstance(out, Reply) and over is not None:
+                self.log({"event": "not_said", "key": out.key, "state": out.state})
+                continue  # the person spoke over the skill: the rest of what it had to say waits
             self.log(record(out))
             if isinstance(out, Escalated):
                 self.notifier.notify(out, self.settings.emergency_number)
@@ -146,10 +223,26 @@ class Session:
             elif isinstance(out, Reply):
                 self._spoke = True
                 if self.speaker:
-                    self.speaker.say(out.spoken)
+                    over = self._say(out.spoken)
                 if first_reply and heard and heard.ended_at is not None:
                     first_reply = False
                     self._log_timing(heard, dialogue_s)
+        if over is not None and not self.manager.ended:
+            self._answer(over, self.manager.state)
+
+    def _say(self, text: str) -> Heard | None:
+        """Speak; with barge-in, what the person said over it (None: nothing)."""
+        speaker = self.speaker
+        assert speaker is not None
+        hear_over = getattr(self.listener, "hear_over", None)
+        if not self.settings.barge_in or hear_over is None or self.manager.ended:
+            speaker.say(text)
+            return None
+        state = self.manager.state
+        heard: Heard | None = hear_over(state, self.matcher.grammar(state),
+                                        self.dialog.question(state), lambda: speaker.say(text),
+                                        speaker.stop, self._acts_on)
+        return heard
 
     def _log_timing(self, heard: Heard, dialogue_s: float) -> None:
         """Where the time went between the end of the person's speech and the reply's first audio."""

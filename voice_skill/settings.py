@@ -82,12 +82,16 @@ class Settings:
     """webrtcvad mode 0..3; higher rejects more noise as non-speech"""
     end_silence_s: Annotated[float, _range(0.1, 5, what="seconds")] = 0.8
     """trailing silence that ends an utterance; generous for a person speaking through pain"""
+    quick_end_silence_s: Annotated[float, _range(0.1, 2, what="seconds")] = 0.25
+    """after this much silence what was heard is decoded; a complete answer ends the turn here"""
+    patient_end_silence_s: Annotated[float, _range(0.2, 5, what="seconds")] = 1.2
+    """trailing silence that ends an utterance that is not yet an answer ("I'd say...")"""
     max_utterance_s: Annotated[float, _range(1, 60, what="seconds")] = 12.0
     """an utterance is cut here even if the person keeps talking"""
     no_input_timeout_s: Seconds = 8.0
     """silence after a question before it counts as no input"""
     barge_in: bool = False
-    """let the person's speech cut the skill's speech short"""
+    """hear the person while the skill speaks: an answer or "stop" cuts the skill short"""
     input_device: str | None = None
     """sounddevice input device name or index; None is the system default"""
 

@@ -163,7 +163,7 @@ def _speak_via_file(
         raise RuntimeError("the engine wrote no audio") from None
     audio = np.ascontiguousarray(samples[:, 0], dtype=np.int16)
     sd.play(audio, rate, device=config.get("output_device"), latency=_PLAY_LATENCY_S)
-    evt.send(("started",))
+    evt.send(("started", audio, rate))  # the audio too: echo cancellation needs what was played
     stream = sd.get_stream()
     stopped = False
     while stream.active:
@@ -213,6 +213,8 @@ class Pyttsx3Speaker:
         self.startup_timeout_s = startup_timeout_s
         """a worker not ready this long after spawning counts as hung (a busy machine needs ~1 s)"""
         self.last_first_audio_s: float | None = None
+        self.on_playback: Callable[[Any, int], None] | None = None
+        """called with (int16 samples, rate) as each reply starts playing (echo cancellation)"""
         self.worker_start_s: float | None = None
         """seconds the last worker took from spawn to ready (engine initialised)"""
         self.faults: list[str] = []
@@ -409,6 +411,8 @@ class Pyttsx3Speaker:
                 return f"the speech engine failed: {msg[1]}"
             if msg[0] == "started":
                 self.last_first_audio_s = time.perf_counter() - called
+                if self.on_playback is not None and len(msg) == 3:
+                    self.on_playback(msg[1], msg[2])
                 # Generous: twice the expected length, plus slack for a slow machine.
                 budget = 2.0 * estimate_speech_s(text, rate) + 3.0
                 msg = self._next_event(time.perf_counter() + budget)

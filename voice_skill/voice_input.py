@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from voice_skill.audio import AudioSource
-from voice_skill.endpointing import Endpointer
+import numpy as np
+import webrtcvad
+
+from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource
+from voice_skill.endpointing import START_WINDOW_S, Endpointer, Segment
 from voice_skill.errors import AudioError
 from voice_skill.session import Heard, Listener
+from voice_skill.turns import TurnJudge
 
 if TYPE_CHECKING:  # the engines load their libraries on import: not needed to type-check
     from voice_skill.recognizers import Recognizer
@@ -20,6 +27,8 @@ log = logging.getLogger(__name__)
 
 RETRY_S = 5.0
 """while the microphone is gone, how often to try to open it again (seconds)"""
+QUIET_AFTER_SPEECH_S = 0.4
+"""once the skill has finished speaking, this much quiet ends listening over it (seconds)"""
 
 
 class AudioListener:
@@ -31,28 +40,79 @@ class AudioListener:
 
     def __init__(self, source: AudioSource, endpointer: Endpointer, recognizer: Recognizer,
                  no_input_timeout_s: float, announce: Callable[[str], None],
-                 fallback: Listener | None = None) -> None:
+                 fallback: Listener | None = None, judge: TurnJudge | None = None,
+                 barge_in: bool = False) -> None:
         self.source, self.endpointer, self.recognizer = source, endpointer, recognizer
+        self.barge_in = barge_in
+        """hear the person while the skill speaks (the source must cancel the skill's echo)"""
+        self.judge = judge
+        """decides the end of a turn by what was said; None: a fixed end silence"""
         self.no_input_timeout_s: float | None = no_input_timeout_s
         self.announce, self.fallback = announce, fallback
         self._broken: str | None = None
         self._next_retry = 0.0
+        self._last: _Spoken | None = None  # the last stretch of speech heard, for its rest
 
     def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
                hint: str = "") -> Heard:
         if self._broken and not self._retry():
             return self._without_microphone(state, phrases, timeout_s)
-        self.source.flush()  # whatever the microphone caught while the skill spoke
+        if not self.barge_in:
+            self.source.flush()  # whatever the microphone caught while the skill spoke
+        judge = self.judge
+        at = self.position_s()
+        if judge is not None:
+            judge.start(state, phrases, hint)
         try:
             segment = self.endpointer.listen(self.source,
-                                             math.inf if timeout_s is None else timeout_s)
+                                             math.inf if timeout_s is None else timeout_s,
+                                             judge.end_silence_s if judge else None)
         except AudioError as exc:
             self._lost(str(exc))
             return self._without_microphone(state, phrases, timeout_s)
         if segment is None:
             return Heard()
-        utterance = self.recognizer.recognize(segment.audio, phrases, hint)
-        return Heard(utterance, ended_at=segment.ended_at)
+        return self.hear(segment, at, _Turn(state, phrases, hint))
+
+    def hear(self, segment: Segment, at_s: float, turn: _Turn, over_speech: bool = False) -> Heard:
+        """Decode one stretch of speech that began `at_s` into the stream; speech that began
+        before the last turn could have ended by the full end silence is the rest of that
+        turn ("three ... seven" after a quick end): decoded with it, as it, and marked so."""
+        t0 = time.perf_counter()
+        start, end = at_s + segment.start_s, at_s + segment.end_s
+        last = self._last
+        # The start of speech is placed once most of a window is voiced, so a soft onset
+        # begins up to a window earlier than it says: the fixed end silence would count it.
+        joins_within = self.endpointer.settings.end_silence_s + START_WINDOW_S
+        if last is not None and 0 <= start - last.end_s < joins_within:
+            gap = np.zeros(round((start - last.end_s) * PIPELINE_RATE_HZ), np.int16)
+            audio = np.concatenate([last.audio, gap, segment.audio])
+            utterance = self.recognizer.recognize(audio, last.turn.phrases, last.turn.hint)
+            self._last = _Spoken(audio, end, last.turn)
+            continues = True
+        else:
+            judge = self.judge
+            utterance = (judge.utterance(segment.audio) if judge
+                         else self.recognizer.recognize(segment.audio, turn.phrases, turn.hint))
+            self._last = _Spoken(segment.audio, end, turn)
+            continues = False
+        # decode_s is the time spent after the end was decided (a reused decode costs none)
+        utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
+        return Heard(utterance, ended_at=segment.ended_at, over_speech=over_speech,
+                     continues=continues)
+
+    def hear_over(self, state: str, phrases: tuple[str, ...], hint: str, say: Callable[[], None],
+                  stop: Callable[[], None],
+                  acts_on: Callable[[Heard], bool | None]) -> Heard | None:
+        """Say something while listening (barge-in); None when barge-in is off or nobody spoke."""
+        if not self.barge_in or self._broken:
+            say()
+            return None
+        return hear_over(self, state, phrases, hint, say, stop, acts_on)
+
+    def position_s(self) -> float:
+        """Where the microphone stream is: seconds of audio read (or flushed) so far."""
+        return stream_position_s(self.source)
 
     def _lost(self, why: str) -> None:
         self._broken = why
@@ -83,3 +143,109 @@ class AudioListener:
             return self.fallback.listen(state, phrases, wait)
         time.sleep(wait)
         return Heard(unavailable=True)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What a listen was for: the state's grammar and the question asked."""
+
+    state: str
+    phrases: tuple[str, ...]
+    hint: str
+
+
+@dataclass(frozen=True)
+class _Spoken:
+    """The last stretch of speech heard: its audio, where it ended in the stream, its turn."""
+
+    audio: np.ndarray
+    end_s: float
+    turn: _Turn
+
+
+class _WhileSpeaking:
+    """The microphone while the skill speaks: ends once the speech is over and all is quiet."""
+
+    def __init__(self, source: AudioSource, spoken: threading.Event, vad_mode: int) -> None:
+        self.source, self.spoken = source, spoken
+        self.frame_samples = source.frame_samples
+        self._vad = webrtcvad.Vad(vad_mode)
+        self._quiet_n = 0
+
+    @property
+    def read_samples(self) -> int:
+        """Samples read from the microphone so far."""
+        return round(stream_position_s(self.source) * PIPELINE_RATE_HZ)
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        """The next frame, or None once the skill is done and nobody is speaking."""
+        if self.spoken.is_set() and self._quiet_n * self.frame_samples >= (
+                QUIET_AFTER_SPEECH_S * PIPELINE_RATE_HZ):
+            return None
+        frame = self.source.read(timeout_s)
+        if frame is None:
+            return None
+        voiced = self._vad.is_speech(np.ascontiguousarray(frame).tobytes(), PIPELINE_RATE_HZ)
+        self._quiet_n = 0 if voiced else self._quiet_n + 1
+        return frame
+
+    def flush(self) -> None:
+        """Nothing is discarded while the skill speaks: that is the point."""
+
+    def close(self) -> None:
+        """The microphone stays open."""
+
+
+def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hint: str,
+              say: Callable[[], None], stop: Callable[[], None],
+              acts_on: Callable[[Heard], bool | None]) -> Heard | None:
+    """Speak (`say`) while listening; what the session `acts_on` stops the speech.
+
+    Returns what the person said over the skill, or None when the skill said it all and
+    nobody spoke. Words heard that are not acted on do not stop the skill; unless they were
+    empty, they are returned once it has finished, so they are answered, never dropped.
+    """
+    spoken = threading.Event()
+
+    def speak() -> None:
+        try:
+            say()
+        finally:
+            spoken.set()
+
+    talker = threading.Thread(target=speak, name="voice-skill-say", daemon=True)
+    talker.start()
+    source = _WhileSpeaking(listener.source, spoken, listener.endpointer.settings.vad_aggressiveness)
+    judge = listener.judge
+    if judge is not None:
+        judge.start(state, phrases, hint)
+    unclear: Heard | None = None
+    try:
+        while True:
+            at = listener.position_s()
+            segment = listener.endpointer.listen(source, math.inf,
+                                                 judge.end_silence_s if judge else None)
+            if segment is None:
+                return unclear
+            heard = listener.hear(segment, at, _Turn(state, phrases, hint), over_speech=True)
+            u = heard.utterance
+            assert u is not None
+            verdict = acts_on(heard)
+            if verdict:
+                stop()
+                return heard
+            if verdict is False and u.text.strip():
+                unclear = heard  # words, but not an answer here: answered after the speech
+    except AudioError as exc:
+        listener._lost(str(exc))
+        return None
+    finally:
+        talker.join()
+
+
+def stream_position_s(source: object) -> float:
+    """Seconds of audio a source has delivered (or discarded) so far; 0 if it cannot tell."""
+    samples = getattr(source, "read_samples", None)
+    if samples is not None:
+        return float(samples) / PIPELINE_RATE_HZ
+    return float(getattr(source, "position_s", 0.0))

@@ -1,0 +1,103 @@
+"""End of turn: a whole answer ends the turn after a short pause, a beginning waits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice_skill.audio import WavSource, read_wav, silence
+from voice_skill.dev.turn_bench import trim
+from voice_skill.dialog import load_dialog
+from voice_skill.endpointing import Endpointer
+from voice_skill.events import Utterance
+from voice_skill.intents import IntentMatcher
+from voice_skill.recognizers import recognizer_for
+from voice_skill.settings import Settings
+from voice_skill.turns import TurnJudge
+from voice_skill.voice_input import AudioListener
+
+CLEAN = Path(__file__).parent / "fixtures" / "audio" / "slt" / "clean"
+SETTINGS = Settings()
+
+
+@pytest.fixture(scope="module")
+def judge() -> TurnJudge:
+    dialog = load_dialog(None)
+    matcher = IntentMatcher(dialog)
+    return TurnJudge(recognizer_for(SETTINGS, "pocketsphinx"), matcher, SETTINGS)
+
+
+def needs(judge: TurnJudge, state: str, text: str) -> float:
+    judge.start(state, judge.matcher.grammar(state))
+    return judge.silence_for(Utterance(text, 0.9))
+
+
+@pytest.mark.parametrize(("state", "text"), [("rf_bladder", "yes"), ("pain_start", "seven"),
+                                             ("pain_start", "about a seven"),
+                                             ("opening", "no"), ("rf_bladder", "stop")])
+def test_a_whole_answer_needs_only_a_short_pause(judge: TurnJudge, state: str, text: str) -> None:
+    assert needs(judge, state, text) == SETTINGS.quick_end_silence_s
+
+
+def test_a_no_that_may_become_doubt_on_a_red_flag_waits_the_usual_time(judge: TurnJudge) -> None:
+    # "no..." may go on to "no idea": doubt must never pass as a no
+    assert needs(judge, "rf_bladder", "no") == SETTINGS.end_silence_s
+
+
+@pytest.mark.parametrize(("state", "text"), [("pain_start", "i would say"),
+                                             ("rf_bladder", "no i"), ("rf_bladder", ""),
+                                             ("pain_start", "it is about")])
+def test_a_beginning_waits_longer(judge: TurnJudge, state: str, text: str) -> None:
+    assert needs(judge, state, text) == SETTINGS.patient_end_silence_s > SETTINGS.end_silence_s
+
+
+def test_a_filler_at_the_end_means_the_person_is_still_thinking(judge: TurnJudge) -> None:
+    assert needs(judge, "pain_start", "seven um") == SETTINGS.end_silence_s
+
+
+def test_yes_ends_the_turn_sooner_than_the_fixed_end_silence(judge: TurnJudge) -> None:
+    audio = np.concatenate([silence(0.5), read_wav(CLEAN / "yes.wav"), silence(2.0)])
+    judge.start("rf_bladder", judge.matcher.grammar("rf_bladder"))
+    quick_source, fixed_source = WavSource(audio), WavSource(audio)
+    quick = Endpointer(SETTINGS).listen(quick_source, 5.0, judge.end_silence_s)
+    fixed = Endpointer(SETTINGS).listen(fixed_source, 5.0)
+    assert quick is not None and fixed is not None
+    assert quick_source.position_s <= fixed_source.position_s - 0.4
+    assert judge.utterance(quick.audio).text == "yes"  # the decode at the pause, reused
+
+
+@pytest.fixture(scope="module")
+def default_judge() -> TurnJudge:
+    """The turn judge over the default engine (Whisper without a Vosk model)."""
+    return TurnJudge(recognizer_for(SETTINGS), IntentMatcher(load_dialog(None)), SETTINGS)
+
+
+def listener_over(audio: np.ndarray, judge: TurnJudge) -> AudioListener:
+    return AudioListener(WavSource(audio), Endpointer(SETTINGS), judge.recognizer, 8.0,
+                         announce=print, judge=judge)
+
+
+def test_the_rest_of_an_answer_after_a_quick_end_is_heard_with_it(
+        default_judge: TurnJudge) -> None:
+    """'three ... seven': the turn ends at 'three'; 'seven' comes back as the rest of it."""
+    three, seven = trim(read_wav(CLEAN / "three.wav")), trim(read_wav(CLEAN / "seven.wav"))
+    audio = np.concatenate([silence(0.5), three, silence(0.45), seven, silence(2.0)])
+    judge = default_judge
+    listener = listener_over(audio, judge)
+    grammar = judge.matcher.grammar("pain_start")
+    first = listener.listen("pain_start", grammar, 5.0)
+    rest = listener.listen("can_move", judge.matcher.grammar("can_move"), 5.0)
+    assert first.utterance is not None and rest.utterance is not None
+    assert not first.continues and rest.continues, (first, rest)
+    assert judge.matcher.match(rest.utterance.text, "pain_start").value == 7, rest
+
+
+def test_speech_after_the_full_end_silence_is_a_new_turn(judge: TurnJudge) -> None:
+    yes = read_wav(CLEAN / "yes.wav")
+    audio = np.concatenate([silence(0.5), yes, silence(1.5), yes, silence(2.0)])
+    listener = listener_over(audio, judge)
+    listener.listen("opening", judge.matcher.grammar("opening"), 5.0)
+    again = listener.listen("rf_bladder", judge.matcher.grammar("rf_bladder"), 5.0)
+    assert again.utterance is not None and not again.continues

@@ -1,0 +1,232 @@
+"""Turn-taking through the virtual devices: reply latency, echo, and barge-in, measured live.
+
+Runs `voice-skill run` on a private PulseAudio (tests/pulse_rig.py, so run it from a source
+checkout) with the skill's speaker looped back into its microphone at the person's level,
+answers each question as a person would, and records both devices. Figures:
+
+- end of the person's speech to the first audio of the reply (median, p95), from the two
+  recordings (aligned by when each recorder started: a few tens of ms of uncertainty);
+- false barge-ins: the skill's own voice taken for the person (nobody speaks over it here);
+- "stop" / "help" spoken over a prompt: share acted on (speech stopped) within 500 ms of
+  the end of the word.
+
+Run: python -m voice_skill.dev.turn_live [--stops N] [--echo-volume 100%]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voice_skill.audio import PIPELINE_RATE_HZ
+
+REPO = Path(__file__).resolve().parents[2]
+CLEAN = REPO / "tests" / "fixtures" / "audio" / "slt" / "clean"
+REAL = REPO / "tests" / "data" / "asr" / "real"
+ANSWERS = {"opening": "yes", "rf_": "no", "pain_start": "its_about_a_seven", "can_move": "yes",
+           "choose_position": "side", "side_": "ready", "onset": "yes", "ice_ask": "no",
+           "breathing_intro": "ready", "breathing_again": "no", "pain_end": "three"}
+LOUD = 500.0
+"""a 10 ms block above this RMS (int16) is sound"""
+
+
+def _rig() -> Any:
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        import pulse_rig
+    except ImportError as exc:
+        raise SystemExit(f"needs tests/pulse_rig.py of a source checkout: {exc}") from exc
+    return pulse_rig
+
+
+class Recording:
+    """A device recorded from now on, with the wall time of its first sample."""
+
+    def __init__(self, rig_module: Any, env: dict[str, str], source: str) -> None:
+        self.rec = rig_module.SpeakerRecorder(env, source)
+        self.rec.flowing.wait(10)
+        self.t0 = time.monotonic()
+        self.audio = np.zeros(0, np.int16)
+
+    def stop(self) -> None:
+        self.audio = self.rec.stop()
+
+    def loud(self) -> np.ndarray:
+        """Wall times (monotonic) of the 10 ms blocks that hold sound."""
+        block = PIPELINE_RATE_HZ // 100
+        n = len(self.audio) // block
+        rms = np.sqrt(np.mean(self.audio[: n * block].astype(np.float64).reshape(n, block) ** 2,
+                              axis=1))
+        return self.t0 + np.flatnonzero(rms > LOUD) * 0.01
+
+
+def answer_for(state: str) -> str | None:
+    """The fixture a person would answer with in `state`."""
+    for key, wav in ANSWERS.items():
+        if state == key or (key.endswith("_") and state.startswith(key)):
+            return wav
+    return None
+
+
+def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
+            timeout_s: float) -> dict[str, Any]:
+    """One whole session with echo, answering each question; or, with `command`, a session
+    where that word is said a second into the first safety instructions."""
+    env = dict(rig.env, VOICE_SKILL_CONFIG=str(config))
+    mic = Recording(mod, rig.env, f"{mod.MIC_SINK}.monitor")
+    spk = Recording(mod, rig.env, f"{mod.SPEAKER_SINK}.monitor")
+    proc = subprocess.Popen([sys.executable, "-m", "voice_skill", "run", "--json", "--no-log",
+                             "--dialog", str(dialog)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    assert proc.stdout is not None
+    events: list[tuple[float, dict[str, Any]]] = []
+    answered_at: list[tuple[float, float]] = []  # (answer played from, to) wall times
+    overs: list[tuple[float, str]] = []  # (wall time, word) spoken over the skill
+    commands = [command] if command else []
+    timer = threading.Timer(timeout_s, proc.kill)
+    timer.start()
+    person_busy = threading.Lock()
+
+    def speak(path: Path) -> None:
+        with person_busy:
+            t = time.monotonic()
+            rig.play_into_mic(path).wait(15)
+            answered_at.append((t, time.monotonic()))
+
+    def say_over(path: Path) -> None:
+        overs.append((time.monotonic(), path.stem))
+        speak(path)
+
+    try:
+        for line in proc.stdout:
+            e = json.loads(line)
+            now = time.monotonic()
+            events.append((now, e))
+            if e["event"] == "listening" and (wav := answer_for(e["state"])):
+                time.sleep(0.3)
+                speak(CLEAN / f"{wav}.wav")
+            elif e["event"] == "said" and commands and e["state"] == "rf_bladder":
+                # over the first safety instructions, about a second into them: a command
+                word = commands.pop(0)
+                path = (REAL if word.startswith("stop") else CLEAN) / f"{word}.wav"
+                threading.Timer(1.0, say_over, (path,)).start()
+            if e["event"] == "ended" or (command and e["event"] == "escalated"):
+                time.sleep(1.0)
+                break
+    finally:
+        proc.kill()
+        proc.wait(30)
+        timer.cancel()
+        mic.stop()
+        spk.stop()
+    return {"events": events, "answers": answered_at, "overs": overs, "mic": mic, "spk": spk,
+            "stderr": proc.stderr.read() if proc.stderr else ""}
+
+
+def figures(run: dict[str, Any]) -> dict[str, Any]:
+    """Latency, false barge-ins and commands acted on, from one session's recordings."""
+    mic_loud, spk_loud = run["mic"].loud(), run["spk"].loud()
+    events = run["events"]
+    latencies = []
+    for start, end in run["answers"]:
+        # the person's speech in this answer: the mic's loud blocks while it was played,
+        # less what the skill itself was saying then (echo): blocks with no speaker sound
+        own = [t for t in mic_loud if start <= t <= end + 0.3
+               and not np.any(np.abs(spk_loud - (t - 0.1)) < 0.15)]
+        if not own:
+            continue
+        speech_end = max(own) + 0.01
+        after = spk_loud[spk_loud > speech_end + 0.05]
+        if after.size and after[0] - speech_end < 5.0:
+            latencies.append(after[0] - speech_end)
+    over_words = [t for t, _ in run["overs"]]
+    heard_over = [(t, e) for t, e in events if e["event"] == "heard" and e.get("over_speech")]
+    false_barge = [e for t, e in heard_over
+                   if not any(0 <= t - w < 6.0 for w in over_words)
+                   and not any(s - 0.5 <= t <= end + 3.0 for s, end in run["answers"])]
+    acted = []
+    for t_word, word in run["overs"]:
+        # end of the word: the last loud mic block within 1.5 s of its start
+        ends = [t for t in mic_loud if t_word <= t <= t_word + 1.5]
+        if not ends:
+            continue
+        word_end = max(ends) + 0.01
+        # the skill stopped speaking: the first 150 ms with no speaker sound after the word
+        later = spk_loud[spk_loud > word_end - 1.0]
+        stop_at = word_end
+        for t in later:
+            if t > stop_at + 0.15:
+                break
+            stop_at = max(stop_at, t)
+        acted.append((word, round(stop_at - word_end, 3)))
+    lat = sorted(latencies)
+    return {
+        "answers": len(run["answers"]),
+        "reply_latency_median_s": round(statistics.median(lat), 3) if lat else None,
+        "reply_latency_p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3)
+        if lat else None,
+        "false_barge_ins": len(false_barge),
+        "false_barge_in_texts": [e["text"] for e in false_barge],
+        "commands_over_speech": len(run["overs"]),
+        "commands_stopped_within_500ms": sum(1 for _, d in acted if d <= 0.5),
+        "command_stop_delays_s": acted,
+        "outcome": next((e.get("outcome") for _, e in events if e["event"] == "ended"), None),
+    }
+
+
+def main() -> None:
+    """Print the live turn-taking figures as JSON."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stops", type=int, default=3, help="sessions with 'stop', and with 'help'")
+    ap.add_argument("--echo-volume", default="100%", help="loopback level (pactl volume)")
+    ap.add_argument("--barge-in", choices=("on", "off"), default="on")
+    ap.add_argument("--timeout", type=float, default=600.0)
+    args = ap.parse_args()
+    mod = _rig()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        rig = mod.PulseRig(base / "pulse")
+        rig.start()
+        try:
+            rig.echo_speaker_into_mic(args.echo_volume)
+            config = base / "config.toml"
+            config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n")
+            dialog = base / "short.yaml"
+            from voice_skill.dialog import bundled_dialog_path
+            text = bundled_dialog_path().read_text(encoding="utf-8")
+            dialog.write_text(text.replace("duration_s: 1200", "duration_s: 4")
+                              .replace("at_s: 600", "at_s: 2"), encoding="utf-8")
+            run = session(rig, mod, dialog, config, None, args.timeout)
+            result = figures(run)
+            acted: list[Any] = []
+            for word in ["stop_022cd682", "help"] * args.stops:
+                trial = figures(session(rig, mod, dialog, config, word, 120.0))
+                acted += trial["command_stop_delays_s"]
+                result["false_barge_ins"] += trial["false_barge_ins"]
+            result["commands_over_speech"] = len(acted)
+            result["commands_stopped_within_500ms"] = sum(1 for _, d in acted if d <= 0.5)
+            result["command_stop_delays_s"] = acted
+        finally:
+            rig.stop()
+    result["echo_volume"], result["barge_in"] = args.echo_volume, args.barge_in
+    print(json.dumps(result, indent=1))
+    if os.environ.get("TURN_LIVE_DEBUG"):
+        print(run["stderr"][-3000:], file=sys.stderr)
+        for t, e in run["events"]:
+            print(round(t, 2), json.dumps(e)[:150], file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""The skill's own voice taken out of the microphone signal, so it can hear a person over it.
+
+A real speaker is heard by the microphone. Speex's acoustic echo canceller (libspeexdsp, the
+Debian/Raspberry Pi OS package libspeexdsp1, through ctypes) subtracts what the skill plays;
+what is left is gated against the echo expected from the playback, so a residue of the skill's
+voice is never taken for the person. Chosen by measurement against the other maintained
+options (docs/benchmarks.md): WebRTC's AEC3 (livekit) removed more echo but damaged the
+person's speech under it; the Cython speexdsp bindings need a compiler at install.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from voice_skill.audio import PIPELINE_RATE_HZ
+from voice_skill.errors import AudioError
+
+TAIL_S = 0.256
+"""echo the filter can model after the bulk delay: a room's reverberation (seconds)"""
+DEFAULT_DELAY_S = 0.2
+"""playback to capture delay assumed until it has been measured (seconds)"""
+MAX_DELAY_S = 0.5
+"""longest playback to capture delay looked for (seconds)"""
+JITTER_S = 0.03
+"""how far the delay may be off for one reply: when playback starts is known to this (seconds)"""
+GATE_MARGIN_DB = 3.0
+"""what is left must be within this of the echo the playback would make, to be the person"""
+FLOOR_RMS = 60.0
+"""below this level (int16) nothing is speech"""
+_SET_SAMPLING_RATE = 24  # speex_echo.h: SPEEX_ECHO_SET_SAMPLING_RATE
+
+
+def _library() -> Any:
+    """libspeexdsp, with the four functions used typed; a clear error when it is missing."""
+    name = ctypes.util.find_library("speexdsp") or "libspeexdsp.so.1"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError as exc:
+        raise AudioError(f"echo cancellation needs libspeexdsp (install libspeexdsp1): {exc}") from exc
+    lib.speex_echo_state_init.restype = ctypes.c_void_p
+    lib.speex_echo_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
+    short_p = ctypes.POINTER(ctypes.c_int16)
+    lib.speex_echo_cancellation.argtypes = [ctypes.c_void_p, short_p, short_p, short_p]
+    lib.speex_echo_cancellation.restype = None
+    lib.speex_echo_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    lib.speex_echo_state_destroy.argtypes = [ctypes.c_void_p]
+    lib.speex_echo_state_destroy.restype = None
+    return lib
+
+
+class SpeexEcho:
+    """One Speex echo canceller: a microphone frame and the played frame in, the person out."""
+
+    def __init__(self, frame_samples: int, tail_s: float = TAIL_S) -> None:
+        self._lib = _library()
+        self.frame_samples = frame_samples
+        self._state = self._lib.speex_echo_state_init(frame_samples,
+                                                     round(tail_s * PIPELINE_RATE_HZ))
+        rate = ctypes.c_int(PIPELINE_RATE_HZ)
+        self._lib.speex_echo_ctl(self._state, _SET_SAMPLING_RATE, ctypes.byref(rate))
+        self._out = np.zeros(frame_samples, np.int16)
+
+    def cancel(self, mic: np.ndarray, played: np.ndarray) -> np.ndarray:
+        """The microphone frame with the echo of `played` taken out."""
+        p = ctypes.POINTER(ctypes.c_int16)
+        mic = np.ascontiguousarray(mic, np.int16)
+        played = np.ascontiguousarray(played, np.int16)
+        self._lib.speex_echo_cancellation(self._state, mic.ctypes.data_as(p),
+                                          played.ctypes.data_as(p), self._out.ctypes.data_as(p))
+        return self._out.copy()
+
+    def close(self) -> None:
+        """Free the canceller."""
+        if self._state:
+            self._lib.speex_echo_state_destroy(self._state)
+            self._state = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class Playback:
+    """What the skill played and when, on the microphone's sample clock (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clips: list[tuple[int, np.ndarray]] = []
+
+    def add(self, audio: np.ndarray, at_sample: int) -> None:
+        """`audio` (16 kHz int16) started playing when the microphone was at `at_sample`."""
+        with self._lock:
+            # clips that ended long ago can no longer echo
+            self._clips = [(s, a) for s, a in self._clips
+                           if s + len(a) + MAX_DELAY_S * PIPELINE_RATE_HZ * 4 > at_sample]
+            self._clips.append((at_sample, np.asarray(audio, np.int16)))
+
+    def window(self, start: int, n: int) -> np.ndarray:
+        """The played samples [start, start + n) of the microphone clock (zeros where silent)."""
+        out = np.zeros(n, np.int16)
+        with self._lock:
+            clips = list(self._clips)
+        for s, a in clips:
+            lo, hi = max(start, s), min(start + n, s + len(a))
+            if lo < hi:
+                out[lo - start: hi - start] = a[lo - s: hi - s]
+        return out
+
+    def active(self, start: int, n: int) -> bool:
+        """Whether anything played in [start, start + n)."""
+        with self._lock:
+            return any(s < start + n and start < s + len(a) for s, a in self._clips)
+
+
+class EchoCancelledSource:
+    """A microphone source whose frames have the skill's own voice taken out (and gated)."""
+
+    def __init__(self, mic: Any, playback: Playback) -> None:
+        self.mic, self.playback = mic, playback
+        self.frame_samples: int = mic.frame_samples
+        self._position: Callable[[], int] = mic.captured_samples
+        self._read_position: Callable[[], int] = lambda: int(mic.read_samples)
+        self._echo = SpeexEcho(self.frame_samples)
+        self.delay = round(DEFAULT_DELAY_S * PIPELINE_RATE_HZ)
+        """measured playback-to-capture delay (samples)"""
+        self.measured = False
+        """whether the delay and the echo's loudness have been measured yet"""
+        self._gain2 = 1.0  # echo energy per played energy, measured with the delay
+        self._raw: list[tuple[int, np.ndarray]] = []  # recent frames, to measure the delay
+        self._delays: list[int] = []
+        self.gated = 0
+        """frames taken for the skill's own voice and silenced"""
+
+    @property
+    def read_samples(self) -> int:
+        """Samples read from the microphone so far."""
+        return self._read_position()
+
+    def now(self) -> int:
+        """The microphone's sample clock: samples captured so far."""
+        return int(self._position())
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        """The next frame, with the echo removed; the skill's own voice alone reads as silence."""
+        frame: np.ndarray | None = self.mic.read(timeout_s)
+        if frame is None:
+            return None
+        n = len(frame)
+        at = self._read_position() - n
+        reach = round((MAX_DELAY_S + TAIL_S) * PIPELINE_RATE_HZ)
+        if not self.playback.active(at - reach, n + reach):
+            return frame
+        self._learn_delay(at, frame)
+        played = self.playback.window(at - self.delay, n)
+        clean = self._echo.cancel(frame, played)
+        if not self.measured or self._own_voice(frame, clean, at):
+            # until the echo has been measured, all that is heard while speaking is the echo
+            self.gated += 1
+            return np.zeros(n, np.int16)
+        return clean
+
+    def _own_voice(self, raw: np.ndarray, clean: np.ndarray, at: int) -> bool:
+        """Whether what is left is no more than the echo the playback would leave behind."""
+        raw2 = float(np.mean(raw.astype(np.float64) ** 2))
+        out2 = float(np.mean(clean.astype(np.float64) ** 2))
+        expected = self._gain2 * self._loudest_played(at, len(raw))
+        # The person is there when the microphone is louder than the echo alone would make it,
+        # and what the canceller leaves is not just its residue: both, since the canceller
+        # needs seconds to converge and a person may be quieter than the skill.
+        margin = 10 ** (GATE_MARGIN_DB / 10)
+        louder = raw2 > expected * margin
+        left = out2 > expected / margin
+        return not (louder and left and out2 > FLOOR_RMS ** 2)
+
+    def _loudest_played(self, at: int, n: int) -> float:
+        """Energy of the loudest 10 ms the playback could be echoing in this frame: the room
+        rings for TAIL_S, and the delay is known to a few tens of milliseconds."""
+        tail, slack = round(TAIL_S * PIPELINE_RATE_HZ), round(JITTER_S * PIPELINE_RATE_HZ)
+        played = self.playback.window(at - self.delay - tail, tail + n + 2 * slack)
+        block = PIPELINE_RATE_HZ // 100
+        usable = len(played) // block * block
+        if usable == 0:
+            return 0.0
+        energies = np.mean(played[:usable].astype(np.float64).reshape(-1, block) ** 2, axis=1)
+        return float(energies.max())
+
+    def _learn_delay(self, at: int, frame: np.ndarray) -> None:
+        """Measure the bulk delay and the echo's loudness per second of playback."""
+        self._raw.append((at, frame))
+        need = PIPELINE_RATE_HZ // len(frame)
+        if len(self._raw) < need:
+            return
+        start = self._raw[0][0]
+        mic = np.concatenate([f for _, f in self._raw]).astype(np.float64)
+        self._raw = []
+        max_d = round(MAX_DELAY_S * PIPELINE_RATE_HZ)
+        ref = self.playback.window(start - max_d, len(mic) + max_d).astype(np.float64)
+        if np.sqrt(np.mean(ref ** 2)) < FLOOR_RMS or np.sqrt(np.mean(mic ** 2)) < FLOOR_RMS:
+            return
+        size = 1 << (len(ref) + len(mic)).bit_length()
+        spec = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
+        corr = np.fft.irfft(spec / (np.abs(spec) + 1e-9), size)  # GCC-PHAT: sharp peaks
+        # mic[i] echoes ref[i + lag], played max_d - lag samples before it was captured
+        lag = int(np.argmax(corr[: max_d + 1]))
+        if corr[lag] > 6 * np.std(corr[: max_d + 1]):
+            # a little early: the filter models the tail after the delay, not before it;
+            # the median of the measurements so far, as speech now and then fools one
+            self._delays = [*self._delays[-8:], max(0, max_d - lag - round(0.01 * PIPELINE_RATE_HZ))]
+            self.delay = int(np.median(self._delays))
+            aligned = self.playback.window(start - self.delay, len(mic)).astype(np.float64)
+            # the loudest the echo can be: a person talking meanwhile only makes it louder
+            # mean over peak: the gate compares a frame with the loudest recent 10 ms
+            gain2 = float(np.mean(mic ** 2)) / max(float(np.mean(aligned ** 2)), 1.0)
+            self._gain2 = gain2 if not self.measured else max(0.7 * self._gain2 + 0.3 * gain2,
+                                                               self._gain2 * 0.5)
+            self.measured = True
+
+    def flush(self) -> None:
+        """Discard what the microphone caught so far."""
+        self.mic.flush()
+
+    def reopen(self) -> None:
+        """Open the microphone again (after an unplug)."""
+        self.mic.reopen()
+
+    def close(self) -> None:
+        """Release the microphone and the canceller."""
+        self._echo.close()
+        self.mic.close()
+
+
+def cancel_echo(mic: Any, speaker: Any) -> EchoCancelledSource:
+    """The microphone with the speaker's replies cancelled out of it, wired to the speaker."""
+    from voice_skill.audio import to_pipeline_format
+
+    playback = Playback()
+
+    def played(audio: np.ndarray, rate_hz: int) -> None:
+        playback.add(to_pipeline_format(audio, rate_hz), mic.captured_samples())
+
+    speaker.on_playback = played
+    return EchoCancelledSource(mic, playback)
