@@ -150,17 +150,25 @@ def _speak_via_file(
     import sounddevice as sd
 
     from voice_skill.audio import _decode_wav
+    from voice_skill.errors import AudioError
 
     path = os.path.join(tmpdir, "reply.wav")
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(path)
-    engine.save_to_file(text, path)
-    engine.runAndWait()
-    try:
-        with open(path, "rb") as fh:
-            samples, rate = _decode_wav(fh.read(), "synthesized speech")
-    except FileNotFoundError:
-        raise RuntimeError("the engine wrote no audio") from None
+    for attempt in (1, 2):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+        engine.save_to_file(text, path)
+        engine.runAndWait()
+        try:
+            with open(path, "rb") as fh:
+                samples, rate = _decode_wav(fh.read(), "synthesized speech")
+            break
+        except FileNotFoundError:
+            raise RuntimeError("the engine wrote no audio") from None
+        except AudioError:
+            # On a busy machine the espeak driver now and then writes only a header (seen
+            # in live sessions); once more is enough, a second empty file is a fault.
+            if attempt == 2:
+                raise
     audio = np.ascontiguousarray(samples[:, 0], dtype=np.int16)
     sd.play(audio, rate, device=config.get("output_device"), latency=_PLAY_LATENCY_S)
     evt.send(("started", audio, rate))  # the audio too: echo cancellation needs what was played
