@@ -15,7 +15,7 @@ import pytest
 from pulse_rig import PulseRig
 from test_voice_session import SpokenSession
 
-REAL = Path(__file__).parent / "data" / "asr" / "real"
+REAL = Path(__file__).parent / "fixtures" / "real_speech"
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 
@@ -53,7 +53,7 @@ def test_stop_said_over_the_safety_instructions_stops_the_skill(
     def stop_over_the_instructions(event: dict[str, Any]) -> str | None:
         if event["event"] == "said" and event["state"] == "rf_bladder" and not spoke:
             spoke["at"] = event
-            echoing_rig.play_into_mic(REAL / "stop_022cd682.wav")  # while the skill talks
+            echoing_rig.play_into_mic(REAL / "stop" / "022cd682_nohash_0.wav")  # while the skill talks
         return None
 
     end = s.run({"opening": "yes"}, timeout_s=120, on_event=stop_over_the_instructions)

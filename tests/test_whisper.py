@@ -25,7 +25,7 @@ from voice_skill.whisper_recognizer import (
     log_mel,
 )
 
-REAL = Path(__file__).parent / "fixtures" / "audio" / "real"
+REAL = Path(__file__).parent / "fixtures" / "real_speech"
 DIALOG = load_dialog()
 MATCHER = IntentMatcher(DIALOG)
 

@@ -27,7 +27,7 @@ from voice_skill.endpointing import Endpointer
 from voice_skill.intents import IntentMatcher
 from voice_skill.settings import Settings
 
-CORPUS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "audio" / "real"
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_speech"
 RED_FLAG_STATE, PAIN_STATE = "rf_bladder", "pain_start"
 ANSWERS = {"yes": "yes", "no": "no", "stop": "stop"}
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -236,7 +236,7 @@ def render(report: dict[str, Any]) -> str:
              f"Measured {report['when']} at commit `{report['commit']}` by "
              "`python -m voice_skill.dev.real_speech` (also part of `voice-skill bench`). "
              "Real people from Speech Commands (16 kHz) and the Free Spoken Digit Dataset "
-             "(8 kHz, resampled), `tests/fixtures/audio/real/`; noisy copies mix the real "
+             "(8 kHz, resampled), `tests/fixtures/real_speech/`; noisy copies mix the real "
              "noise clips under the answers at the given SNR over the speech's active level. "
              "Each clip goes through the live path: VAD endpointing, the state's phrases and "
              "question (yes/no/stop under `rf_bladder`, digits under `pain_start`), the intent "

@@ -33,7 +33,7 @@ from voice_skill.audio import PIPELINE_RATE_HZ
 
 REPO = Path(__file__).resolve().parents[2]
 CLEAN = REPO / "tests" / "fixtures" / "audio" / "slt" / "clean"
-REAL = REPO / "tests" / "data" / "asr" / "real"
+REAL = REPO / "tests" / "fixtures" / "real_speech"
 ANSWERS = {"opening": "yes", "rf_": "no", "pain_start": "its_about_a_seven", "can_move": "yes",
            "choose_position": "side", "side_": "ready", "onset": "yes", "ice_ask": "no",
            "breathing_intro": "ready", "breathing_again": "no", "pain_end": "three"}
@@ -119,7 +119,7 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
             elif e["event"] == "said" and commands and e["state"] == "rf_bladder":
                 # over the first safety instructions, about a second into them: a command
                 word = commands.pop(0)
-                path = (REAL if word.startswith("stop") else CLEAN) / f"{word}.wav"
+                path = REAL / "stop" / "022cd682_nohash_0.wav" if word == "stop" else CLEAN / f"{word}.wav"
                 threading.Timer(1.0, say_over, (path,)).start()
             if e["event"] == "ended" or (command and e["event"] == "escalated"):
                 time.sleep(1.0)
@@ -211,7 +211,7 @@ def main() -> None:
             run = session(rig, mod, dialog, config, None, args.timeout)
             result = figures(run)
             acted: list[Any] = []
-            for word in ["stop_022cd682", "help"] * args.stops:
+            for word in ["stop", "help"] * args.stops:
                 trial = figures(session(rig, mod, dialog, config, word, 120.0))
                 acted += trial["command_stop_delays_s"]
                 result["false_barge_ins"] += trial["false_barge_ins"]
