@@ -9,17 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from voice_skill.bench import (
-    ANSWER_STATE,
-    SECTIONS,
-    Plan,
-    _manifest,
-    _phrase_order,
+from voice_skill.clock import VirtualClock
+from voice_skill.dev.bench.corpus import (
     drive_to,
     endpoint_wait_s,
+    fixture_manifest,
+    phrase_order,
     red_flag_states,
 )
-from voice_skill.clock import VirtualClock
+from voice_skill.dev.bench.plan import ANSWER_STATE, SECTIONS, Plan
 from voice_skill.dialog import load_dialog
 from voice_skill.manager import DialogueManager
 from voice_skill.settings import Settings
@@ -84,9 +82,9 @@ def test_targets_each_get_a_verdict(quick_report: Path) -> None:
 
 def test_vosk_without_an_english_model_is_reported_not_measured(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "from voice_skill.bench import _open; "
+        [sys.executable, "-c", "from voice_skill.dev.bench.corpus import open_engine; "
          "from voice_skill.settings import Settings; "
-         "print(_open(Settings(vosk_model_path=__import__('pathlib').Path(r'%s')), 'vosk')[1])"
+         "print(open_engine(Settings(vosk_model_path=__import__('pathlib').Path(r'%s')), 'vosk')[1])"
          % (tmp_path / "none")],
         capture_output=True, text=True, timeout=60, check=True,
     )
@@ -104,8 +102,8 @@ def test_every_answer_state_and_red_flag_question_can_be_reached() -> None:
 
 
 def test_any_prefix_of_the_phrase_order_covers_the_intents() -> None:
-    files = _manifest()
-    order = _phrase_order(files)
+    files = fixture_manifest()
+    order = phrase_order(files)
     intents = {m["intent"] for m in files.values()}
     assert len(order) == len(set(order)) == len({Path(p).name for p in files})
     first = {next(m["intent"] for p, m in files.items() if Path(p).name == name)

@@ -12,7 +12,9 @@ from typing import Any
 from voice_skill.clock import VirtualClock
 from voice_skill.dialog import load_dialog
 from voice_skill.events import Utterance
-from voice_skill.session import EndOfInput, Heard, Session
+from voice_skill.listening import EndOfInput, Heard
+from voice_skill.session import Session
+from voice_skill.session_log import record
 from voice_skill.settings import Settings
 from voice_skill.tts import NullSpeaker
 
@@ -26,7 +28,7 @@ class Script:
         self.answers = list(answers)
         self.over_speech = over_speech
 
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
+    def listen(self, state: str, phrases: tuple[str, ...] | None, timeout_s: float | None,
                hint: str = "") -> Heard:
         if not self.answers:
             raise EndOfInput
@@ -37,7 +39,7 @@ class Script:
 def run(*answers: tuple[str, bool], over_speech: bool = False) -> list[dict[str, Any]]:
     log: list[dict[str, Any]] = []
     Session(load_dialog(), Settings(log_enabled=False), VirtualClock(),
-            Script(*answers, over_speech=over_speech), NullSpeaker(), [log.append]).run()
+            Script(*answers, over_speech=over_speech), NullSpeaker(), [lambda e: log.append(record(e))]).run()
     return log
 
 

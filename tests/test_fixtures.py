@@ -12,10 +12,7 @@ import numpy as np
 import pytest
 
 from voice_skill.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
-from voice_skill.dialog import Dialog, load_dialog
-from voice_skill.endpointing import Endpointer
-from voice_skill.errors import VoiceSkillError
-from voice_skill.fixtures import (
+from voice_skill.dev.fixtures import (
     DEFAULT_NOISY_VOICES,
     DEFAULT_SEED,
     DEFAULT_SNRS_DB,
@@ -33,6 +30,9 @@ from voice_skill.fixtures import (
     snr_folder,
     speech_span,
 )
+from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.endpointing import Endpointer
+from voice_skill.errors import VoiceSkillError
 from voice_skill.intents import NO_MATCH, IntentMatcher
 from voice_skill.settings import Settings
 

@@ -54,7 +54,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from voice_skill.bench import bench_command
+    from voice_skill.dev.bench.command import bench_command
 
     return int(bench_command(args, _settings(args)))
 
@@ -99,7 +99,7 @@ def cmd_dialog(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from voice_skill.fixtures import add_fixtures_parser
+    from voice_skill.dev.fixtures import add_fixtures_parser
     from voice_skill.models import add_models_parser
 
     parser = argparse.ArgumentParser(
@@ -193,6 +193,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fixtures(args: argparse.Namespace) -> int:
-    from voice_skill.fixtures import fixtures_command
+    from voice_skill.dev.fixtures import fixtures_command
 
     return fixtures_command(args)

@@ -98,3 +98,91 @@ class SessionEnded:
 
 
 Output = Reply | RateChanged | StateChanged | Escalated | Notified | SessionEnded
+
+
+# ---- what a session reports to its sinks (the log, --json, the console, a replay's checks)
+
+
+@dataclass(frozen=True)
+class Listening:
+    """The skill has finished speaking and waits for an answer: a cue for testers and tools."""
+
+    state: str
+
+
+@dataclass(frozen=True)
+class Recognized:
+    """Speech heard in a state, as the recognizer wrote it."""
+
+    utterance: Utterance
+    state: str
+    over_speech: bool = False
+    """said while the skill was speaking (barge-in)"""
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What the words heard mean in the state they were answered in."""
+
+    intent: Intent
+    state: str
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A question went unanswered: silence to the no-input limit, or an empty answer."""
+
+    state: str
+
+
+@dataclass(frozen=True)
+class Continued:
+    """More of an answer already taken ("yes ... yes"): it stands."""
+
+    text: str
+    state: str
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """The person went on after a quick end and changed the answer ("three ... seven")."""
+
+    text: str
+    state: str
+
+
+@dataclass(frozen=True)
+class NotSaid:
+    """A reply left unsaid because the person spoke over the skill."""
+
+    key: str
+    state: str
+
+
+@dataclass(frozen=True)
+class InputClosed:
+    """The input ended (`end`) or the person pressed Ctrl-C (`interrupted`)."""
+
+    why: Literal["end", "interrupted"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where the time went from the end of the person's speech to the reply's first audio."""
+
+    end_silence_s: float
+    recognize_s: float
+    dialogue_s: float
+    tts_first_audio_s: float | None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A plain-words notice about an engine or device ("The microphone stopped working ...")."""
+
+    text: str
+
+
+SessionEvent = (Output | Listening | Recognized | Understood | Unanswered | Continued | Corrected
+                | NotSaid | InputClosed | Timing | Notice)
+"""everything a session tells its sinks; only the log and --json turn it into JSON"""

@@ -6,31 +6,31 @@ import io
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from voice_skill.clock import WallClock
 from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.errors import AudioError
-from voice_skill.events import SessionEnded
-from voice_skill.session import Listener, Session, Sink
-from voice_skill.session_log import SessionLog
+from voice_skill.events import Notice, Recognized, Reply, SessionEnded, SessionEvent
+from voice_skill.listening import Listener
+from voice_skill.session import Session, Sink
+from voice_skill.session_log import SessionLog, record
 from voice_skill.settings import Settings
 from voice_skill.text_input import TextListener
 from voice_skill.tts import Pyttsx3Speaker, Speaker
 
 
-def _json_sink(entry: dict[str, Any]) -> None:
-    print(json.dumps(entry, ensure_ascii=False, default=str), flush=True)
+def _json_sink(event: SessionEvent) -> None:
+    print(json.dumps(record(event), ensure_ascii=False, default=str), flush=True)
 
 
 def _console_sink(echo_heard: bool) -> Sink:
     """What a person at the screen would like to read: what was said (and heard, by voice)."""
 
-    def show(entry: dict[str, Any]) -> None:
-        if entry["event"] == "said":
-            print(entry["text"], flush=True)
-        elif entry["event"] == "heard" and echo_heard:
-            print(f"  (heard: {entry['text'] or '...'})", flush=True)
+    def show(event: SessionEvent) -> None:
+        if isinstance(event, Reply):
+            print(event.text, flush=True)
+        elif isinstance(event, Recognized) and echo_heard:
+            print(f"  (heard: {event.utterance.text or '...'})", flush=True)
 
     return show
 
@@ -43,7 +43,7 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
     def note(message: str) -> None:
         """Into the log and the JSON stream."""
         for sink in sinks:
-            sink({"event": "notice", "text": message})
+            sink(Notice(message))
 
     def announce(message: str) -> None:
         """Engine and device notices: said once, in plain words, and logged."""

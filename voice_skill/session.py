@@ -9,65 +9,36 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from voice_skill.clock import Clock
 from voice_skill.dialog import Dialog
 from voice_skill.events import (
+    Continued,
+    Corrected,
     Escalated,
+    InputClosed,
     Intent,
+    Listening,
     NoInput,
+    NotSaid,
     Output,
     RateChanged,
+    Recognized,
     Reply,
     SessionEnded,
-    Utterance,
+    SessionEvent,
+    Timing,
+    Unanswered,
+    Understood,
 )
 from voice_skill.intents import NO_MATCH, IntentMatcher
+from voice_skill.listening import EndOfInput, Heard, Listener
 from voice_skill.manager import DialogueManager
 from voice_skill.notify import Notifier
-from voice_skill.session_log import record
 from voice_skill.settings import Settings
 from voice_skill.tts import Speaker
 
-Sink = Callable[[dict[str, Any]], None]
-
-
-class EndOfInput(Exception):
-    """The input is closed (end of typed input, Ctrl-D, or the scenario has no more turns)."""
-
-
-class Listener(Protocol):
-    """Where answers come from."""
-
-    no_input_timeout_s: float | None
-    """silence after which a question counts as unanswered; None: only an explicit empty answer"""
-
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
-               hint: str = "") -> Heard:
-        """Wait up to `timeout_s` (None: no limit) for the next answer. Raises EndOfInput.
-
-        `hint` is the question the person was asked (a recognizer may use it as context).
-        """
-        ...
-
-
-@dataclass(frozen=True)
-class Heard:
-    """What one listen() produced: an utterance, an explicit "nothing" (empty line), or a timeout."""
-
-    utterance: Utterance | None = None
-    empty: bool = False
-    """the person explicitly gave no answer (an empty line)"""
-    ended_at: float | None = None
-    """time.perf_counter() when the end of speech was decided (for latency)"""
-    unavailable: bool = False
-    """the input device is down: silence here is not the person's silence"""
-    over_speech: bool = False
-    """said while the skill was speaking (barge-in)"""
-    continues: bool = False
-    """the rest of the last answer, begun before its full end silence had passed; the
-    utterance is the whole of it ("three ... seven")"""
+Sink = Callable[[SessionEvent], None]
 
 
 @dataclass(frozen=True)
@@ -102,9 +73,10 @@ class Session:
         """the last answer acted on, and the dialogue as it was before it"""
         self._shared = {id(x): x for x in (dialog, settings, clock)}  # never copied
 
-    def log(self, entry: dict[str, Any]) -> None:
+    def log(self, event: SessionEvent) -> None:
+        """Hand one event to every sink."""
         for sink in self.sinks:
-            sink(entry)
+            sink(event)
 
     def run(self) -> SessionEnded:
         """The whole session; Ctrl-C or the end of input ends it politely with the safety line."""
@@ -114,13 +86,13 @@ class Session:
                 self._step()
         except (EndOfInput, KeyboardInterrupt) as why:
             if not self.manager.ended:
-                self.log({"event": "input_closed",
-                          "why": "interrupted" if isinstance(why, KeyboardInterrupt) else "end"})
+                self.log(InputClosed("interrupted" if isinstance(why, KeyboardInterrupt)
+                                     else "end"))
                 self._render(self.manager.handle(Intent("stop", text="")))
         finally:
             # the notify command's own limit, plus a moment for it to be stopped
             for n in self.notifier.wait(self.settings.notify_timeout_s + 2.0):
-                self.log(record(n))
+                self.log(n)
         assert self.manager.outcome is not None
         return self.manager.outcome
 
@@ -140,38 +112,37 @@ class Session:
         state = m.state
         if self._spoke and m.listening():
             # the skill has finished speaking and now listens: a cue for testers and tools
-            self.log({"event": "listening", "state": state})
+            self.log(Listening(state))
         self._spoke = False
         heard = self.listener.listen(state, self.matcher.grammar(state), timeout,
                                      self.dialog.question(state))
         for n in self.notifier.results():
-            self.log(record(n))
+            self.log(n)
         if heard.utterance is not None:
             self._answer(heard, state)
         elif m.listening() and (heard.empty or (silence_is_no_input and not heard.unavailable)):
-            self.log({"event": "no_input", "state": state})
+            self.log(Unanswered(state))
             self._render(m.handle(NoInput()))
 
     def _answer(self, heard: Heard, state: str) -> None:
         """Match what was heard in `state` and act on it (or on the answer it continues)."""
         assert heard.utterance is not None
         u = heard.utterance
-        self.log({**record(u), "state": state, **({"over_speech": True} if heard.over_speech
-                                                  else {})})
+        self.log(Recognized(u, state, heard.over_speech))
         joined = self._continued(heard)
         last = self._last
         if joined is not None and last is not None and _same(joined, last.intent):
-            self.log({"event": "continuation", "text": u.text, "state": last.state})
+            self.log(Continued(u.text, last.state))
             return  # more of the answer already taken ("yes ... yes"): it stands
         if joined is not None and last is not None and last.before is not None:
             # The person went on after a quick end and changed the answer ("three ... seven"):
             # the dialogue goes back to before that answer and takes the whole of it.
-            self.log({"event": "corrected", "text": joined.text, "state": last.state})
+            self.log(Corrected(joined.text, last.state))
             self.manager, state = last.before, last.state
             intent = joined
         else:
             intent = self.matcher.match(u.text, state, u.confidence)
-        self.log({**record(intent), "state": state})
+        self.log(Understood(intent, state))
         talked_over = self.dialog.messages.get("talked_over")
         if heard.over_speech and intent.name == NO_MATCH and talked_over:
             # Words said while the skill spoke, not an answer: say so, then the question again.
@@ -202,8 +173,7 @@ class Session:
         if joined is not None and self._last is not None:
             if not _same(joined, self._last.intent):
                 return True
-            self.log({"event": "continuation", "text": heard.utterance.text,
-                      "state": self._last.state})
+            self.log(Continued(heard.utterance.text, self._last.state))
             return None
         return self.matcher.match(heard.utterance.text, self.manager.state).name != NO_MATCH
 
@@ -213,9 +183,9 @@ class Session:
         over: Heard | None = None  # what the person said over the skill
         for out in outputs:
             if isinstance(out, Reply) and over is not None:
-                self.log({"event": "not_said", "key": out.key, "state": out.state})
+                self.log(NotSaid(out.key, out.state))
                 continue  # the person spoke over the skill: the rest of what it had to say waits
-            self.log(record(out))
+            self.log(out)
             if isinstance(out, Escalated):
                 self.notifier.notify(out, self.settings.emergency_number)
             elif isinstance(out, RateChanged) and self.speaker:
@@ -249,6 +219,5 @@ class Session:
         u = heard.utterance
         assert u is not None
         first_audio = getattr(self.speaker, "last_first_audio_s", None)
-        self.log({"event": "timing", "end_silence_s": self.settings.end_silence_s,
-                  "recognize_s": round(u.decode_s, 4), "dialogue_s": round(dialogue_s, 4),
-                  "tts_first_audio_s": None if first_audio is None else round(first_audio, 4)})
+        self.log(Timing(self.settings.end_silence_s, round(u.decode_s, 4), round(dialogue_s, 4),
+                        None if first_audio is None else round(first_audio, 4)))

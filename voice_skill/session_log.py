@@ -10,28 +10,49 @@ from pathlib import Path
 from typing import IO, Any
 
 from voice_skill.events import (
+    Continued,
+    Corrected,
     Escalated,
-    Intent,
+    InputClosed,
+    Listening,
+    Notice,
     Notified,
-    Output,
+    NotSaid,
     RateChanged,
+    Recognized,
     Reply,
     SessionEnded,
+    SessionEvent,
     StateChanged,
-    Utterance,
+    Timing,
+    Unanswered,
+    Understood,
 )
 
+EVENT_NAMES: dict[type, str] = {
+    Reply: "said", StateChanged: "state", Escalated: "escalated", Notified: "notified",
+    SessionEnded: "ended", RateChanged: "rate", Listening: "listening", Recognized: "heard",
+    Understood: "intent", Unanswered: "no_input", Continued: "continuation",
+    Corrected: "corrected", NotSaid: "not_said", InputClosed: "input_closed", Timing: "timing",
+    Notice: "notice",
+}
+"""the "event" name of each kind in the JSON lines (the command-line contract)"""
 
-def record(item: Output | Intent | Utterance) -> dict[str, Any]:
+
+def record(event: SessionEvent) -> dict[str, Any]:
     """One event as a flat JSON-able dict: {"event": "said", ...}."""
-    kind = {
-        Reply: "said", StateChanged: "state", Escalated: "escalated", Notified: "notified",
-        SessionEnded: "ended", RateChanged: "rate", Intent: "intent", Utterance: "heard",
-    }[type(item)]
-    data = dataclasses.asdict(item)
-    if isinstance(item, Reply):
-        data.pop("speech")
-    return {"event": kind, **data}
+    data: dict[str, Any] = {"event": EVENT_NAMES[type(event)]}
+    if isinstance(event, Recognized):
+        data |= {**dataclasses.asdict(event.utterance), "state": event.state}
+        if event.over_speech:
+            data["over_speech"] = True
+    elif isinstance(event, Understood):
+        data |= {**dataclasses.asdict(event.intent), "state": event.state}
+    else:
+        data |= dataclasses.asdict(event)
+        if isinstance(event, Reply):
+            data.pop("speech")
+    return data
 
 
 class SessionLog:
@@ -44,11 +65,12 @@ class SessionLog:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # the user's alone
         self._file: IO[str] | None = os.fdopen(fd, "a", encoding="utf-8")
 
-    def write(self, entry: dict[str, Any]) -> None:
+    def write(self, event: SessionEvent) -> None:
+        """Append one event, stamped with the local time, and flush it to disk."""
         if self._file is None:
             return
         stamped = {"time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
-                   **entry}
+                   **record(event)}
         self._file.write(json.dumps(stamped, ensure_ascii=False, default=str) + "\n")
         self._file.flush()
 

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from voice_skill.events import Utterance
 from voice_skill.intents import MAX_INPUT_CHARS
-from voice_skill.session import EndOfInput, Heard
+from voice_skill.listening import EndOfInput, Heard
 
 
 class TextListener:
@@ -27,7 +27,7 @@ class TextListener:
         self._buf = b""
         self._eof = False
 
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
+    def listen(self, state: str, phrases: tuple[str, ...] | None, timeout_s: float | None,
                hint: str = "") -> Heard:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         if self._prompt and b"\n" not in self._buf:

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import webrtcvad
 
-from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource
+from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, silence
 from voice_skill.endpointing import START_WINDOW_S, Endpointer, Segment
 from voice_skill.errors import AudioError
-from voice_skill.session import Heard, Listener
+from voice_skill.listening import Heard, Listener
+from voice_skill.settings import Settings
 from voice_skill.turns import TurnJudge
 
 if TYPE_CHECKING:  # the engines load their libraries on import: not needed to type-check
@@ -53,15 +54,16 @@ class AudioListener:
         self._next_retry = 0.0
         self._last: _Spoken | None = None  # the last stretch of speech heard, for its rest
 
-    def listen(self, state: str, phrases: tuple[str, ...], timeout_s: float | None,
+    def listen(self, state: str, phrases: tuple[str, ...] | None, timeout_s: float | None,
                hint: str = "") -> Heard:
+        """The next stretch of speech, decoded with the state's phrases (None: free dictation)."""
         if self._broken and not self._retry():
             return self._without_microphone(state, phrases, timeout_s)
         if not self.barge_in:
             self.source.flush()  # whatever the microphone caught while the skill spoke
-        judge = self.judge
+        judge = self.judge if phrases is not None else None  # free dictation: a fixed end
         at = self.position_s()
-        if judge is not None:
+        if judge is not None and phrases is not None:
             judge.start(state, phrases, hint)
         try:
             segment = self.endpointer.listen(self.source,
@@ -91,7 +93,7 @@ class AudioListener:
             self._last = _Spoken(audio, end, last.turn)
             continues = True
         else:
-            judge = self.judge
+            judge = self.judge if turn.phrases is not None else None
             utterance = (judge.utterance(segment.audio) if judge
                          else self.recognizer.recognize(segment.audio, turn.phrases, turn.hint))
             self._last = _Spoken(segment.audio, end, turn)
@@ -136,7 +138,7 @@ class AudioListener:
         self._broken = None
         return True
 
-    def _without_microphone(self, state: str, phrases: tuple[str, ...],
+    def _without_microphone(self, state: str, phrases: tuple[str, ...] | None,
                             timeout_s: float | None) -> Heard:
         wait = RETRY_S if timeout_s is None else min(timeout_s, RETRY_S)
         if self.fallback is not None:
@@ -150,7 +152,7 @@ class _Turn:
     """What a listen was for: the state's grammar and the question asked."""
 
     state: str
-    phrases: tuple[str, ...]
+    phrases: tuple[str, ...] | None
     hint: str
 
 
@@ -249,3 +251,15 @@ def stream_position_s(source: object) -> float:
     if samples is not None:
         return float(samples) / PIPELINE_RATE_HZ
     return float(getattr(source, "position_s", 0.0))
+
+
+def hear_recording(audio: np.ndarray, settings: Settings, recognizer: Recognizer, state: str,
+                   phrases: tuple[str, ...] | None, hint: str = "",
+                   judge: TurnJudge | None = None) -> Heard:
+    """One recorded answer heard as the microphone hears it: followed by the quiet that ends a
+    turn, endpointed, decoded with the state's phrases (None: free dictation)."""
+    quiet = silence(max(settings.end_silence_s, settings.patient_end_silence_s) + 0.3)
+    source = WavSource(np.concatenate([audio, quiet]), settings)
+    listener = AudioListener(source, Endpointer(settings), recognizer, math.inf,
+                             announce=lambda _: None, judge=judge if phrases is not None else None)
+    return listener.listen(state, phrases, None, hint)

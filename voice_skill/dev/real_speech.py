@@ -1,9 +1,10 @@
 """Real-speech benchmark: what each engine hears of real people, clean and under real noise.
 
-Every recording goes through the live hearing path (padded with the silence a turn ends with,
-endpointed by the VAD, recognized with the state's phrases and question, read by the intent
-matcher), under the dialogue state where its word is an answer. Noisy copies are mixed at run
-time from the real noise clips, seeded, so every run hears the same audio.
+Every recording goes through the microphone's hearing path (`hear_recording`: followed by
+quiet, endpointed by the VAD with the turn judge's quick or patient end, recognized with the
+state's phrases and question, read by the intent matcher), under the dialogue state where its
+word is an answer. Noisy copies are mixed at run time from the real noise clips, seeded, so
+every run hears the same audio.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
+from voice_skill.audio import PIPELINE_RATE_HZ, read_wav
 from voice_skill.dialog import Dialog, load_dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.events import Utterance
 from voice_skill.intents import IntentMatcher
 from voice_skill.settings import Settings
+from voice_skill.turns import TurnJudge
+from voice_skill.voice_input import hear_recording
+
+if TYPE_CHECKING:
+    from voice_skill.recognizers import Recognizer
 
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_speech"
 RED_FLAG_STATE, PAIN_STATE = "rf_bladder", "pain_start"
@@ -102,25 +108,40 @@ def clips(corpus: Path = CORPUS, every: int = 1) -> Iterator[Clip]:
                     yield Clip(folder.name, f, snr, noises[(i * 7 + int(snr)) % len(noises)])
 
 
-def hear(clip: Clip, recognizer: Any, matcher: IntentMatcher, dialog: Dialog,
-         settings: Settings) -> dict[str, Any]:
+class TimedRecognizer:
+    """A recognizer that keeps the time of each decode (the turn judge may decode at a pause)."""
+
+    def __init__(self, recognizer: Any) -> None:
+        self.inner, self.name = recognizer, recognizer.name
+        self.decode_s: list[float] = []
+
+    def recognize(self, audio: np.ndarray, phrases: Any, hint: str = "") -> Utterance:
+        """The wrapped recognizer's utterance; its decode time noted."""
+        u: Utterance = self.inner.recognize(audio, phrases, hint)
+        self.decode_s.append(u.decode_s)
+        return u
+
+
+def hear(clip: Clip, recognizer: TimedRecognizer, judge: TurnJudge, matcher: IntentMatcher,
+         dialog: Dialog, settings: Settings) -> dict[str, Any]:
     """The live hearing path on one clip: endpoint, recognize in its state, match the intent."""
     audio = read_wav(clip.path)
     if clip.noise is not None and clip.snr_db is not None:
         audio = mix(audio, read_wav(clip.noise), clip.snr_db, f"{clip.path.name}|{clip.snr_db}")
-    # The recording's own room sound leads in; the end-of-speech silence ends the turn.
-    source = WavSource(np.concatenate([audio, silence(settings.end_silence_s + 0.3)]), settings)
-    segment = Endpointer(settings).listen(source, math.inf)
+    recognizer.decode_s.clear()
+    # The recording's own room sound leads in; the quiet after it ends the turn.
+    heard = hear_recording(audio, settings, cast("Recognizer", recognizer), clip.state,
+                           matcher.grammar(clip.state), dialog.question(clip.state), judge)
+    u = heard.utterance
     row: dict[str, Any] = {"label": clip.label, "file": clip.path.name, "snr_db": clip.snr_db,
                            "text": "", "intent": "no_match", "value": None, "confidence": 0.0,
-                           "decode_s": None, "speech_found": segment is not None}
-    if segment is not None:
-        u = recognizer.recognize(segment.audio, matcher.grammar(clip.state),
-                                 dialog.question(clip.state))
+                           "decode_s": None, "reply_wait_s": None, "speech_found": u is not None}
+    if u is not None:
         got = matcher.match(u.text, clip.state, u.confidence)
         row.update(text=u.text, intent=got.name, value=got.value,
-                   confidence=round(u.confidence, 3), decode_s=round(u.decode_s, 4),
-                   audio_s=round(u.audio_s, 3))
+                   confidence=round(u.confidence, 3), audio_s=round(u.audio_s, 3),
+                   decode_s=round(recognizer.decode_s[-1], 4),
+                   reply_wait_s=round(u.decode_s, 4))
     row["correct"] = is_correct(clip, row)
     return row
 
@@ -140,11 +161,20 @@ def measure(engine: str, settings: Settings, every: int = 1) -> dict[str, Any]:
 
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)
-    recognizer = recognizer_for(settings, engine)
+    recognizer = TimedRecognizer(recognizer_for(settings, engine))
+    judge = TurnJudge(cast("Recognizer", recognizer), matcher, settings)
     started = time.perf_counter()
-    rows = [hear(c, recognizer, matcher, dialog, settings) for c in clips(every=every)]
+    rows = [hear(c, recognizer, judge, matcher, dialog, settings) for c in clips(every=every)]
     return {"engine": recognizer.name, "seconds": round(time.perf_counter() - started, 1),
             "rows": rows, "summary": summarize(rows, settings.low_confidence)}
+
+
+def _spread(xs: list[float]) -> dict[str, float] | None:
+    """Median, 95th percentile and count (None for no values)."""
+    if not xs:
+        return None
+    return {"median": round(float(np.median(xs)), 4), "p95": round(float(np.percentile(xs, 95)), 4),
+            "n": len(xs)}
 
 
 def _pct(k: int, n: int) -> float | None:
@@ -175,9 +205,9 @@ def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, An
     out["n"].update(noise=len(noise), other_words=len(other), go=len(go), yes_all=len(yes))
     times = [r["decode_s"] for r in rows if r["decode_s"] is not None and r["snr_db"] is None
              and r["label"] in ("yes", "no", "stop", "digits")]
-    out["decode_s"] = ({"median": round(float(np.median(times)), 4),
-                        "p95": round(float(np.percentile(times, 95)), 4), "n": len(times)}
-                       if times else None)
+    out["decode_s"] = _spread(times)
+    out["reply_wait_s"] = _spread([r["reply_wait_s"] for r in rows if r["reply_wait_s"] is not None
+                                   and r["snr_db"] is None])
     no_rows = [r for r in rows if r["label"] == "no" and r["snr_db"] is None]
     out["no_outcomes"] = answer_outcomes(no_rows, low_confidence)
     return out
@@ -238,9 +268,12 @@ def render(report: dict[str, Any]) -> str:
              "Real people from Speech Commands (16 kHz) and the Free Spoken Digit Dataset "
              "(8 kHz, resampled), `tests/fixtures/real_speech/`; noisy copies mix the real "
              "noise clips under the answers at the given SNR over the speech's active level. "
-             "Each clip goes through the live path: VAD endpointing, the state's phrases and "
-             "question (yes/no/stop under `rf_bladder`, digits under `pain_start`), the intent "
-             "matcher. Decode times are on this machine, shared with other work while measured."
+             "Each clip goes through the microphone's hearing path: VAD endpointing with the "
+             "turn judge (a quick end after a whole answer, decoded at the pause), the state's "
+             "phrases and question (yes/no/stop under `rf_bladder`, digits under `pain_start`), "
+             "the intent matcher. Decode time is one recognizer run; the wait is what is left "
+             "of it after the end of the turn is decided (a decode made at the pause is reused). "
+             "Times are on this machine, shared with other work while measured."
              + (f" Sampled: {'; '.join(sampled)} (n is the first engine's)." if sampled else ""),
              "", "| accuracy (%) | " + " | ".join(names) + " | n |",
              "|---|" + "---|" * (len(names) + 1)]
