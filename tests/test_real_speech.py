@@ -16,8 +16,8 @@ from voice_skill.dev.real_speech import (
     false_escalation,
     mix,
     render,
-    write_section,
 )
+from voice_skill.dev.report_doc import write_section
 
 LABELS = ("digits", "digits8k", "go", "no", "noise", "other-words", "stop", "yes")
 
@@ -89,7 +89,9 @@ def test_the_report_renders_from_saved_numbers_and_replaces_its_own_section(tmp_
     assert "| 0.128 / 0.200 |" in md and "| 0.4 |" in md and "9 red-flag questions" in md
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nother sections\n", encoding="utf-8")
-    write_section(doc, md)
-    write_section(doc, md.replace("99.3", "98.0"))
+    write_section(doc, "real-speech", md)
+    write_section(doc, "wake", "## Wake word\n\nsome figures")
+    write_section(doc, "real-speech", md.replace("99.3", "98.0"))  # replaced in place
     text = doc.read_text(encoding="utf-8")
     assert text.count("## Real speech") == 1 and "98.0" in text and "other sections" in text
+    assert text.index("## Real speech") < text.index("## Wake word") and "some figures" in text

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from voice_skill.audio import PIPELINE_RATE_HZ, read_wav
+from voice_skill.dev.report_doc import write_section
 from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.events import Utterance
 from voice_skill.intents import IntentMatcher
@@ -41,7 +42,8 @@ NOISY_SETS = ("yes", "no", "stop", "digits")
 SNRS_DB = (10.0, 5.0)
 ANSWER_INTENTS = ("yes", "no", "unsure", "pain")
 """what counts as taking a sound for an answer"""
-BEGIN, END = "<!-- real-speech:begin -->", "<!-- real-speech:end -->"
+SECTION = "real-speech"
+"""its markers in docs/benchmarks.md"""
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ def render(report: dict[str, Any]) -> str:
     names = [e["engine"] for e in engines]
     sampled = [f"{e['engine']} heard every {e['every']}th clip" for e in engines
                if e.get("every", 1) > 1]
-    lines = [BEGIN, "## Real speech", "",
+    lines = ["## Real speech", "",
              f"Measured {report['when']} at commit `{report['commit']}` by "
              "`python -m voice_skill.dev.real_speech` (also part of `voice-skill bench`). "
              "Real people from Speech Commands (16 kHz) and the Free Spoken Digit Dataset "
@@ -298,22 +300,12 @@ def render(report: dict[str, Any]) -> str:
               f"\"no\"s (sure no, doubtful no, yes, unclear) and the dialogue's rules: "
               f"{report['questions']} red-flag questions that escalate, "
               f"{report['max_reprompts']} re-asks, answers below confidence "
-              f"{report['low_confidence']} confirmed once.", END]
+              f"{report['low_confidence']} confirmed once."]
     return "\n".join(lines) + "\n"
 
 
 def _cell(x: Any) -> str:
     return "-" if x is None else f"{x:.1f}" if isinstance(x, float) else str(x)
-
-
-def write_section(doc: Path, section: str) -> None:
-    """Put the section into the document between its markers (appended the first time)."""
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section.rstrip("\n") + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text, encoding="utf-8")
 
 
 def run(engines: list[str], settings: Settings, out_dir: Path,
@@ -345,7 +337,7 @@ def run(engines: list[str], settings: Settings, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "benchmarks-real-speech.json").write_text(json.dumps(report, indent=1) + "\n",
                                                          encoding="utf-8")
-    write_section(out_dir / "benchmarks.md", render(report))
+    write_section(out_dir / "benchmarks.md", SECTION, render(report))
     return report
 
 

@@ -17,8 +17,12 @@ from voice_skill.dev.bench.machine import describe_machine
 from voice_skill.dev.bench.plan import ENGINES, Plan
 from voice_skill.dev.bench.report import render_markdown, targets
 from voice_skill.dev.bench.workers import run_worker
+from voice_skill.dev.report_doc import write_section
 from voice_skill.dialog import load_dialog
 from voice_skill.settings import Settings
+
+SECTION = "bench"
+"""its markers in docs/benchmarks.md: the other tools' sections are kept"""
 
 
 def _progress(started: float, message: str) -> None:
@@ -73,7 +77,7 @@ def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmarks.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (out / "benchmarks.md").write_text(render_markdown(report), encoding="utf-8")
+    write_section(out / "benchmarks.md", SECTION, render_markdown(report))
     print(f"bench: wrote {out / 'benchmarks.md'} and {out / 'benchmarks.json'} "
           f"in {report['wall_s']:.0f} s", file=sys.stderr)
     return 0

@@ -104,7 +104,7 @@ def _acc_cell(cell: dict[str, Any] | None) -> str:
 def render_markdown(report: dict[str, Any]) -> str:
     """The human-readable report: every number with how it was measured."""
     m, st, plan = report["machine"], report["settings"], report["plan"]
-    L: list[str] = ["# Benchmarks", ""]
+    L: list[str] = []
     if plan["quick"]:
         L += ["> **Quick sample** (`--quick`): a smoke test on a fraction of the corpus, not the "
               "committed numbers.", ""]
