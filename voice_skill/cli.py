@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -32,6 +33,7 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`voice-skill run`: one session by voice (or typed with --text)."""
     from voice_skill.live import run_session
 
     outcome = run_session(_settings(args), text=args.text, json_out=args.json)
@@ -42,27 +44,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    """`voice-skill replay`: a recorded-audio scenario through the whole pipeline."""
     from voice_skill.replay import replay_command
 
     return int(replay_command(args, _settings(args)))
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
+    """`voice-skill recognize`: what each WAV is heard as, in a state."""
     from voice_skill.replay import recognize_command
 
     return int(recognize_command(args, _settings(args)))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from voice_skill.dev.bench.command import bench_command
-
+    """`voice-skill bench`: the benchmark report (a developer tool, needs the checkout)."""
+    bench_command = _dev_tool("voice_skill.dev.bench.command", "bench").bench_command
     return int(bench_command(args, _settings(args)))
+
+
+def _dev_tool(module: str, command: str) -> Any:
+    """A developer tool's module; they live in the repository checkout, not in the wheel."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise VoiceSkillError(f"`voice-skill {command}` is a developer tool: run it from a "
+                              f"repository checkout after `bin/setup dev` ({exc})") from exc
 
 
 # ---- dialog ------------------------------------------------------------------------------------
 
 
 def cmd_dialog(args: argparse.Namespace) -> int:
+    """`voice-skill dialog check|states|diagram`: the dialogue file, checked or shown."""
     from voice_skill.dialog import load_dialog
     from voice_skill.dialog_check import check
 
@@ -99,8 +113,8 @@ def cmd_dialog(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from voice_skill.dev.fixtures import add_fixtures_parser
-    from voice_skill.models import add_models_parser
+    """The whole command line: every subcommand and its options."""
+    from voice_skill.models_command import add_models_parser
 
     parser = argparse.ArgumentParser(
         prog="voice-skill",
@@ -165,7 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     dialog.set_defaults(func=cmd_dialog)
 
     add_models_parser(sub)
-    add_fixtures_parser(sub).set_defaults(func=_fixtures)
+    try:
+        from voice_skill.dev.fixtures import add_fixtures_parser
+
+        fixtures = add_fixtures_parser(sub)
+    except ImportError:  # an installed wheel: the corpus tools stay in the checkout
+        fixtures = sub.add_parser("fixtures", help="make the test corpus (in a checkout only)")
+    fixtures.set_defaults(func=_fixtures)
 
     bench = sub.add_parser("bench", parents=[common, engine],
                            help="measure accuracy, latency and footprint; write docs/benchmarks.md",
@@ -179,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; a VoiceSkillError is one plain message and exit status 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -193,6 +214,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fixtures(args: argparse.Namespace) -> int:
-    from voice_skill.dev.fixtures import fixtures_command
-
-    return fixtures_command(args)
+    return int(_dev_tool("voice_skill.dev.fixtures", "fixtures").fixtures_command(args))

@@ -9,13 +9,15 @@ from typing import Protocol
 class Clock(Protocol):
     """A monotonic source of seconds."""
 
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """Seconds since an arbitrary start."""
 
 
 class WallClock:
     """Real monotonic time."""
 
     def now(self) -> float:
+        """Seconds of real monotonic time."""
         return time.monotonic()
 
 
@@ -26,12 +28,15 @@ class VirtualClock:
         self._now = start_s
 
     def now(self) -> float:
+        """The virtual time (seconds)."""
         return self._now
 
     def advance(self, seconds: float) -> None:
+        """Move time on by `seconds` (never back)."""
         if seconds < 0:
             raise ValueError(f"time cannot go backwards ({seconds} s)")
         self._now += seconds
 
     def advance_to(self, t: float) -> None:
+        """Move time on to `t`, unless it is already later."""
         self._now = max(self._now, t)

@@ -23,21 +23,29 @@ RESUME = "@resume"
 REQUIRED_MESSAGES = (
     "not_understood", "moving_on", "slower", "paused", "still_paused", "resumed",
     "pause_expired", "confirm_red_flag", "red_flag_default", "goodbye", "safety_line",
-    "emergency_ended", "summary_pain", "summary_pain_unknown", "summary_cold",
-    "summary_breathing", "summary_urgent", "summary_routine",
+    "emergency_ended",
 )
 MESSAGES_FOR_INTENT = {"time_left": ("time_left", "time_left_short", "no_timer")}
 """messages a dialogue needs when it lets the person say that intent"""
 REQUIRED_GLOBALS = ("repeat", "slower", "pause", "resume", "stop", "help", "emergency")
 TEMPLATE_FIELDS = frozenset(
-    {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds", "reasons",
-     "minutes_left"}
+    {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds",
+     "urgent_reasons", "routine_reasons", "minutes_left"}
 )
 
 
 def bundled_dialog_path() -> Path:
     """The back-spasm dialogue shipped with the package."""
     return Path(str(resources.files("voice_skill.dialogs") / "back_spasm.yaml"))
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    """A line of the closing summary: message `say` when every field it names is known, else
+    message `otherwise` (if any)."""
+
+    say: str
+    otherwise: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,10 +93,12 @@ class State:
     record: Mapping[str, str | int] = field(default_factory=dict)
     max_visits: int | None = None
     when_exhausted: str | None = None
-    summary: bool = False
+    summary: tuple[SummaryLine, ...] = ()
+    """the closing summary said on arrival, line by line"""
 
     @property
     def is_question(self) -> bool:
+        """Whether the state asks something (and so waits for an answer)."""
         return self.ask is not None
 
     @property
@@ -111,6 +121,9 @@ class Language:
     """How people say things: normalization tables and the spoken forms of pain scores."""
 
     fillers: frozenset[str] = frozenset()
+    """words dropped before an answer is matched ("um", "well")"""
+    lead_ins: tuple[str, ...] = ()
+    """what people say before an answer, that a recognizer's grammar lets through ("i think")"""
     contractions: Mapping[str, str] = field(default_factory=dict)
     numbers: tuple[str, ...] = ()
     """number words, index = value ("zero" .. "ten")"""
@@ -171,17 +184,20 @@ class _Reader:
         self.path, self.data, self.where = path, data, where
 
     def fail(self, key: str, message: str) -> DialogError:
+        """A DialogError naming the file, line and key."""
         return DialogError(str(self.path), message, self.data.line_of(key), self._field(key))
 
     def _field(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
     def only(self, allowed: set[str]) -> None:
+        """Refuse keys other than these (a typo is an error, not ignored)."""
         for key in self.data:
             if key not in allowed:
                 raise self.fail(key, f"unknown field (expected one of: {', '.join(sorted(allowed))})")
 
     def text(self, key: str, required: bool = False) -> str | None:
+        """A text value (None when absent and not required); templates checked."""
         value = self.data.get(key)
         if value is None:
             if required:
@@ -193,6 +209,7 @@ class _Reader:
         return value.strip()
 
     def texts(self, key: str) -> tuple[str, ...]:
+        """A text or a list of texts, as a list."""
         value = self.data.get(key, [])
         if isinstance(value, str):
             value = [value]
@@ -203,21 +220,28 @@ class _Reader:
         return tuple(v.strip() for v in value)
 
     def number(self, key: str, default: float = 0.0, minimum: float = 0.0) -> float:
+        """A number value, at least `minimum`."""
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
             raise self.fail(key, f"must be a number of at least {minimum:g}")
         return float(value)
 
     def mapping(self, key: str) -> _Reader | None:
+        """A nested mapping, as a reader."""
         value = self.data.get(key)
         if value is None:
             return None
         return _Reader(self.path, value, self._field(key), self.data.line_of(key))
 
 
+def template_fields(text: str) -> set[str]:
+    """The {fields} a message names. Raises ValueError for a malformed one."""
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+
+
 def _check_template(reader: _Reader, key: str, value: str) -> None:
     try:
-        names = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        names = template_fields(value)
     except ValueError as exc:
         raise reader.fail(key, f"bad {{placeholder}}: {exc}") from None
     unknown = names - TEMPLATE_FIELDS
@@ -278,8 +302,20 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
         duration_s=r.number("duration_s"), rounds=int(r.number("rounds", 1, 1)),
         round_s=r.number("round_s"), cues=tuple(cues), record=MappingProxyType(record),
         max_visits=max_visits, when_exhausted=r.text("when_exhausted"),
-        summary=bool(d.get("summary", False)),
+        summary=_summary_lines(r),
     )
+
+
+def _summary_lines(r: _Reader) -> tuple[SummaryLine, ...]:
+    raw = r.data.get("summary", [])
+    if not isinstance(raw, list):
+        raise r.fail("summary", "must be a list of {say: message, otherwise: message}")
+    lines = []
+    for i, item in enumerate(raw):
+        line = _Reader(r.path, item, f"{r.where}.summary[{i}]", r.data.line_of("summary"))
+        line.only({"say", "otherwise"})
+        lines.append(SummaryLine(cast(str, line.text("say", required=True)), line.text("otherwise")))
+    return tuple(lines)
 
 
 def load_dialog(path: Path | None = None) -> Dialog:
@@ -351,7 +387,8 @@ def load_dialog(path: Path | None = None) -> Dialog:
 def _load_language(r: _Reader | None) -> Language:
     if r is None:
         return Language()
-    r.only({"fillers", "contractions", "numbers", "number_words", "scale_words", "pain_phrases"})
+    r.only({"fillers", "lead_ins", "contractions", "numbers", "number_words", "scale_words",
+            "pain_phrases"})
 
     def words(key: str) -> tuple[str, ...]:
         value = r.data.get(key, [])
@@ -371,6 +408,7 @@ def _load_language(r: _Reader | None) -> Language:
             raise r.fail("pain_phrases", f"{p!r} must contain {{n}} (the number)")
     return Language(
         fillers=frozenset(words("fillers")),
+        lead_ins=words("lead_ins"),
         contractions=MappingProxyType(table("contractions", str)),
         numbers=words("numbers"),
         number_words=MappingProxyType(table("number_words", int)),
@@ -404,6 +442,10 @@ def _cross_check(d: Dialog, states_r: _Reader) -> None:
         for intent in s.expect:
             if intent not in d.intents:
                 raise fail(s, "expect", f"unknown intent {intent!r} (not under intents)")
+        for line in s.summary:
+            for key in (line.say, line.otherwise):
+                if key is not None and key not in d.messages:
+                    raise fail(s, "summary", f"unknown message {key!r} (not under messages)")
         for intent in s.on:
             if intent not in s.expect:
                 raise fail(s, f"on.{intent}", f"{intent!r} is not in expect")

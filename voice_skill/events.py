@@ -53,6 +53,7 @@ class Reply:
 
     @property
     def spoken(self) -> str:
+        """What the speaker says: the spoken form when it differs from the text."""
         return self.speech or self.text
 
 

@@ -7,9 +7,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
-FILLERS: tuple[str, ...] = ("uh", "um", "well", "i think", "it's", "its")
-"""What a person may say before an answer ("uh, yes i have"); dropped from the text."""
-
 PhraseKey = tuple[str, ...]
 """A phrase set, normalized, deduplicated and sorted: the same set always gives the same key."""
 

@@ -17,7 +17,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from voice_skill.clock import Clock
-from voice_skill.dialog import RESUME, Dialog, State
+from voice_skill.dialog import RESUME, Dialog, State, template_fields
 from voice_skill.errors import SessionOver
 from voice_skill.events import (
     Escalated,
@@ -140,6 +140,7 @@ class DialogueManager:
 
     @property
     def paused(self) -> bool:
+        """Whether the person paused the session."""
         return self._paused_at is not None
 
     @property
@@ -421,24 +422,20 @@ class DialogueManager:
             self.facts["minutes"] = round(elapsed_s / 60)
 
     def _summary(self, s: State) -> list[Reply]:
-        if not s.summary:
-            return []
-        m, f = self.dialog.messages, self.facts
-        lines: list[tuple[str, str]] = []
-        if "pain_start" in f and "pain_end" in f:
-            lines.append(("summary_pain", m["summary_pain"]))
-        else:
-            lines.append(("summary_pain_unknown", m["summary_pain_unknown"]))
-        if "cold_or_heat" in f:
-            lines.append(("summary_cold", m["summary_cold"]))
-        if f["rounds"]:
-            lines.append(("summary_breathing", m["summary_breathing"]))
+        """Each summary line whose fields are all known (else its `otherwise`), in order."""
+        f, m = self.facts, self.dialog.messages
         for level in ("urgent", "routine"):
             reasons = [r for lvl, r in self.flags if lvl == level]
             if reasons:
-                f["reasons"] = " and ".join(dict.fromkeys(reasons))
-                lines.append((f"summary_{level}", m[f"summary_{level}"]))
-        return [self._reply(f"messages.{key}", text) for key, text in lines]
+                f[f"{level}_reasons"] = " and ".join(dict.fromkeys(reasons))
+        # no breathing done: no rounds to tell
+        known = {"emergency_number", *(k for k, v in f.items() if k != "rounds" or v)}
+        out = []
+        for line in s.summary:
+            key = line.say if template_fields(m[line.say]) <= known else line.otherwise
+            if key is not None:
+                out.append(self._reply(f"messages.{key}", m[key]))
+        return out
 
     # ---- ending, timers, output ----------------------------------------------------------------
 
@@ -477,7 +474,6 @@ class DialogueManager:
 
     def _reply(self, key: str, template: str, expects_answer: bool = False) -> Reply:
         values = {k: str(v) for k, v in self.facts.items()}
-        values.setdefault("reasons", "")
         shown = template.format_map(_Fields(values, self.settings.emergency_number))
         spoken = template.format_map(_Fields(values, self.settings.emergency_number_spoken))
         return Reply(key, shown, self.state, expects_answer, spoken if spoken != shown else "")

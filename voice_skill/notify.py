@@ -24,9 +24,11 @@ class Notifier:
 
     @property
     def enabled(self) -> bool:
+        """Whether a notify command is configured."""
         return bool(self.command)
 
     def notify(self, escalation: Escalated, emergency_number: str) -> None:
+        """Run the notify command in the background for an emergency or urgent escalation."""
         if not self.enabled or escalation.level == "routine":
             return
         payload = {"level": escalation.level, "reason": escalation.reason,

@@ -15,6 +15,7 @@ SCENARIO_FILE = "scenario.yaml"
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect tests/scenarios/*/scenario.yaml as test items."""
     if file_path.name == SCENARIO_FILE and "scenarios" in file_path.parts:
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
@@ -24,6 +25,7 @@ class ScenarioFile(pytest.File):
     """One scenario file: one test, named after its folder."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        """One test item per scenario file."""
         yield ScenarioItem.from_parent(self, name=self.path.parent.name)
 
 
@@ -35,6 +37,7 @@ class ScenarioItem(pytest.Item):
     """Replays the scenario through the whole pipeline (WAV → ... → dialogue → speaker)."""
 
     def runtest(self) -> None:
+        """Replay the scenario; fail with every expectation that did not hold."""
         from voice_skill.dialog import load_dialog
         from voice_skill.errors import ModelError
         from voice_skill.replay import run_scenario
@@ -56,9 +59,11 @@ class ScenarioItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
+        """The failed expectations and the transcript, not a traceback."""
         if isinstance(excinfo.value, ScenarioFailed):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
+        """Where the scenario is, for pytest's report."""
         return self.path, 0, f"scenario {self.name}"

@@ -13,13 +13,11 @@ import numpy as np
 import pocketsphinx
 import vosk
 
+from voice_skill.audio import PIPELINE_RATE_HZ  # every engine gets 16 kHz mono int16 audio
 from voice_skill.errors import AudioError, ModelError
 from voice_skill.events import Utterance
-from voice_skill.grammar import FILLERS, LruCache, jsgf, normalize, parse, phrase_key, split_known
+from voice_skill.grammar import LruCache, jsgf, normalize, parse, phrase_key, split_known
 from voice_skill.settings import Settings
-
-SAMPLE_RATE_HZ = 16000
-"""Both engines get 16 kHz mono int16 audio."""
 
 GRAMMAR_CACHE_SIZE = 16
 """Compiled grammars kept per recognizer; a dialogue cycles through a handful of phrase sets."""
@@ -52,7 +50,7 @@ def _pcm(audio: np.ndarray) -> bytes:
     arr = np.asarray(audio)
     if arr.dtype != np.int16 or arr.ndim != 1:
         raise AudioError(
-            f"recognizer input must be 1-D int16 audio at {SAMPLE_RATE_HZ} Hz,"
+            f"recognizer input must be 1-D int16 audio at {PIPELINE_RATE_HZ} Hz,"
             f" got {arr.dtype} with shape {arr.shape}"
         )
     return arr.astype("<i2", copy=False).tobytes()
@@ -100,7 +98,7 @@ class VoskRecognizer:
         """The recognizer for a phrase set (cached), or None when no phrase can be heard."""
         if phrases is None:
             if self._free is None:
-                self._free = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ)
+                self._free = vosk.KaldiRecognizer(self._model, PIPELINE_RATE_HZ)
                 self._free.SetWords(True)
             return self._free
         key = phrase_key(phrases)
@@ -114,7 +112,7 @@ class VoskRecognizer:
         if not kept:
             return None
         grammar = json.dumps([*kept, UNK] if self.has_unk else kept, ensure_ascii=False)
-        rec = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ, grammar)
+        rec = vosk.KaldiRecognizer(self._model, PIPELINE_RATE_HZ, grammar)
         rec.SetWords(True)
         return rec
 
@@ -125,10 +123,10 @@ class VoskRecognizer:
         start = time.perf_counter()
         rec = self._recognizer(phrases)
         if rec is None:  # nothing in this set can be heard: nothing is understood
-            return Utterance("", 0.0, len(audio) / SAMPLE_RATE_HZ, 0.0)
+            return Utterance("", 0.0, len(audio) / PIPELINE_RATE_HZ, 0.0)
         rec.Reset()
         results = []
-        step = SAMPLE_RATE_HZ  # bytes: half a second of 16-bit samples per call, as a stream
+        step = PIPELINE_RATE_HZ  # bytes: half a second of 16-bit samples per call, as a stream
         for offset in range(0, len(data), step):
             if rec.AcceptWaveform(data[offset : offset + step]):
                 results.append(json.loads(rec.Result()))
@@ -139,7 +137,7 @@ class VoskRecognizer:
         return Utterance(
             text=text,
             confidence=min(max(confidence, 0.0), 1.0),
-            audio_s=len(audio) / SAMPLE_RATE_HZ,
+            audio_s=len(audio) / PIPELINE_RATE_HZ,
             decode_s=time.perf_counter() - start,
         )
 
@@ -160,7 +158,7 @@ class PocketSphinxRecognizer:
     confirmed), as do 4 of the 5 out-of-grammar sentences that were forced onto a "no".
     """
 
-    def __init__(self, cache_size: int = GRAMMAR_CACHE_SIZE) -> None:
+    def __init__(self, lead_ins: Sequence[str] = (), cache_size: int = GRAMMAR_CACHE_SIZE) -> None:
         start = time.perf_counter()
         try:
             # The default config is the bundled en-us acoustic model, CMUdict and the
@@ -172,7 +170,7 @@ class PocketSphinxRecognizer:
         self.load_s = time.perf_counter() - start
         """time taken to load the model (seconds)"""
         self._grammars: LruCache[tuple[str, list[str]]] = LruCache(cache_size, self._drop)
-        self._fillers = [f for f in FILLERS if all(self.knows(w) for w in f.split())]
+        self._fillers = [f for f in lead_ins if all(self.knows(w) for w in f.split())]
         self._serial = 0
 
     @property
@@ -258,7 +256,7 @@ class PocketSphinxRecognizer:
         if phrases is not None:
             grammar = self._grammar(phrases)
             if grammar is None:  # nothing in this set can be heard: nothing is understood
-                return Utterance("", 0.0, len(audio) / SAMPLE_RATE_HZ, 0.0)
+                return Utterance("", 0.0, len(audio) / PIPELINE_RATE_HZ, 0.0)
         self._decoder.activate_search(grammar[0] if grammar else None)
         self._decoder.start_utt()
         self._decoder.process_raw(data, full_utt=True)
@@ -280,7 +278,7 @@ class PocketSphinxRecognizer:
         return Utterance(
             text=heard,
             confidence=confidence,
-            audio_s=len(audio) / SAMPLE_RATE_HZ,
+            audio_s=len(audio) / PIPELINE_RATE_HZ,
             decode_s=time.perf_counter() - start,
         )
 
@@ -297,6 +295,13 @@ def _whisper() -> Recognizer:
     return WhisperRecognizer()
 
 
+def _lead_ins(settings: Settings) -> tuple[str, ...]:
+    """What the dialogue says people say before an answer (a grammar lets it through)."""
+    from voice_skill.dialog import load_dialog
+
+    return load_dialog(settings.dialog_path).language.lead_ins
+
+
 def open_recognizer(
     settings: Settings, model_path: Path | None, announce: Callable[[str], None]
 ) -> Recognizer:
@@ -307,7 +312,7 @@ def open_recognizer(
     """
     engine = settings.engine
     if engine == "pocketsphinx":
-        recognizer: Recognizer = PocketSphinxRecognizer()
+        recognizer: Recognizer = PocketSphinxRecognizer(_lead_ins(settings))
         announce("Using the bundled PocketSphinx recognizer, as configured.")
         return recognizer
     if engine == "whisper":
@@ -339,7 +344,7 @@ def open_recognizer(
     else:
         announce(f"{reason} Using the bundled Whisper tiny.en recognizer.")
         return recognizer
-    recognizer = PocketSphinxRecognizer()
+    recognizer = PocketSphinxRecognizer(_lead_ins(settings))
     announce(f"{reason} Using the bundled PocketSphinx recognizer. {DOWNLOAD_HINT}")
     return recognizer
 

@@ -38,6 +38,7 @@ class Turn:
 
     @property
     def label(self) -> str:
+        """A short name for the turn in reports: its file name or the silence."""
         return self.audio.name if self.audio else f"{self.silence_s:g} s of silence"
 
 

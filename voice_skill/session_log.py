@@ -75,6 +75,7 @@ class SessionLog:
         self._file.flush()
 
     def close(self) -> None:
+        """Close the log file (later writes are ignored)."""
         if self._file is not None:
             self._file.close()
             self._file = None

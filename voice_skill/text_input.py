@@ -29,6 +29,7 @@ class TextListener:
 
     def listen(self, state: str, phrases: tuple[str, ...] | None, timeout_s: float | None,
                hint: str = "") -> Heard:
+        """The next typed line, or an empty answer / timeout; EndOfInput at the end of input."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         if self._prompt and b"\n" not in self._buf:
             self._prompt.write("> ")

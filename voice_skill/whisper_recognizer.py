@@ -255,11 +255,11 @@ class WhisperRecognizer:
         With a hint (the question asked), Whisper expects an answer: on real recordings
         "no" is heard 95 % instead of 88 % of the time, digits 88 % instead of 62 %.
         """
-        from voice_skill.recognizers import SAMPLE_RATE_HZ, _pcm
+        from voice_skill.recognizers import _pcm
 
         _pcm(audio)  # the same input check as the other engines
         start = time.perf_counter()
-        window_s = max(WINDOW_S, math.ceil(len(audio) / SAMPLE_RATE_HZ) + 1.0)
+        window_s = max(WINDOW_S, math.ceil(len(audio) / PIPELINE_RATE_HZ) + 1.0)
         features = ctranslate2.StorageView.from_array(
             log_mel(audio, int(window_s * PIPELINE_RATE_HZ / HOP))[None])
         text, confidence = self._decode(features, self._prompt(hint), len(audio))
@@ -267,5 +267,5 @@ class WhisperRecognizer:
             # A long question can make Whisper expect nothing more: ask once without it.
             text, confidence = self._decode(features, [], len(audio))
         return Utterance(text=text, confidence=confidence,
-                         audio_s=len(audio) / SAMPLE_RATE_HZ,
+                         audio_s=len(audio) / PIPELINE_RATE_HZ,
                          decode_s=time.perf_counter() - start)

@@ -60,6 +60,7 @@ class Recording:
         self.audio = np.zeros(0, np.int16)
 
     def stop(self) -> None:
+        """Stop recording and keep what was captured."""
         self.audio = self.rec.stop()
 
     def loud(self) -> np.ndarray:

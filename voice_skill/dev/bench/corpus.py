@@ -27,6 +27,7 @@ from voice_skill.dev.bench.plan import ANSWER_STATE, FIXTURES, GLOBAL_STATE
 
 
 def noise_label(snr_db: float | None) -> str:
+    """How a noise level is named in the report: clean or N dB."""
     return "clean" if snr_db is None else f"{snr_db:g} dB"
 
 
@@ -44,6 +45,7 @@ def fixture_manifest(voices: tuple[str, ...] | list[str] = (),
 
 
 def state_for(intent: str) -> str:
+    """The state where a fixture's intent is an answer (global commands: rf_bladder)."""
     return ANSWER_STATE.get(intent, GLOBAL_STATE)
 
 

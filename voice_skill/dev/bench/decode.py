@@ -98,6 +98,7 @@ class Decodes:
         return n
 
     def close(self) -> None:
+        """Stop the worker processes."""
         self.pool.terminate()
         self.pool.join()
 

@@ -78,6 +78,7 @@ class Plan:
 
     @staticmethod
     def make(quick: bool, soak_minutes: float) -> Plan:
+        """The full plan, or the quick smoke-test sample."""
         if quick:
             return Plan(True, accuracy_s=6, free_every=4, yes_every=26, no_s=0, latency_turns=3,
                         speed_s=6, startup_runs=1, session_scenario="red_flag_bladder",
@@ -90,6 +91,7 @@ class Plan:
 
 
 def percent(ok: int, n: int) -> float | None:
+    """ok out of n as a percentage with one decimal (None for n = 0)."""
     return round(100.0 * ok / n, 1) if n else None
 
 
@@ -104,11 +106,13 @@ def summarize(xs: list[float]) -> dict[str, Any]:
 
 
 def settings_json(settings: Settings) -> str:
+    """Settings as JSON, to hand to a worker process."""
     raw = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
     return json.dumps(raw, default=lambda v: str(v) if isinstance(v, Path) else list(v))
 
 
 def settings_from_json(text: str) -> Settings:
+    """Settings back from `settings_json`."""
     raw: dict[str, Any] = json.loads(text)
     for key in ("dialog_path", "vosk_model_path", "log_dir"):
         if raw.get(key) is not None:

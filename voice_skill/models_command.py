@@ -1,0 +1,159 @@
+"""`voice-skill models list|download|verify`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from voice_skill.errors import ModelError, VoiceSkillError
+from voice_skill.model_download import download
+from voice_skill.models import (
+    _load,
+    default_download_dir,
+    find_entry,
+    load_check,
+    locate_vosk_model,
+    user_models_dir,
+    verify,
+)
+from voice_skill.settings import Settings, load_settings
+
+
+def add_models_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Define `voice-skill models list|download|verify` on an argparse subparsers object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "models",
+        help="speech models: where they are, fetch with checksum and progress, check",
+        description="List, download (checked by size and SHA-256, resumable) or verify "
+        "the Vosk speech models. Set VOICE_SKILL_MODEL_BASE_URL to download from a mirror.",
+    )
+    parser.add_argument("action", choices=("list", "download", "verify"))
+    parser.add_argument(
+        "name",
+        nargs="?",
+        default=None,
+        help="model name (default: the manifest's default); verify: or a folder",
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="download: folder to install into (default: models/ of a checkout, "
+        "else the user data folder)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="download: install even when the manifest has no SHA-256 for it",
+    )
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="verify: also load the model with Vosk (slower, proves it works)",
+    )
+    parser.set_defaults(func=models_command)
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    given = getattr(args, "settings", None)
+    if isinstance(given, Settings):
+        return given
+    config = getattr(args, "config", None)  # the top-level --config of `voice-skill`
+    return load_settings(config if isinstance(config, Path) else None)
+
+
+def _installed_at(settings: Settings, name: str) -> Path | None:
+    try:
+        return locate_vosk_model(settings, name)
+    except ModelError:
+        return None
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    entries, default = _load(None)
+    rows = []
+    for e in entries:
+        where = _installed_at(settings, e.name)
+        rows.append(
+            {
+                "name": e.name,
+                "lang": e.lang,
+                "default": e.name == default,
+                "installed": where is not None,
+                "path": str(where) if where else None,
+                "size_bytes": e.size_bytes,
+                "sha256": e.sha256,
+                "url": e.url,
+                "notes": e.notes,
+            }
+        )
+    if getattr(args, "json", False):
+        print(json.dumps({"default": default, "models": rows}, indent=1))
+        return 0
+    for row in rows:
+        size = row["size_bytes"]
+        size_text = f"{size / 2**20:6.1f} MiB" if isinstance(size, int) else "   ? MiB"
+        state = f"installed: {row['path']}" if row["installed"] else "not installed"
+        flag = "default" if row["default"] else ""
+        print(f"{row['name']:32} {size_text}  {flag:7}  {state}")
+    return 0
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    name: str | None = getattr(args, "name", None)
+    if name and (os.sep in name or Path(name).is_dir()):
+        path = Path(name).expanduser()
+    else:
+        path = locate_vosk_model(settings, name)
+    problems = verify(path)
+    if not problems and getattr(args, "load", False):
+        problems += [p for p in [load_check(path)] if p]
+    if getattr(args, "json", False):
+        print(json.dumps({"path": str(path), "ok": not problems, "problems": problems}))
+    elif not problems:
+        print(f"{path}: OK")
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    return 0 if not problems else 1
+
+
+def _download(args: argparse.Namespace) -> int:
+    entry = find_entry(getattr(args, "name", None))
+    dest = getattr(args, "dest", None) or default_download_dir()
+    path = download(
+        entry,
+        Path(dest).expanduser(),
+        progress=not getattr(args, "json", False),
+        allow_unverified=getattr(args, "no_verify", False),
+    )
+    with contextlib.suppress(OSError):
+        (user_models_dir() / ".last-download-failed").unlink(missing_ok=True)
+    if getattr(args, "json", False):
+        print(json.dumps({"name": entry.name, "path": str(path)}))
+    else:
+        print(f"{entry.name} is installed at {path}")
+    return 0
+
+
+def models_command(args: argparse.Namespace) -> int:
+    """`voice-skill models list|download|verify`: 0 on success, 1 with a message on stderr."""
+    action = getattr(args, "action", "list")
+    try:
+        if action == "download":
+            return _download(args)
+        settings = _settings_from(args)
+        if action == "list":
+            return _list(args, settings)
+        if action == "verify":
+            return _verify(args, settings)
+        raise ModelError(f"unknown action {action!r}: use list, download or verify")
+    except VoiceSkillError as exc:
+        print(f"voice-skill models {action}: {exc}", file=sys.stderr)
+        return 1
