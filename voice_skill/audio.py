@@ -266,7 +266,7 @@ class MicrophoneSource:
         self.settings = settings or Settings()
         self._forced_rate = samplerate_hz
         self.frame_samples = frame_samples_for(self.settings.frame_ms)
-        self.device = _parse_device(device if device is not None else self.settings.input_device)
+        self.device = parse_device(device if device is not None else self.settings.input_device)
         self.overflows = 0
         """blocks PortAudio reported as overrun, plus blocks dropped because nobody read"""
         self._logged_overflows = 0
@@ -293,6 +293,10 @@ class MicrophoneSource:
         try:
             info = sd.query_devices(self.device, "input")
         except (ValueError, sd.PortAudioError) as exc:
+            from voice_skill.devices import check_device
+
+            if self.device is not None:
+                check_device(str(self.device), "input")  # names the microphones there are
             raise AudioError(f"No microphone found (device {label!r}): {exc}") from exc
         if int(info["max_input_channels"]) < 1:
             raise AudioError(f"No microphone found (device {label!r}): it has no input channels")
@@ -454,7 +458,7 @@ class MicrophoneSource:
         self.close()
 
 
-def _parse_device(device: str | int | None) -> str | int | None:
+def parse_device(device: str | int | None) -> str | int | None:
     """A numeric string means a device index, as `python -m sounddevice` lists them."""
     if isinstance(device, str):
         text = device.strip()

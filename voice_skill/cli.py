@@ -1,4 +1,4 @@
-"""The `voice-skill` command: run, replay, recognize, dialog, models, fixtures, bench."""
+"""The `voice-skill` command: run, serve, devices, replay, recognize, dialog, models, fixtures, bench."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         engine=getattr(args, "engine", None),
         emergency_number=getattr(args, "emergency_number", None),
         log_enabled=False if getattr(args, "no_log", False) else None,
+        input_device=getattr(args, "input_device", None),
+        output_device=getattr(args, "output_device", None),
     )
 
 
@@ -38,6 +40,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     outcome = run_session(_settings(args), text=args.text, json_out=args.json)
     return 0 if outcome is not None else 1
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """`voice-skill devices [--check]`: microphones and speakers by name; a sound check."""
+    from voice_skill.devices import devices_command
+
+    return devices_command(_settings(args), args.check)
 
 
 # ---- replay / recognize / bench ------------------------------------------------------------------
@@ -133,8 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--engine", choices=ENGINES,
                         help="speech recognizer (default auto: Vosk if its model is installed)")
 
+    audio = argparse.ArgumentParser(add_help=False)
+    audio.add_argument("--input-device", metavar="NAME",
+                       help="microphone: a name (or part of it) or index from `voice-skill devices`")
+    audio.add_argument("--output-device", metavar="NAME",
+                       help="speaker: a name (or part of it) or index from `voice-skill devices`")
+
     run = sub.add_parser(
-        "run", parents=[common, engine], help="a live session: microphone and speaker, or typed",
+        "run", parents=[common, engine, audio], help="a live session: microphone and speaker, or typed",
         description="Start a first-aid session. With --text, type answers and read replies; "
         "with stdin not a terminal, answers are read line by line (scriptable).")
     run.add_argument("--text", action="store_true", help="typed answers and printed replies")
@@ -143,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--emergency-number", metavar="DIGITS",
                      help=f"number to tell the person to call ({', '.join(EMERGENCY_NUMBERS)} ...)")
     run.set_defaults(func=cmd_run)
+
+    devices = sub.add_parser(
+        "devices", parents=[common, audio, engine], help="list microphones and speakers; a sound check",
+        description="List the audio devices by name. With --check, play a short phrase through "
+        "the speaker while recording the microphone, and say whether it was heard (exit 1 if not).")
+    devices.add_argument("--check", action="store_true", help="a sound check through both")
+    devices.set_defaults(func=cmd_devices)
 
     replay = sub.add_parser(
         "replay", parents=[common, engine],

@@ -93,7 +93,13 @@ class Settings:
     barge_in: bool = False
     """hear the person while the skill speaks: an answer or "stop" cuts the skill short"""
     input_device: str | None = None
-    """sounddevice input device name or index; None is the system default"""
+    """microphone: a device name (or part of it) or index from `voice-skill devices`; None is
+    the system default"""
+    output_device: str | None = None
+    """speaker: a device name (or part of it) or index from `voice-skill devices`; None is the
+    system default"""
+    start_phrases: tuple[str, ...] = ()
+    """what starts a session when `voice-skill serve` waits (empty: the dialogue's `wake.start`)"""
 
     engine: Engine = "auto"
     """auto | vosk | whisper | pocketsphinx"""

@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from voice_skill.audio import parse_device
 from voice_skill.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,8 @@ class Pyttsx3Speaker:
         self.faults: list[str] = []
         """every fault seen, in order (the first one is the one announced)"""
         self._rate_factor = 1.0
+        if output_device is None:
+            output_device = parse_device(self.settings.output_device)
         self._config: dict[str, Any] = {"driver_name": driver_name, "output_device": output_device}
         self._target = worker_target
         self._stream = stream

@@ -1,0 +1,59 @@
+"""Devices by name and the sound check, through the virtual microphone and speaker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pulse_rig import PulseRig
+
+pytestmark = [pytest.mark.audio]
+
+
+def voice_skill(rig: PulseRig, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "voice_skill", *args], env=rig.env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_devices_lists_microphones_and_speakers_by_name(pulse_rig: PulseRig) -> None:
+    proc = voice_skill(pulse_rig, "devices")
+    assert proc.returncode == 0, proc.stderr
+    mics, speakers = proc.stdout.split("Speakers:")
+    assert "Microphones:" in mics and "pulse" in mics and "pulse" in speakers
+    assert "(default)" in mics and "(default)" in speakers
+
+
+def test_a_microphone_that_is_not_there_is_named_with_the_ones_that_are(
+        pulse_rig: PulseRig, tmp_path: Path) -> None:
+    proc = voice_skill(pulse_rig, "run", "--no-log", "--input-device", "no-such-mic",
+                       "--engine", "pocketsphinx", timeout=60)
+    # the session still runs (typed answers, here none): the person is told why, by name
+    assert "No microphone 'no-such-mic' here" in proc.stdout + proc.stderr
+    assert "'pulse'" in proc.stdout + proc.stderr
+
+
+def test_the_sound_check_hears_the_speaker_in_a_room(pulse_rig: PulseRig) -> None:
+    module = pulse_rig.echo_speaker_into_mic("100%")  # the microphone hears the speaker
+    try:
+        proc = voice_skill(pulse_rig, "devices", "--check", "--engine", "whisper")
+    finally:
+        pulse_rig.pactl("unload-module", module, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("Sound check"))
+    assert "heard the default speaker" in line
+    assert "sound check" in line.split("recognized:")[1]  # the phrase itself came back
+
+
+def test_the_sound_check_says_when_the_microphone_hears_nothing(pulse_rig: PulseRig) -> None:
+    proc = voice_skill(pulse_rig, "devices", "--check", "--engine", "pocketsphinx")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "did not hear the default speaker" in proc.stdout
+    assert "--input-device" in proc.stdout
+
+
+def test_a_speaker_that_is_not_there_is_refused_by_name(pulse_rig: PulseRig) -> None:
+    proc = voice_skill(pulse_rig, "devices", "--check", "--output-device", "no-such-speaker")
+    assert proc.returncode == 1
+    assert "No speaker 'no-such-speaker' here" in proc.stderr and "'pulse'" in proc.stderr

@@ -1,0 +1,169 @@
+"""Microphones and speakers by name: what is there, and a sound check through both."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from voice_skill.audio import PIPELINE_RATE_HZ, MicrophoneSource, _sounddevice, parse_device
+from voice_skill.errors import AudioError
+from voice_skill.settings import Settings
+
+if TYPE_CHECKING:
+    from voice_skill.recognizers import Recognizer
+    from voice_skill.tts import Speaker
+
+HEARD_ABOVE_DB = 10.0
+"""the microphone heard the speaker when it was this much louder during the phrase than before"""
+QUIET_BEFORE_S = 0.6
+"""room sound recorded before the phrase, for the comparison (seconds)"""
+
+
+@dataclass(frozen=True)
+class Device:
+    """One audio device as PortAudio lists it."""
+
+    index: int
+    name: str
+    inputs: int
+    outputs: int
+    default_input: bool
+    default_output: bool
+
+
+def list_devices() -> list[Device]:
+    """Every audio device PortAudio sees, with its channels and whether it is a default."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        default_in, default_out = (int(i) if i is not None else -1 for i in sd.default.device)
+    except sd.PortAudioError as exc:
+        raise AudioError(f"cannot list audio devices: {exc}") from exc
+    return [Device(i, str(d["name"]), int(d["max_input_channels"]),
+                   int(d["max_output_channels"]), i == default_in, i == default_out)
+            for i, d in enumerate(devices)]
+
+
+def device_table(devices: list[Device]) -> str:
+    """The devices as a person reads them: microphones, then speakers, defaults marked."""
+    lines = []
+    for title, kind in (("Microphones", "inputs"), ("Speakers", "outputs")):
+        lines.append(f"{title}:")
+        found = [d for d in devices if getattr(d, kind)]
+        for d in found:
+            default = d.default_input if kind == "inputs" else d.default_output
+            lines.append(f"  {d.index:>3}  {d.name}{'  (default)' if default else ''}")
+        if not found:
+            lines.append("  none")
+    return "\n".join(lines)
+
+
+def check_device(name: str | None, kind: str) -> None:
+    """Raise AudioError naming the devices there are when `name` (an input or output) is not
+    one of them; None, the system default, always passes."""
+    device = parse_device(name)
+    if device is None:
+        return
+    sd = _sounddevice()
+    try:
+        sd.query_devices(device, kind)
+    except (ValueError, sd.PortAudioError) as exc:
+        channels = "inputs" if kind == "input" else "outputs"
+        there = ", ".join(repr(d.name) for d in list_devices() if getattr(d, channels)) or "none"
+        what = "microphone" if kind == "input" else "speaker"
+        raise AudioError(f"No {what} {name!r} here ({exc}). {what.capitalize()}s: {there}") from exc
+
+
+@dataclass(frozen=True)
+class SoundCheck:
+    """What the microphone picked up while the speaker played a phrase."""
+
+    heard: bool
+    level_db: float
+    """loudness while the phrase played (dB below full scale)"""
+    room_db: float
+    """loudness before it (dB below full scale)"""
+    words: str
+    """what the recognizer made of it ("" when nothing)"""
+
+
+def sound_check(settings: Settings, speaker: Speaker, phrase: str,
+                recognizer: Recognizer | None = None) -> SoundCheck:
+    """Play `phrase` through the speaker while recording the microphone; was it heard?"""
+    check_device(settings.input_device, "input")
+    check_device(settings.output_device, "output")
+    mic = MicrophoneSource(settings)
+    frames: list[np.ndarray] = []
+    marks: dict[str, int] = {}
+    done = threading.Event()
+
+    def record() -> None:
+        while not done.is_set():
+            frame = mic.read(0.5)
+            if frame is not None:
+                frames.append(frame)
+
+    recorder = threading.Thread(target=record, name="voice-skill-sound-check", daemon=True)
+    try:
+        recorder.start()
+        time.sleep(QUIET_BEFORE_S)
+        marks["start"] = len(frames)
+        speaker.say(phrase)
+        time.sleep(0.3)  # the tail of the phrase through the device's buffers
+    finally:
+        done.set()
+        recorder.join(5)
+        mic.close()
+    audio = np.concatenate(frames) if frames else np.zeros(0, np.int16)
+    split = marks.get("start", 0) * mic.frame_samples
+    room, played = audio[:split], audio[split:]
+    level, quiet = _db(played), _db(room)
+    words = ""
+    if recognizer is not None and len(played) > PIPELINE_RATE_HZ // 4:
+        words = recognizer.recognize(played, None).text
+    return SoundCheck(level - quiet >= HEARD_ABOVE_DB, round(level, 1), round(quiet, 1), words)
+
+
+def _db(audio: np.ndarray) -> float:
+    """Root-mean-square level in dB below full scale (-100 for silence)."""
+    if not len(audio):
+        return -100.0
+    rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) / 32768.0
+    return 20 * math.log10(rms) if rms > 1e-5 else -100.0
+
+
+def devices_command(settings: Settings, check: bool, announce: Any = print) -> int:
+    """`voice-skill devices [--check]`: list the devices; with --check, a sound check."""
+    announce(device_table(list_devices()))
+    if not check:
+        return 0
+    from voice_skill.dialog import load_dialog
+    from voice_skill.errors import VoiceSkillError
+    from voice_skill.recognizers import recognizer_for
+    from voice_skill.tts import Pyttsx3Speaker
+
+    dialog = load_dialog(settings.dialog_path)
+    phrase = dialog.messages.get("sound_check")
+    if phrase is None:
+        raise VoiceSkillError(f"{dialog.path}: messages.sound_check is missing (the phrase the "
+                              "sound check plays)")
+    speaker = Pyttsx3Speaker(settings)
+    try:
+        result = sound_check(settings, speaker, phrase, recognizer_for(settings))
+    finally:
+        speaker.close()
+    mic = settings.input_device or "the default microphone"
+    out = settings.output_device or "the default speaker"
+    if result.heard:
+        announce(f"Sound check: {mic} heard {out} ({result.level_db:.0f} dBFS while it spoke, "
+                 f"{result.room_db:.0f} dBFS before); recognized: {result.words or '(no words)'}")
+        return 0
+    announce(f"Sound check: {mic} did not hear {out} ({result.level_db:.0f} dBFS while it spoke, "
+             f"{result.room_db:.0f} dBFS before). Is the speaker on and loud enough, and the "
+             "microphone near it? Choose others with --input-device / --output-device.")
+    return 1
