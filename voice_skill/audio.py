@@ -254,6 +254,8 @@ class MicrophoneSource:
 
     FIRST_AUDIO_TIMEOUT_S = 5.0
     """a device that opens but sends nothing for this long counts as broken (seconds)"""
+    STALL_S = 3.0
+    """an open device that has sent nothing for this long is gone (it sends every few ms)"""
     QUEUE_SECONDS = 60.0
     """audio kept while nobody reads (seconds); older blocks are dropped and counted"""
 
@@ -280,6 +282,7 @@ class MicrophoneSource:
         self.read_samples = 0
         """16 kHz samples read or flushed since the device opened: where read() is"""
         self._captured = 0  # device samples the callback received
+        self._last_block_at = 0.0  # time.monotonic() of the last block the device sent
         self._open()
 
     @property
@@ -362,6 +365,7 @@ class MicrophoneSource:
         # PortAudio's thread: only queue (and count), never block, log or convert here.
         if status.input_overflow:
             self.overflows += 1
+        self._last_block_at = time.monotonic()
         try:
             self._queue.put_nowait(indata[:, 0].copy())
             self._captured += frames
@@ -398,7 +402,8 @@ class MicrophoneSource:
     def _check_alive(self) -> None:
         """Raise if the stream died under us (device unplugged or taken away)."""
         stream = self._stream
-        if self._lost.is_set() or stream is None or not stream.active:
+        stalled = time.monotonic() - self._last_block_at > self.STALL_S
+        if self._lost.is_set() or stream is None or not stream.active or stalled:
             raise AudioError(
                 f"Microphone {self.device_label!r} stopped delivering audio (unplugged?);"
                 " reconnect it and try again"

@@ -42,6 +42,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if outcome is not None else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`voice-skill serve`: wait for a start phrase, run a session, wait again."""
+    from voice_skill.serve import serve
+
+    return serve(_settings(args), args.json, args.sessions)
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     """`voice-skill devices [--check]`: microphones and speakers by name; a sound check."""
     from voice_skill.devices import devices_command
@@ -158,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--emergency-number", metavar="DIGITS",
                      help=f"number to tell the person to call ({', '.join(EMERGENCY_NUMBERS)} ...)")
     run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser(
+        "serve", parents=[common, engine, audio],
+        help="always ready: wait for a start phrase, run a session, wait again",
+        description="For a speaker that nobody can reach: listens, offline, for a start phrase "
+        "(\"first aid\"; the setting start_phrases changes them), then runs a spoken session, "
+        "then waits again. \"Help\" or \"call an ambulance\" go straight to the emergency "
+        "instruction. Survives the microphone being unplugged and plugged back in.")
+    serve.add_argument("--json", action="store_true", help="print one JSON event per line")
+    serve.add_argument("--no-log", action="store_true", help="do not write session logs")
+    serve.add_argument("--sessions", type=int, metavar="N", help="stop after N sessions")
+    serve.set_defaults(func=cmd_serve)
 
     devices = sub.add_parser(
         "devices", parents=[common, audio, engine], help="list microphones and speakers; a sound check",

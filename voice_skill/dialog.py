@@ -134,6 +134,18 @@ class Language:
 
 
 @dataclass(frozen=True)
+class Wake:
+    """What `voice-skill serve` listens for while it waits."""
+
+    start: tuple[str, ...] = ()
+    """phrases that start a session ("first aid")"""
+    emergency: tuple[str, ...] = ()
+    """phrases that go straight to the emergency instruction (those of `emergency_intents`)"""
+    emergency_intent: str = "emergency"
+    """the intent a session starts with when an emergency phrase is heard"""
+
+
+@dataclass(frozen=True)
 class Dialog:
     """A whole dialogue, validated."""
 
@@ -145,6 +157,7 @@ class Dialog:
     messages: Mapping[str, str]
     states: Mapping[str, State]
     language: Language = Language()
+    wake: Wake = Wake()
 
     def question(self, state: str) -> str:
         """What the person was asked in `state`, as context for the recognizer.
@@ -327,7 +340,7 @@ def load_dialog(path: Path | None = None) -> Dialog:
         raise DialogError(str(path), exc.reason, exc.line) from None
     top = _Reader(path, raw, "")
     top.only({"version", "start", "sources", "intents", "global_intents", "language", "messages",
-              "states"})
+              "states", "wake"})
     if top.data.get("version") != 1:
         raise top.fail("version", "must be 1")
 
@@ -378,10 +391,23 @@ def load_dialog(path: Path | None = None) -> Dialog:
         path=path, start=cast(str, top.text("start", required=True)),
         sources=MappingProxyType(sources), intents=MappingProxyType(intents),
         global_intents=global_intents, messages=MappingProxyType(messages),
-        states=MappingProxyType(states),
+        states=MappingProxyType(states), wake=_load_wake(top.mapping("wake"), intents),
     )
     _cross_check(dialog, states_r)
     return dialog
+
+
+def _load_wake(r: _Reader | None, intents: Mapping[str, tuple[str, ...]]) -> Wake:
+    if r is None:
+        return Wake()
+    r.only({"start", "emergency_intents"})
+    start = tuple(p.lower() for p in r.texts("start"))
+    names = r.texts("emergency_intents")
+    for name in names:
+        if name not in intents:
+            raise r.fail("emergency_intents", f"unknown intent {name!r} (not under intents)")
+    emergency = tuple(p for name in names for p in intents[name])
+    return Wake(start, emergency, "emergency" if "emergency" in names else (names or ("",))[0])
 
 
 def _load_language(r: _Reader | None) -> Language:

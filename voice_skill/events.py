@@ -184,6 +184,22 @@ class Notice:
     text: str
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """`voice-skill serve` waits for a start phrase."""
+
+    start_phrases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WakeHeard:
+    """A waiting speaker heard a start phrase (`start`) or a call for help (`emergency`)."""
+
+    kind: Literal["start", "emergency"]
+    text: str
+    confidence: float
+
+
 SessionEvent = (Output | Listening | Recognized | Understood | Unanswered | Continued | Corrected
-                | NotSaid | InputClosed | Timing | Notice)
+                | NotSaid | InputClosed | Timing | Notice | Waiting | WakeHeard)
 """everything a session tells its sinks; only the log and --json turn it into JSON"""

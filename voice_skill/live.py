@@ -7,10 +7,11 @@ import json
 import sys
 from collections.abc import Callable
 
+from voice_skill.audio import MicrophoneSource
 from voice_skill.clock import WallClock
 from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.errors import AudioError
-from voice_skill.events import Notice, Recognized, Reply, SessionEnded, SessionEvent
+from voice_skill.events import Intent, Notice, Recognized, Reply, SessionEnded, SessionEvent
 from voice_skill.listening import Listener
 from voice_skill.session import Session, Sink
 from voice_skill.session_log import SessionLog, record
@@ -35,8 +36,13 @@ def _console_sink(echo_heard: bool) -> Sink:
     return show
 
 
-def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded | None:
-    """Run one session; returns its outcome (None if it could not start)."""
+def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | None = None,
+                mic: MicrophoneSource | None = None) -> SessionEnded | None:
+    """Run one session; returns its outcome (None if it could not start).
+
+    `first` is what the person said to start it (acted on at once); `mic` an open microphone
+    to listen with (`voice-skill serve` keeps one open between sessions).
+    """
     dialog = load_dialog(settings.dialog_path)
     sinks: list[Sink] = [_json_sink] if json_out else []
 
@@ -75,9 +81,9 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
 
         speaker = Pyttsx3Speaker(settings, on_fault=speech_failed,
                                  stream=sys.stderr if json_out else io.StringIO())
-        listener = _voice_listener(settings, dialog, announce, typed, speaker) or typed
+        listener = _voice_listener(settings, dialog, announce, typed, speaker, mic) or typed
     try:
-        outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks).run()
+        outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks).run(first)
     finally:
         if speaker:
             speaker.close()
@@ -88,9 +94,10 @@ def run_session(settings: Settings, text: bool, json_out: bool) -> SessionEnded 
 
 
 def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str], None],
-                    typed: TextListener, speaker: Pyttsx3Speaker) -> Listener | None:
+                    typed: TextListener, speaker: Pyttsx3Speaker,
+                    mic: MicrophoneSource | None = None) -> Listener | None:
     """Microphone + endpointing + the best recognizer here; None (text mode) without a microphone."""
-    from voice_skill.audio import AudioSource, MicrophoneSource
+    from voice_skill.audio import AudioSource
     from voice_skill.echo import cancel_echo
     from voice_skill.endpointing import Endpointer
     from voice_skill.intents import IntentMatcher
@@ -101,7 +108,7 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
     recognizer = recognizer_for(settings, announce=announce)
     interactive = sys.stdin.isatty()
     try:
-        mic = MicrophoneSource(settings)
+        mic = mic or MicrophoneSource(settings)
     except AudioError as exc:
         announce(f"{exc}. I will show the questions here: type your answers.")
         return None

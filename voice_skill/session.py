@@ -30,6 +30,7 @@ from voice_skill.events import (
     Timing,
     Unanswered,
     Understood,
+    Utterance,
 )
 from voice_skill.intents import NO_MATCH, IntentMatcher
 from voice_skill.listening import EndOfInput, Heard, Listener
@@ -78,10 +79,19 @@ class Session:
         for sink in self.sinks:
             sink(event)
 
-    def run(self) -> SessionEnded:
-        """The whole session; Ctrl-C or the end of input ends it politely with the safety line."""
+    def run(self, first: Intent | None = None) -> SessionEnded:
+        """The whole session; Ctrl-C or the end of input ends it politely with the safety line.
+
+        `first` is something the person already said before the session began ("call an
+        ambulance" to a waiting speaker): it is acted on at once, without the greeting.
+        """
         try:
-            self._render(self.manager.start())
+            opening = self.manager.start()
+            if first is None:
+                self._render(opening)
+            else:
+                self.log(Recognized(Utterance(first.text, first.confidence), self.manager.state))
+                self._render(self.manager.handle(first))
             while not self.manager.ended:
                 self._step()
         except (EndOfInput, KeyboardInterrupt) as why:

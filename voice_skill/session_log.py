@@ -27,6 +27,8 @@ from voice_skill.events import (
     Timing,
     Unanswered,
     Understood,
+    Waiting,
+    WakeHeard,
 )
 
 EVENT_NAMES: dict[type, str] = {
@@ -34,7 +36,7 @@ EVENT_NAMES: dict[type, str] = {
     SessionEnded: "ended", RateChanged: "rate", Listening: "listening", Recognized: "heard",
     Understood: "intent", Unanswered: "no_input", Continued: "continuation",
     Corrected: "corrected", NotSaid: "not_said", InputClosed: "input_closed", Timing: "timing",
-    Notice: "notice",
+    Notice: "notice", Waiting: "waiting", WakeHeard: "wake",
 }
 """the "event" name of each kind in the JSON lines (the command-line contract)"""
 

@@ -1,0 +1,149 @@
+"""`voice-skill serve` through the virtual devices: a start phrase, a call for help, a lost
+microphone that comes back; and the wake phrases on their own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulse_rig import MIC_SINK, PulseRig
+
+from voice_skill.dialog import load_dialog
+from voice_skill.intents import IntentMatcher
+from voice_skill.serve import WakePhrases
+from voice_skill.settings import Settings
+
+AUDIO = Path(__file__).parent / "fixtures" / "audio" / "slt" / "clean"
+
+
+def kind_of(text: str, settings: Settings | None = None) -> str | None:
+    dialog = load_dialog()
+    words = list(IntentMatcher(dialog).tokens(text))
+    return WakePhrases.of(dialog, settings or Settings()).kind_of(words)
+
+
+def test_a_start_phrase_starts_and_a_call_for_help_is_an_emergency() -> None:
+    assert kind_of("First aid, please.") == "start"
+    assert kind_of("help my back") == "start"  # not "help": the back
+    assert kind_of("help") == "emergency" and kind_of("Call an ambulance!") == "emergency"
+    assert kind_of("the first thing") is None and kind_of("") is None
+    assert kind_of("hey speaker", Settings(start_phrases=("hey speaker",))) == "start"
+
+
+class Serving:
+    """`voice-skill serve --json` as a subprocess on the virtual devices; its events."""
+
+    def __init__(self, rig: PulseRig, tmp_path: Path, *args: str) -> None:
+        self.rig = rig
+        self.events: list[dict[str, Any]] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "voice_skill", "serve", "--json", "--no-log", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=rig.env, text=True, cwd=tmp_path)
+        self._new = threading.Condition()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._new:
+                self.events.append(json.loads(line))
+                self._new.notify_all()
+
+    def wait_for(self, want: Any, timeout_s: float = 90, after: int = 0) -> dict[str, Any]:
+        """The first event (from index `after`) that `want` accepts."""
+        deadline = time.monotonic() + timeout_s
+        with self._new:
+            while True:
+                for e in self.events[after:]:
+                    if want(e):
+                        return e
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise AssertionError(f"not seen; last events: {self.events[-6:]}")
+                self._new.wait(0.5)
+
+    def say(self, wav: Path) -> None:
+        time.sleep(0.3)
+        self.rig.play_into_mic(wav).wait(10)
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return self.proc.stderr.read() if self.proc.stderr else ""
+
+
+@pytest.fixture()
+def first_aid(tmp_path: Path) -> Path:
+    """ "first aid" in a flite voice (the wake phrases are not in the answer corpus)."""
+    wav = tmp_path / "first_aid.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", "first aid", "-o", str(wav)], check=True)
+    return wav
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_a_spoken_start_phrase_begins_a_session_and_the_speaker_waits_again(
+        pulse_rig: PulseRig, tmp_path: Path, first_aid: Path) -> None:
+    s = Serving(pulse_rig, tmp_path, "--engine", "whisper", "--sessions", "2")
+    try:
+        s.wait_for(lambda e: e["event"] == "waiting")
+        s.say(first_aid)
+        woke = s.wait_for(lambda e: e["event"] == "wake")
+        assert woke["kind"] == "start"
+        s.wait_for(lambda e: e["event"] == "listening" and e["state"] == "opening")
+        s.say(AUDIO / "stop.wav")
+        ended = s.wait_for(lambda e: e["event"] == "ended")
+        assert ended["outcome"] == "stopped"
+        # and it waits for the next time it is needed
+        s.wait_for(lambda e: e["event"] == "waiting", after=s.events.index(ended))
+    finally:
+        s.stop()
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_call_an_ambulance_to_a_waiting_speaker_goes_straight_to_the_emergency(
+        pulse_rig: PulseRig, tmp_path: Path) -> None:
+    s = Serving(pulse_rig, tmp_path, "--engine", "whisper", "--sessions", "1")
+    try:
+        s.wait_for(lambda e: e["event"] == "waiting")
+        s.say(AUDIO / "call_an_ambulance.wav")
+        assert s.wait_for(lambda e: e["event"] == "wake")["kind"] == "emergency"
+        escalated = s.wait_for(lambda e: e["event"] == "escalated")
+        assert escalated["level"] == "emergency"
+        first_said = s.wait_for(lambda e: e["event"] == "said")
+        assert first_said["state"] == "emergency", "no greeting before the instruction"
+        assert first_said["text"].startswith("This could be serious. Please call")
+    finally:
+        s.stop()
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_a_microphone_that_stops_and_comes_back_is_used_again(
+        pulse_rig: PulseRig, tmp_path: Path, first_aid: Path) -> None:
+    s = Serving(pulse_rig, tmp_path, "--engine", "whisper", "--sessions", "1")
+    try:
+        s.wait_for(lambda e: e["event"] == "waiting")
+        pulse_rig.pactl("suspend-sink", MIC_SINK, "1")  # the microphone delivers nothing
+        try:
+            lost = s.wait_for(lambda e: e["event"] == "notice" and "stopped working" in e["text"])
+            time.sleep(6)  # gone for a while: the reopen fails at least once
+        finally:
+            pulse_rig.pactl("suspend-sink", MIC_SINK, "0")  # plugged back in
+        back = s.wait_for(lambda e: e["event"] == "notice" and "working again" in e["text"],
+                          after=s.events.index(lost))
+        s.wait_for(lambda e: e["event"] == "waiting", after=s.events.index(back))
+        s.say(first_aid)
+        assert s.wait_for(lambda e: e["event"] == "wake")["kind"] == "start"
+    finally:
+        s.stop()

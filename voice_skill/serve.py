@@ -1,0 +1,170 @@
+"""`voice-skill serve`: always listening, offline, for a start phrase; a session; listening again.
+
+For a speaker nobody can reach: it waits for "first aid" (the dialogue's `wake.start`, or the
+`start_phrases` setting), runs a whole spoken session, and waits again. "Help" or "call an
+ambulance" heard while it waits start the session in the emergency instruction at once.
+A microphone that is unplugged is waited for and opened again; the speaker is opened anew for
+every session, so one plugged back in is used.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, cast
+
+from voice_skill.audio import MicrophoneSource
+from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.endpointing import Endpointer
+from voice_skill.errors import AudioError
+from voice_skill.events import Intent, Notice, SessionEvent, Waiting, WakeHeard
+from voice_skill.intents import IntentMatcher
+from voice_skill.session_log import record
+from voice_skill.settings import Settings
+
+if TYPE_CHECKING:
+    from voice_skill.recognizers import Recognizer
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 5.0
+"""while the microphone is gone, how often to try to open it again (seconds)"""
+MIN_CONFIDENCE = 0.3
+"""a start phrase heard less surely than this is not taken (a false start costs a session)"""
+
+
+@dataclass(frozen=True)
+class WakePhrases:
+    """The phrases a waiting speaker reacts to, normalized as the intent matcher does."""
+
+    start: tuple[tuple[str, ...], ...]
+    emergency: tuple[tuple[str, ...], ...]
+
+    @staticmethod
+    def of(dialog: Dialog, settings: Settings) -> WakePhrases:
+        """The dialogue's (or the settings' start phrases), as word tuples."""
+        matcher = IntentMatcher(dialog)
+        start = settings.start_phrases or dialog.wake.start
+        return WakePhrases(tuple(tuple(matcher.tokens(p)) for p in start),
+                           tuple(tuple(matcher.tokens(p)) for p in dialog.wake.emergency))
+
+    def kind_of(self, words: list[str]) -> str | None:
+        """"start", "emergency" or None for what was heard; a start phrase wins ("help my
+        back" starts a session, "help" alone is an emergency)."""
+        for kind, phrases in (("start", self.start), ("emergency", self.emergency)):
+            if any(_contains(words, p) for p in phrases if p):
+                return kind
+        return None
+
+
+def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(words[i:i + n]) == phrase for i in range(len(words) - n + 1))
+
+
+def wait_for_wake(mic: MicrophoneSource, endpointer: Endpointer, recognizer: Recognizer,
+                  phrases: WakePhrases, matcher: IntentMatcher,
+                  sink: Callable[[SessionEvent], None]) -> WakeHeard:
+    """Listen until a start or emergency phrase is heard. Raises AudioError when the
+    microphone fails. Free dictation: the phrases are never forced onto a noise."""
+    while True:
+        segment = endpointer.listen(mic, math.inf)
+        if segment is None:
+            continue
+        u = recognizer.recognize(segment.audio, None)
+        kind = phrases.kind_of(list(matcher.tokens(u.text)))
+        if kind is not None and u.confidence >= MIN_CONFIDENCE:
+            heard = WakeHeard(cast(Literal["start", "emergency"], kind), u.text,
+                              round(u.confidence, 3))
+            sink(heard)
+            return heard
+        if u.text:
+            log.info("heard while waiting (not a start phrase): %r", u.text)
+
+
+def open_microphone(settings: Settings, announce: Callable[[str], None]) -> MicrophoneSource:
+    """The microphone, waited for as long as it takes (said once, then retried quietly)."""
+    told = False
+    while True:
+        try:
+            mic = MicrophoneSource(settings)
+        except AudioError as exc:
+            if not told:
+                announce(f"{exc}. I will keep trying every {RETRY_S:g} seconds.")
+                told = True
+            time.sleep(RETRY_S)
+            continue
+        if told:
+            announce("The microphone is working again.")
+        return mic
+
+
+def reopen(mic: MicrophoneSource, why: str, announce: Callable[[str], None]) -> None:
+    """Get a lost microphone back, however long it takes (said once, then retried quietly)."""
+    announce(f"The microphone stopped working: {why}. I will keep trying.")
+    while True:
+        time.sleep(RETRY_S)
+        try:
+            mic.reopen()
+        except AudioError as exc:
+            log.info("microphone still unavailable: %s", exc)
+            continue
+        announce("The microphone is working again.")
+        return
+
+
+def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> int:
+    """Wait for a start phrase, run a session, wait again; `sessions` caps them (tests)."""
+    from voice_skill.live import run_session
+    from voice_skill.recognizers import recognizer_for
+    from voice_skill.tts import Pyttsx3Speaker
+
+    dialog = load_dialog(settings.dialog_path)
+
+    def sink(event: SessionEvent) -> None:
+        if json_out:
+            print(json.dumps(record(event), ensure_ascii=False, default=str), flush=True)
+        elif isinstance(event, Notice):
+            print(event.text, flush=True)
+        elif isinstance(event, Waiting):
+            print(f"Waiting for: {', '.join(event.start_phrases)}", flush=True)
+
+    def announce(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        if json_out:
+            sink(Notice(message))
+
+    recognizer = recognizer_for(settings, announce=announce)
+    phrases = WakePhrases.of(dialog, settings)
+    matcher = IntentMatcher(dialog)
+    endpointer = Endpointer(settings)
+    mic = open_microphone(settings, announce)
+    if ready := dialog.messages.get("wake_ready"):
+        speaker = Pyttsx3Speaker(settings, stream=sys.stderr if json_out else io.StringIO())
+        speaker.say(ready)
+        speaker.close()
+    done = 0
+    try:
+        while sessions is None or done < sessions:
+            sink(Waiting(tuple(settings.start_phrases or dialog.wake.start)))
+            mic.flush()
+            try:
+                heard = wait_for_wake(mic, endpointer, recognizer, phrases, matcher, sink)
+            except AudioError as exc:
+                reopen(mic, str(exc), announce)
+                continue
+            first = (Intent(dialog.wake.emergency_intent, confidence=heard.confidence,
+                            text=heard.text) if heard.kind == "emergency" else None)
+            run_session(settings, text=False, json_out=json_out, first=first, mic=mic)
+            done += 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        mic.close()
+    return 0
