@@ -238,7 +238,7 @@ def test_silence_helper() -> None:
 
 
 def test_missing_microphone_is_named_in_plain_words() -> None:
-    with pytest.raises(AudioError, match=r"No microphone found \(device 'no-such-mic'\)"):
+    with pytest.raises(AudioError, match=r"No microphone 'no-such-mic' here"):
         MicrophoneSource(Settings(input_device="no-such-mic"))
 
 

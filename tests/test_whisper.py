@@ -54,6 +54,20 @@ def test_real_people_answering_a_red_flag_question_are_understood(
     assert confidence > 0.3
 
 
+@pytest.mark.parametrize("name, state, want", [
+    ("stop/3d86b69a_nohash_0.wav", "rf_bladder", "stop"),
+    ("no/3d86b69a_nohash_2.wav", "rf_bladder", "no"),
+])
+def test_an_answer_found_only_when_held_to_the_states_phrases_counts_as_unsure(
+        whisper: WhisperRecognizer, name: str, state: str, want: str) -> None:
+    free = whisper.recognize(read_wav(REAL / name), None, DIALOG.question(state)).text
+    assert MATCHER.match(free, state).name != want, f"free text {free!r} is already an answer"
+    _, intent, _, confidence = heard(whisper, name, state)
+    assert intent == want
+    # below the confirmation threshold: a red-flag "no" found this way is asked again
+    assert confidence < Settings().low_confidence
+
+
 @pytest.mark.parametrize("name", [
     "noise/noise_98.wav", "noise/noise_1024.wav", "go/0ea0e2f4_nohash_0.wav",
     "other-words/bed_0ea0e2f4_nohash_1.wav", "other-words/marvin_7add4c5f_nohash_1.wav",
