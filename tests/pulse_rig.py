@@ -161,11 +161,14 @@ class PulseRig:
                             f"sink={MIC_SINK}", f"latency_msec={latency_ms}",
                             "adjust_time=0",  # no rate adjusting: a room does not resample
                             "source_dont_move=true", "sink_dont_move=true").stdout.strip()
-        for line in self.pactl("list", "short", "sink-inputs").stdout.splitlines():
-            fields = line.split()
-            if len(fields) > 2 and fields[2] == module:
-                self.pactl("set-sink-input-volume", fields[0], volume)
-        return module
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:  # the loopback's stream appears a moment later
+            for block in self.pactl("list", "sink-inputs").stdout.split("Sink Input #")[1:]:
+                if f"Owner Module: {module}\n" in block:
+                    self.pactl("set-sink-input-volume", block.split()[0], volume)
+                    return module
+            time.sleep(0.05)
+        raise RuntimeError(f"the echo loopback (module {module}) never started")
 
     def speaker_recorder(self) -> SpeakerRecorder:
         """Start recording what the skill plays; `.stop()` returns the audio."""

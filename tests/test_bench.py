@@ -120,3 +120,19 @@ def test_full_plan_soaks_at_least_thirty_minutes() -> None:
     assert Plan.make(quick=False, soak_minutes=5).soak_minutes == 30
     assert Plan.make(quick=False, soak_minutes=45).soak_minutes == 45
     assert Plan.make(quick=True, soak_minutes=30).quick
+
+
+def test_the_wake_report_is_written_from_its_saved_figures() -> None:
+    from voice_skill.dev.wake_bench import render
+
+    engine = {"engine": "whisper", "stream_minutes": 38.5, "clips": 830, "segments": 801,
+              "decode_s_median": 0.09, "false_starts": ["first aid"], "false_emergencies": [],
+              "false_starts_per_hour": 1.56, "false_emergencies_per_hour": 0.0,
+              "caught_pct": {"start clean": 81.2, "emergency 5 dB": 40.0},
+              "caught_n": {"start clean": 16, "emergency 5 dB": 8}}
+    text = render({"when": "2026-11-30 03:00 UTC", "commit": "abc1234", "min_confidence": 0.3,
+                   "start_phrases": ["first aid", "help my back"], "engines": [engine]})
+    assert "| false starts per hour | 1.56 (1: 'first aid') |" in text
+    assert "| start phrases caught, clean | 81.2 % of 16 |" in text
+    assert "| calls for help caught, 5 dB | 40.0 % of 8 |" in text
+    assert "38.5 minutes of real sound" in text and "`abc1234`" in text

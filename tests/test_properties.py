@@ -70,9 +70,10 @@ def test_a_yes_to_an_emergency_question_always_escalates(index: int,
     d.run(["yes", *(["no"] * index)])
     d.say("yes")
     assert d.t.escalations and d.t.escalations[0].level == "emergency"
-    _ = after  # whatever follows, the session stays escalated
+    # whatever follows, the skill stays with the emergency instruction until it ends
     for text, confidence in after:
         if d.manager.ended:
             break
         d.say(text, confidence)
+        assert d.manager.ended or d.state == "emergency", (text, d.state)
     assert d.manager.level == "emergency"

@@ -36,6 +36,33 @@ def test_a_start_phrase_starts_and_a_call_for_help_is_an_emergency() -> None:
     assert kind_of("hey speaker", Settings(start_phrases=("hey speaker",))) == "start"
 
 
+def test_what_sounds_like_a_start_phrase_is_looked_at_again_and_other_talk_is_not() -> None:
+    dialog = load_dialog()
+    phrases = WakePhrases.of(dialog, Settings())
+    tokens = IntentMatcher(dialog).tokens
+    for misheard in ("held my back", "backs pasm", "my back verse", "i held my bank"):
+        assert phrases.near_start(list(tokens(misheard))), misheard
+    for other in ("bed", "marvin", "yes", "no", "stop", "three", "go", "i need help"):
+        assert not phrases.near_start(list(tokens(other))), other
+
+
+@pytest.mark.slow
+def test_help_my_back_misheard_by_free_decoding_still_starts(tmp_path: Path) -> None:
+    """flite's slt "help my back" is "held my back" to free Whisper: held to the phrases, a start."""
+    from voice_skill.audio import read_wav
+    from voice_skill.recognizers import recognizer_for
+    from voice_skill.serve import wake_of
+
+    wav = tmp_path / "help_my_back.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", "help my back", "-o", str(wav)], check=True)
+    dialog, settings = load_dialog(), Settings(log_enabled=False)
+    recognizer = recognizer_for(settings, "whisper")
+    audio = read_wav(wav)
+    assert recognizer.recognize(audio, None, "").text != "help my back"  # why this test exists
+    heard = wake_of(audio, recognizer, WakePhrases.of(dialog, settings), IntentMatcher(dialog))
+    assert heard is not None and heard.kind == "start" and heard.text == "help my back"
+
+
 class Serving:
     """`voice-skill serve --json` as a subprocess on the virtual devices; its events."""
 

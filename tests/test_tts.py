@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from pulse_rig import PulseRig, rms
 
-from voice_skill.audio import WavSource, read_wav, to_pipeline_format
+from voice_skill.audio import WavSource, read_wav
 from voice_skill.endpointing import Endpointer
 from voice_skill.settings import Settings
 from voice_skill.tts import (
@@ -222,9 +222,16 @@ def test_slugify() -> None:
     assert len(slugify("word " * 40)) <= 40
 
 
-def test_pipeline_can_hear_the_wav_speaker(tmp_path: Path) -> None:
-    """What the skill writes reads back through the same input path as a person's voice."""
+def test_what_the_wav_speaker_says_is_heard_back_as_its_words(tmp_path: Path) -> None:
+    """What the skill writes goes back through the same input path as a person's voice (16 kHz
+    WAV, endpointing, the bundled recognizer) and is heard as what it said."""
+    from voice_skill.recognizers import recognizer_for
+    from voice_skill.voice_input import hear_recording
+
     speaker = WavSpeaker(tmp_path, Settings())
-    speaker.say("Yes.")
+    speaker.say("No.")
     audio = read_wav(speaker.spoken[0][1])
-    assert np.array_equal(to_pipeline_format(audio, 16000), audio)
+    settings = Settings(log_enabled=False)
+    heard = hear_recording(audio, settings, recognizer_for(settings, "whisper"), "opening",
+                           ("yes", "no"))
+    assert heard.utterance is not None and heard.utterance.text == "no"
