@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from pulse_rig import MIC_SINK, PulseRig
+from test_voice_session import FAST_SPEECH
 
 from voice_skill.dialog import load_dialog
 from voice_skill.intents import IntentMatcher
@@ -69,8 +70,11 @@ class Serving:
     def __init__(self, rig: PulseRig, tmp_path: Path, *args: str) -> None:
         self.rig = rig
         self.events: list[dict[str, Any]] = []
+        config = tmp_path / "serve.toml"
+        config.write_text(FAST_SPEECH, encoding="utf-8")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "voice_skill", "serve", "--json", "--no-log", *args],
+            [sys.executable, "-m", "voice_skill", "serve", "--json", "--no-log",
+             "--config", str(config), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=rig.env, text=True, cwd=tmp_path)
         self._new = threading.Condition()

@@ -54,8 +54,9 @@ class SpokenSession:
         if not line:
             self.proc.kill()
             err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise AssertionError(f"session ended early or hung; events: {self.events[-5:]};"
-                                 f" stderr: {err[-2000:]}")
+            heard = [(e["state"], e.get("text"), e.get("over_speech")) for e in self.kinds("heard")]
+            raise AssertionError(f"session ended early or hung; heard: {heard}; last events: "
+                                 f"{self.events[-5:]}; stderr: {err[-2000:]}")
         event: dict[str, Any] = json.loads(line)
         self.events.append(event)
         return event
