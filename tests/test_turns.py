@@ -101,3 +101,19 @@ def test_speech_after_the_full_end_silence_is_a_new_turn(judge: TurnJudge) -> No
     listener.listen("opening", judge.matcher.grammar("opening"), 5.0)
     again = listener.listen("rf_bladder", judge.matcher.grammar("rf_bladder"), 5.0)
     assert again.utterance is not None and not again.continues
+
+
+def test_a_stop_just_after_an_answer_is_its_own_answer_not_lost_in_it(
+        default_judge: TurnJudge) -> None:
+    """'yes ... stop' (a real "stop"): decoded whole, Whisper hears only "yes" (10 of the
+    first 40 real stops are lost so, 9 of them heard alone); the "stop" is taken alone."""
+    real_stop = Path(__file__).parent / "fixtures" / "real_speech" / "stop" / "1b4c9b89_nohash_2.wav"
+    yes, stop = trim(read_wav(CLEAN / "yes.wav")), trim(read_wav(real_stop))
+    audio = np.concatenate([silence(0.5), yes, silence(0.45), stop, silence(2.0)])
+    judge = default_judge
+    listener = listener_over(audio, judge)
+    first = listener.listen("opening", judge.matcher.grammar("opening"), 5.0)
+    then = listener.listen("rf_bladder", judge.matcher.grammar("rf_bladder"), 5.0)
+    assert first.utterance is not None and first.utterance.text == "yes"
+    assert then.utterance is not None and then.utterance.text == "stop", then
+    assert not then.continues

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ import numpy as np
 
 from voice_skill.audio import PIPELINE_RATE_HZ
 from voice_skill.errors import AudioError
+
+log = logging.getLogger(__name__)
 
 TAIL_S = 0.256
 """echo the filter can model after the bulk delay: a room's reverberation (seconds)"""
@@ -207,18 +210,23 @@ class EchoCancelledSource:
         corr = np.fft.irfft(spec / (np.abs(spec) + 1e-9), size)  # GCC-PHAT: sharp peaks
         # mic[i] echoes ref[i + lag], played max_d - lag samples before it was captured
         lag = int(np.argmax(corr[: max_d + 1]))
-        if corr[lag] > 6 * np.std(corr[: max_d + 1]):
-            # a little early: the filter models the tail after the delay, not before it;
-            # the median of the measurements so far, as speech now and then fools one
-            self._delays = [*self._delays[-8:], max(0, max_d - lag - round(0.01 * PIPELINE_RATE_HZ))]
-            self.delay = int(np.median(self._delays))
-            aligned = self.playback.window(start - self.delay, len(mic)).astype(np.float64)
-            # the loudest the echo can be: a person talking meanwhile only makes it louder
-            # mean over peak: the gate compares a frame with the loudest recent 10 ms
-            gain2 = float(np.mean(mic ** 2)) / max(float(np.mean(aligned ** 2)), 1.0)
-            self._gain2 = gain2 if not self.measured else max(0.7 * self._gain2 + 0.3 * gain2,
-                                                               self._gain2 * 0.5)
-            self.measured = True
+        if corr[lag] <= 6 * np.std(corr[: max_d + 1]):
+            log.info("echo delay not measured this second (no clear peak)")
+            return
+        # a little early: the filter models the tail after the delay, not before it;
+        # the median of the measurements so far, as speech now and then fools one
+        self._delays = [*self._delays[-8:], max(0, max_d - lag - round(0.01 * PIPELINE_RATE_HZ))]
+        self.delay = int(np.median(self._delays))
+        aligned = self.playback.window(start - self.delay, len(mic)).astype(np.float64)
+        # the loudest the echo can be: a person talking meanwhile only makes it louder
+        # mean over peak: the gate compares a frame with the loudest recent 10 ms
+        gain2 = float(np.mean(mic ** 2)) / max(float(np.mean(aligned ** 2)), 1.0)
+        self._gain2 = gain2 if not self.measured else max(0.7 * self._gain2 + 0.3 * gain2,
+                                                           self._gain2 * 0.5)
+        if not self.measured:
+            log.info("echo measured: delay %.0f ms, echo %.1f dB of the playback",
+                     1000 * self.delay / PIPELINE_RATE_HZ, 10 * np.log10(max(gain2, 1e-9)))
+        self.measured = True
 
     def flush(self) -> None:
         """Discard what the microphone caught so far."""

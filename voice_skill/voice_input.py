@@ -79,7 +79,8 @@ class AudioListener:
     def hear(self, segment: Segment, at_s: float, turn: _Turn, over_speech: bool = False) -> Heard:
         """Decode one stretch of speech that began `at_s` into the stream; speech that began
         before the last turn could have ended by the full end silence is the rest of that
-        turn ("three ... seven" after a quick end): decoded with it, as it, and marked so."""
+        turn ("three ... seven" after a quick end): decoded with it, as it, and marked so,
+        unless that loses what it alone says."""
         t0 = time.perf_counter()
         start, end = at_s + segment.start_s, at_s + segment.end_s
         last = self._last
@@ -90,8 +91,13 @@ class AudioListener:
             gap = np.zeros(round((start - last.end_s) * PIPELINE_RATE_HZ), np.int16)
             audio = np.concatenate([last.audio, gap, segment.audio])
             utterance = self.recognizer.recognize(audio, last.turn.phrases, last.turn.hint)
-            self._last = _Spoken(audio, end, last.turn)
-            continues = True
+            alone = self.recognizer.recognize(segment.audio, turn.phrases, turn.hint)
+            continues = not _dropped(alone.text, utterance.text)
+            if continues:
+                self._last = _Spoken(audio, end, last.turn)
+            else:  # "yes ... stop" decoded whole as "yes": what was just said is its own answer
+                utterance = alone
+                self._last = _Spoken(segment.audio, end, turn)
         else:
             judge = self.judge if turn.phrases is not None else None
             utterance = (judge.utterance(segment.audio) if judge
@@ -232,6 +238,7 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hin
             heard = listener.hear(segment, at, _Turn(state, phrases, hint), over_speech=True)
             u = heard.utterance
             assert u is not None
+            log.info("heard over the skill's speech: %r (%.2f)", u.text, u.confidence)
             verdict = acts_on(heard)
             if verdict:
                 stop()
@@ -243,6 +250,12 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hin
         return None
     finally:
         talker.join()
+
+
+def _dropped(new: str, joined: str) -> bool:
+    """Whether decoding a turn with its rest lost words the rest alone was heard to say."""
+    words = new.split()
+    return bool(words) and not set(words) <= set(joined.split())
 
 
 def stream_position_s(source: object) -> float:
