@@ -78,10 +78,10 @@ def test_stop_said_over_the_safety_instructions_stops_the_skill(
                 on_event=stop_over_the_instructions)
     assert end["outcome"] == "stopped" and not s.kinds("escalated"), s.events[-12:]
     over = [e for e in s.kinds("heard") if e.get("over_speech")]
-    # Known, measured 2026-11-30 and open: in about one session in six no "stop" is heard over
-    # the skill at all, and on a loaded machine its own "... pause, or stop ..." once came
-    # through as "pause". The person is still stopped at the question (asserted above);
-    # these misses are reported as xfail, not hidden, and barge-in stays off by default.
+    # Measured 2026-11-30: no "stop" heard over the skill in 5 of 27 sessions before the
+    # echo-loudness fix, 0 of 20 after; on a loaded machine the skill's own "... pause, or
+    # stop ..." once came through as "pause". The person is still stopped at the question
+    # (asserted above); a miss is reported as xfail, not hidden; barge-in is off by default.
     if not over:
         pytest.xfail("no 'stop' heard over the skill this session")
     if over[0]["text"] != "stop":

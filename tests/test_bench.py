@@ -22,6 +22,8 @@ from voice_skill.dialog import load_dialog
 from voice_skill.manager import DialogueManager
 from voice_skill.settings import Settings
 
+pytestmark = pytest.mark.xdist_group("bench")  # the quick run below, once per worker, is 15 s
+
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory: pytest.TempPathFactory) -> Path:

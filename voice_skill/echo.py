@@ -36,6 +36,8 @@ GATE_MARGIN_DB = 3.0
 """what is left must be within this of the echo the playback would make, to be the person"""
 FLOOR_RMS = 60.0
 """below this level (int16) nothing is speech"""
+MAX_ECHO_GAIN_DB = 12.0
+"""the echo is never taken to be louder than this over what was played"""
 _SET_SAMPLING_RATE = 24  # speex_echo.h: SPEEX_ECHO_SET_SAMPLING_RATE
 
 
@@ -218,9 +220,13 @@ class EchoCancelledSource:
         self._delays = [*self._delays[-8:], max(0, max_d - lag - round(0.01 * PIPELINE_RATE_HZ))]
         self.delay = int(np.median(self._delays))
         aligned = self.playback.window(start - self.delay, len(mic)).astype(np.float64)
+        played2 = float(np.mean(aligned ** 2))
+        if played2 < FLOOR_RMS ** 2:
+            return  # the skill was all but silent where its echo would be: nothing to learn
         # the loudest the echo can be: a person talking meanwhile only makes it louder
-        # mean over peak: the gate compares a frame with the loudest recent 10 ms
-        gain2 = float(np.mean(mic ** 2)) / max(float(np.mean(aligned ** 2)), 1.0)
+        # mean over peak: the gate compares a frame with the loudest recent 10 ms. Capped: a
+        # second of the person over a quiet playback once made the gate deaf for a session
+        gain2 = min(float(np.mean(mic ** 2)) / played2, 10 ** (MAX_ECHO_GAIN_DB / 10))
         self._gain2 = gain2 if not self.measured else max(0.7 * self._gain2 + 0.3 * gain2,
                                                            self._gain2 * 0.5)
         if not self.measured:

@@ -1,0 +1,76 @@
+"""The echo canceller's gate on recorded audio: the skill's own voice reads as silence, a
+person speaking over it comes through. The microphone is a recording played frame by frame
+(a test double for the device); the canceller (libspeexdsp) and the gate are the real ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from voice_skill.audio import read_wav, silence
+from voice_skill.echo import EchoCancelledSource, Playback
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROMPT = FIXTURES / "audio" / "slt" / "clean" / "i_have_no_idea.wav"
+STOP = FIXTURES / "real_speech" / "stop" / "1b4c9b89_nohash_2.wav"
+FRAME = 480
+DELAY = 1000  # samples from playback to the microphone (62 ms)
+
+
+class RecordedMic:
+    """A microphone that delivers a fixed recording, 30 ms at a time."""
+
+    frame_samples = FRAME
+
+    def __init__(self, audio: np.ndarray) -> None:
+        self.audio, self.read_samples = audio, 0
+
+    def captured_samples(self) -> int:
+        return self.read_samples
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        frame = self.audio[self.read_samples:self.read_samples + FRAME]
+        if len(frame) < FRAME:
+            return None
+        self.read_samples += FRAME
+        return frame
+
+
+def loud(audio: np.ndarray, peak: float = 0.9) -> np.ndarray:
+    return (audio * (peak * 32767 / np.abs(audio.astype(np.int32)).max())).astype(np.int16)
+
+
+def heard_energy(source: EchoCancelledSource, start: int, end: int) -> float:
+    """Mean level of what the canceller let through over [start, end) of the microphone."""
+    out = []
+    while (frame := source.read(0.1)) is not None:
+        at = source.read_samples - FRAME
+        if start <= at < end:
+            out.append(frame.astype(np.float64))
+    return float(np.sqrt(np.mean(np.concatenate(out) ** 2)))
+
+
+def test_its_own_voice_is_silence_and_a_person_over_it_comes_through() -> None:
+    """The skill speaks, pauses while the person says "stop" (which the canceller may learn
+    from), then goes on; the person says "stop" again over it: that "stop" comes through,
+    and the skill's voice alone reads as silence."""
+    prompt, stop = read_wav(PROMPT), loud(read_wav(STOP))
+    gap = silence(1.2)
+    played = np.concatenate([prompt, prompt, gap, prompt, prompt, prompt])
+    at_stop1 = 2 * len(prompt) + 1000
+    at_stop2 = 2 * len(prompt) + len(gap) + len(prompt) // 2
+    mic = np.zeros(len(played) + DELAY + 16000, np.float64)
+    mic[DELAY:DELAY + len(played)] += 0.3 * played  # the echo, -10 dB
+    for at in (at_stop1, at_stop2):
+        mic[at:at + len(stop)] += stop
+    recorded = RecordedMic(np.clip(mic, -32768, 32767).astype(np.int16))
+    playback = Playback()
+    playback.add(played, 0)
+    source = EchoCancelledSource(recorded, playback)
+    echo_only = heard_energy(source, len(prompt), 2 * len(prompt))
+    recorded.read_samples = 0
+    source = EchoCancelledSource(recorded, playback)
+    second_stop = heard_energy(source, at_stop2, at_stop2 + len(stop))
+    assert echo_only < 100, echo_only  # its own voice: silence
+    assert second_stop > 1000, second_stop  # the person over it: heard
