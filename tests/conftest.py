@@ -26,6 +26,6 @@ def pulse_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseRig]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Spoken sessions first: they wait on real time, so with `-n 2` the other worker does
-    the computing meanwhile instead of both waiting at the end."""
+    """Spoken sessions first: they wait on real time, so with several workers the others do
+    the computing meanwhile instead of all waiting at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
