@@ -106,8 +106,10 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
             answered_at.append((t, time.monotonic()))
 
     def say_over(path: Path) -> None:
-        overs.append((time.monotonic(), path.stem))
-        speak(path)
+        with person_busy:
+            t = time.monotonic()
+            rig.play_into_mic(path).wait(15)
+        overs.append((t + word_end_s(path), path.stem))
 
     try:
         for line in proc.stdout:
@@ -135,6 +137,16 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
             "stderr": proc.stderr.read() if proc.stderr else ""}
 
 
+def word_end_s(path: Path) -> float:
+    """Where the spoken word in a recording ends: its last 10 ms within 20 dB of its loudest."""
+    from voice_skill.audio import read_wav
+
+    audio = read_wav(path).astype(np.float64)
+    blocks = np.sqrt(np.mean(audio[: len(audio) // 160 * 160].reshape(-1, 160) ** 2, axis=1))
+    loud = np.nonzero(blocks > 0.1 * blocks.max())[0]
+    return float(loud[-1] + 1) * 0.01 if len(loud) else 0.0
+
+
 def figures(run: dict[str, Any]) -> dict[str, Any]:
     """Latency, false barge-ins and commands acted on, from one session's recordings."""
     mic_loud, spk_loud = run["mic"].loud(), run["spk"].loud()
@@ -157,12 +169,9 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
                    if not any(0 <= t - w < 6.0 for w in over_words)
                    and not any(s - 0.5 <= t <= end + 3.0 for s, end in run["answers"])]
     acted = []
-    for t_word, word in run["overs"]:
-        # end of the word: the last loud mic block within 1.5 s of its start
-        ends = [t for t in mic_loud if t_word <= t <= t_word + 1.5]
-        if not ends:
-            continue
-        word_end = max(ends) + 0.01
+    for word_end, word in run["overs"]:
+        # the end of the word is known from its recording (the microphone also hears the
+        # skill's echo, so its loudness cannot say when the person stopped);
         # the skill stopped speaking: the first 150 ms with no speaker sound after the word
         later = spk_loud[spk_loud > word_end - 1.0]
         stop_at = word_end
