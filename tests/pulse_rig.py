@@ -214,6 +214,11 @@ def _rescan_portaudio() -> None:
         sd._initialize()
 
 
+def loud(audio: np.ndarray, peak: float = 0.9) -> np.ndarray:
+    """int16 audio raised to `peak` of full scale at its loudest: a person raising their voice."""
+    return (audio * (peak * 32767 / np.abs(audio.astype(np.int32)).max())).astype(np.int16)
+
+
 def rms(audio: np.ndarray) -> float:
     """Root-mean-square level of int16 audio (0 for none)."""
     if audio.size == 0:

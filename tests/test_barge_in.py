@@ -10,15 +10,16 @@ gate cannot tell a person 15 dB below the skill's echo from the echo (measured 2
 from __future__ import annotations
 
 import threading
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from pulse_rig import PulseRig
+from pulse_rig import PulseRig, loud
 from test_voice_session import SpokenSession
+
+from voice_skill.audio import read_wav
+from voice_skill.dev.fixtures import write_wav
 
 REAL = Path(__file__).parent / "fixtures" / "real_speech"
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
@@ -47,22 +48,12 @@ def test_the_skills_own_voice_through_the_echo_is_never_an_answer(
     assert end["outcome"] == "stopped"
 
 
-def shouted(wav: Path, out: Path) -> Path:
-    """The recording raised to -1 dBFS at its peak: the person raising their voice."""
-    with wave.open(str(wav), "rb") as w:
-        params, audio = w.getparams(), np.frombuffer(w.readframes(w.getnframes()), np.int16)
-    gain = 0.9 * 32767 / max(int(np.abs(audio.astype(np.int32)).max()), 1)
-    with wave.open(str(out), "wb") as w:
-        w.setparams(params)
-        w.writeframes((audio * gain).astype(np.int16).tobytes())
-    return out
-
-
 @pytest.mark.parametrize("echoing_rig", ["30%"], indirect=True)
 def test_stop_said_over_the_safety_instructions_stops_the_skill(
         echoing_rig: PulseRig, tmp_path: Path) -> None:
     s = SpokenSession(echoing_rig, tmp_path, settings="barge_in = true\n")
-    stop = shouted(REAL / "stop" / "022cd682_nohash_0.wav", tmp_path / "stop.wav")
+    stop = tmp_path / "stop.wav"  # raised to -1 dBFS at its peak: a shout
+    write_wav(stop, loud(read_wav(REAL / "stop" / "022cd682_nohash_0.wav")))
     over_keys = ("states.rf_bladder.say.1", "states.rf_bladder.say.2", "states.rf_bladder.ask")
 
     def stop_over_the_instructions(event: dict[str, Any]) -> str | None:

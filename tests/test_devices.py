@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from pulse_rig import PulseRig
-from test_voice_session import FAST_SPEECH
+from test_voice_session import fast_speech_config
 
 pytestmark = [pytest.mark.audio]
 
@@ -28,10 +28,9 @@ def test_devices_lists_microphones_and_speakers_by_name(pulse_rig: PulseRig) -> 
 
 def test_a_microphone_that_is_not_there_is_named_with_the_ones_that_are(
         pulse_rig: PulseRig, tmp_path: Path) -> None:
-    config = tmp_path / "fast.toml"
-    config.write_text(FAST_SPEECH, encoding="utf-8")
     proc = voice_skill(pulse_rig, "run", "--no-log", "--input-device", "no-such-mic",
-                       "--engine", "pocketsphinx", "--config", str(config), timeout=60)
+                       "--engine", "pocketsphinx", "--config", str(fast_speech_config(tmp_path)),
+                       timeout=60)
     # the session still runs (typed answers, here none): the person is told why, by name
     assert "No microphone 'no-such-mic' here" in proc.stdout + proc.stderr
     assert "'pulse'" in proc.stdout + proc.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from pulse_rig import loud
 
 from voice_skill.audio import read_wav, silence
 from voice_skill.echo import EchoCancelledSource, Playback
@@ -35,10 +36,6 @@ class RecordedMic:
             return None
         self.read_samples += FRAME
         return frame
-
-
-def loud(audio: np.ndarray, peak: float = 0.9) -> np.ndarray:
-    return (audio * (peak * 32767 / np.abs(audio.astype(np.int32)).max())).astype(np.int16)
 
 
 def heard_energy(source: EchoCancelledSource, start: int, end: int) -> float:

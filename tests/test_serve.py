@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from pulse_rig import MIC_SINK, PulseRig
-from test_voice_session import FAST_SPEECH
+from test_voice_session import fast_speech_config
 
 from voice_skill.dialog import load_dialog
 from voice_skill.intents import IntentMatcher
@@ -70,8 +70,7 @@ class Serving:
     def __init__(self, rig: PulseRig, tmp_path: Path, *args: str) -> None:
         self.rig = rig
         self.events: list[dict[str, Any]] = []
-        config = tmp_path / "serve.toml"
-        config.write_text(FAST_SPEECH, encoding="utf-8")
+        config = fast_speech_config(tmp_path)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "voice_skill", "serve", "--json", "--no-log",
              "--config", str(config), *args],

@@ -23,9 +23,12 @@ AUDIO = Path(__file__).parent / "fixtures" / "audio" / "slt" / "clean"
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 
-FAST_SPEECH = "speech_rate_wpm = 400\n"
-"""the skill talks at its fastest: the same words through the same devices, in a third of
-the time (the suite is run often; a person would choose 120-160)"""
+def fast_speech_config(tmp_path: Path, settings: str = "") -> Path:
+    """A settings file where the skill talks at its fastest (400 words a minute): the same
+    words through the same devices, in a third of the time (a person would choose 120-160)."""
+    config = tmp_path / "fast_speech.toml"
+    config.write_text("speech_rate_wpm = 400\n" + settings, encoding="utf-8")
+    return config
 
 
 class SpokenSession:
@@ -34,8 +37,7 @@ class SpokenSession:
     def __init__(self, rig: PulseRig, tmp_path: Path, *args: str, settings: str = "") -> None:
         self.rig = rig
         self.events: list[dict[str, Any]] = []
-        config = tmp_path / "spoken.toml"
-        config.write_text(FAST_SPEECH + settings, encoding="utf-8")
+        config = fast_speech_config(tmp_path, settings)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "voice_skill", "run", "--json", "--no-log",
              "--config", str(config), *args],

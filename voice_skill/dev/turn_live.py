@@ -65,11 +65,7 @@ class Recording:
 
     def loud(self) -> np.ndarray:
         """Wall times (monotonic) of the 10 ms blocks that hold sound."""
-        block = PIPELINE_RATE_HZ // 100
-        n = len(self.audio) // block
-        rms = np.sqrt(np.mean(self.audio[: n * block].astype(np.float64).reshape(n, block) ** 2,
-                              axis=1))
-        return self.t0 + np.flatnonzero(rms > LOUD) * 0.01
+        return self.t0 + np.flatnonzero(block_levels(self.audio) > LOUD) * 0.01
 
 
 def answer_for(state: str) -> str | None:
@@ -137,13 +133,21 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
             "stderr": proc.stderr.read() if proc.stderr else ""}
 
 
+def block_levels(audio: np.ndarray) -> np.ndarray:
+    """RMS level of each whole 10 ms block of int16 audio."""
+    block = PIPELINE_RATE_HZ // 100
+    n = len(audio) // block
+    levels: np.ndarray = np.sqrt(np.mean(
+        audio[: n * block].astype(np.float64).reshape(n, block) ** 2, axis=1))
+    return levels
+
+
 def word_end_s(path: Path) -> float:
     """Where the spoken word in a recording ends: its last 10 ms within 20 dB of its loudest."""
     from voice_skill.audio import read_wav
 
-    audio = read_wav(path).astype(np.float64)
-    blocks = np.sqrt(np.mean(audio[: len(audio) // 160 * 160].reshape(-1, 160) ** 2, axis=1))
-    loud = np.nonzero(blocks > 0.1 * blocks.max())[0]
+    levels = block_levels(read_wav(path))
+    loud = np.flatnonzero(levels > 0.1 * levels.max())
     return float(loud[-1] + 1) * 0.01 if len(loud) else 0.0
 
 
