@@ -11,6 +11,7 @@ its grammar); a free-decoding engine (Whisper) hears "I'd say" and the turn wait
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,8 @@ from voice_skill.settings import Settings
 
 if TYPE_CHECKING:  # the engines load their libraries on import: not needed to type-check
     from voice_skill.recognizers import Recognizer
+
+log = logging.getLogger(__name__)
 
 
 class TurnJudge:
@@ -47,6 +50,8 @@ class TurnJudge:
         """Silence that ends a turn whose speech so far is `audio` (seconds)."""
         u = self.recognizer.recognize(audio, self.grammar, self.hint)
         need = self.silence_for(u)
+        log.info("at a pause after %.2f s: %r, the turn ends after %.2f s of quiet",
+                 len(audio) / PIPELINE_RATE_HZ, u.text, need)
         # Kept only when it ends the turn here; a later end decodes all that was said.
         self._last = (audio, u) if need <= self.settings.quick_end_silence_s else None
         return need

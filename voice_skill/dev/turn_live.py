@@ -88,18 +88,18 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     assert proc.stdout is not None
     events: list[tuple[float, dict[str, Any]]] = []
-    answered_at: list[tuple[float, float]] = []  # (answer played from, to) wall times
+    answered_at: list[tuple[float, float, str]] = []  # (answer played from, to, state)
     overs: list[tuple[float, str]] = []  # (wall time, word) spoken over the skill
     commands = [command] if command else []
     timer = threading.Timer(timeout_s, proc.kill)
     timer.start()
     person_busy = threading.Lock()
 
-    def speak(path: Path) -> None:
+    def speak(path: Path, state: str) -> None:
         with person_busy:
             t = time.monotonic()
             rig.play_into_mic(path).wait(15)
-            answered_at.append((t, time.monotonic()))
+            answered_at.append((t, time.monotonic(), state))
 
     def say_over(path: Path) -> None:
         with person_busy:
@@ -114,7 +114,7 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
             events.append((now, e))
             if e["event"] == "listening" and (wav := answer_for(e["state"])):
                 time.sleep(0.3)
-                speak(CLEAN / f"{wav}.wav")
+                speak(CLEAN / f"{wav}.wav", e["state"])
             elif e["event"] == "said" and commands and e["state"] == "rf_bladder":
                 # over the first safety instructions, about a second into them: a command
                 word = commands.pop(0)
@@ -156,7 +156,7 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
     mic_loud, spk_loud = run["mic"].loud(), run["spk"].loud()
     events = run["events"]
     latencies = []
-    for start, end in run["answers"]:
+    for start, end, state in run["answers"]:
         # the person's speech in this answer: the mic's loud blocks while it was played,
         # less what the skill itself was saying then (echo): blocks with no speaker sound
         own = [t for t in mic_loud if start <= t <= end + 0.3
@@ -166,34 +166,32 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
         speech_end = max(own) + 0.01
         after = spk_loud[spk_loud > speech_end + 0.05]
         if after.size and after[0] - speech_end < 5.0:
-            latencies.append(after[0] - speech_end)
+            latencies.append((round(after[0] - speech_end, 3), state))
     over_words = [t for t, _ in run["overs"]]
     heard_over = [(t, e) for t, e in events if e["event"] == "heard" and e.get("over_speech")]
     false_barge = [e for t, e in heard_over
                    if not any(0 <= t - w < 6.0 for w in over_words)
-                   and not any(s - 0.5 <= t <= end + 3.0 for s, end in run["answers"])]
+                   and not any(s - 0.5 <= t <= end + 3.0 for s, end, _ in run["answers"])]
     acted = []
     for word_end, word in run["overs"]:
         # the end of the word is known from its recording (the microphone also hears the
-        # skill's echo, so its loudness cannot say when the person stopped);
-        # the skill stopped speaking: the first 150 ms with no speaker sound after the word
-        later = spk_loud[spk_loud > word_end - 1.0]
-        stop_at = word_end
-        for t in later:
-            if t > stop_at + 0.15:
-                break
-            stop_at = max(stop_at, t)
-        acted.append((word, round(stop_at - word_end, 3)))
-    lat = sorted(latencies)
+        # skill's echo, so its loudness cannot say when the person stopped); the skill logs
+        # what it heard over itself once speaker.stop() has returned (and the speaker goes
+        # quiet within 10 ms of that, measured): the speaker recording cannot tell, as the
+        # reply ("All right. I will stop now.") follows the cut-off prompt without a gap
+        at = next((t for t, _ in heard_over if t > word_end - 0.2), None)
+        acted.append((word, None if at is None else round(at - word_end, 3)))
+    lat = sorted(d for d, _ in latencies)
     return {
         "answers": len(run["answers"]),
         "reply_latency_median_s": round(statistics.median(lat), 3) if lat else None,
         "reply_latency_p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3)
         if lat else None,
+        "reply_latencies_s": latencies,
         "false_barge_ins": len(false_barge),
         "false_barge_in_texts": [e["text"] for e in false_barge],
         "commands_over_speech": len(run["overs"]),
-        "commands_stopped_within_500ms": sum(1 for _, d in acted if d <= 0.5),
+        "commands_stopped_within_500ms": sum(1 for _, d in acted if d is not None and d <= 0.5),
         "command_stop_delays_s": acted,
         "outcome": next((e.get("outcome") for _, e in events if e["event"] == "ended"), None),
     }
@@ -230,7 +228,8 @@ def main() -> None:
                 acted += trial["command_stop_delays_s"]
                 result["false_barge_ins"] += trial["false_barge_ins"]
             result["commands_over_speech"] = len(acted)
-            result["commands_stopped_within_500ms"] = sum(1 for _, d in acted if d <= 0.5)
+            result["commands_stopped_within_500ms"] = sum(1 for _, d in acted
+                                                         if d is not None and d <= 0.5)
             result["command_stop_delays_s"] = acted
         finally:
             rig.stop()
