@@ -6,6 +6,7 @@ import collections
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,9 @@ START_RATIO = 0.7
 """share of the start window that must be voiced: ~210 ms, while webrtcvad marks a click ~100 ms"""
 TAIL_S = 0.3
 """trailing silence kept after the last voiced frame; recognizers like a little (seconds)"""
+AHEAD_S = 0.1
+"""at this much quiet the words so far are judged ahead, on a thread, so the judgement is ready
+when the quick end silence has passed instead of starting then (seconds)"""
 READ_TIMEOUT_S = 2.0
 """a live source that delivers nothing for this long has stalled (wall seconds)"""
 
@@ -53,6 +57,13 @@ class Endpointer:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
+        self._judge_thread: ThreadPoolExecutor | None = None
+
+    def _judging(self) -> ThreadPoolExecutor:
+        """One thread that judges pauses, one at a time, while the stream is read on."""
+        if self._judge_thread is None:
+            self._judge_thread = ThreadPoolExecutor(1, thread_name_prefix="voice-skill-judge")
+        return self._judge_thread
 
     def listen(
         self, source: AudioSource, no_input_timeout_s: float | None = None,
@@ -66,7 +77,9 @@ class Endpointer:
 
         Without `end_silence` every utterance ends after `settings.end_silence_s` of quiet.
         With it, at each pause of `settings.quick_end_silence_s` it is asked once how much
-        quiet what was heard so far needs: little for a complete answer, more otherwise.
+        quiet what was heard so far needs: little for a complete answer, more otherwise. It is
+        asked ahead, at AHEAD_S of quiet, while the stream is read on; speech that resumes
+        meanwhile makes that answer moot.
         """
         timeout_s = (
             self.settings.no_input_timeout_s if no_input_timeout_s is None else (no_input_timeout_s)
@@ -85,6 +98,9 @@ class Endpointer:
         preroll_n = math.ceil(PREROLL_S / frame_s)
         end_n = max(1, math.ceil(self.settings.end_silence_s / frame_s))
         quick_n = max(1, math.ceil(self.settings.quick_end_silence_s / frame_s))
+        ahead_n = min(quick_n, max(1, math.ceil(AHEAD_S / frame_s)))
+        judged: Future[float] | None = None  # the judgement of the current pause
+        asked: list[Future[float]] = []  # every judgement asked for, to wait for them all
         tail_n = min(end_n, math.ceil(TAIL_S / frame_s))
         need_n = end_n  # quiet frames that end this utterance; the judge may change it per pause
         max_n = max(1, math.ceil(self.settings.max_utterance_s / frame_s))
@@ -130,13 +146,19 @@ class Endpointer:
                 if voiced:
                     last_voiced = index
                     need_n = end_n
-                elif end_silence is not None and index - last_voiced == quick_n:
-                    heard = frames[: last_voiced - first_frame + 1 + tail_n]
-                    need_n = max(1, math.ceil(end_silence(np.concatenate(heard)) / frame_s))
+                    judged = None
+                elif end_silence is not None and index - last_voiced == ahead_n:
+                    heard = np.concatenate(frames[: last_voiced - first_frame + 1 + tail_n])
+                    judged = self._judging().submit(end_silence, heard)
+                    asked.append(judged)
+                if judged is not None and index - last_voiced == quick_n:
+                    need_n = max(1, math.ceil(judged.result() / frame_s))
                 if index - last_voiced >= need_n or index - start_idx + 1 >= max_n:
                     break
             index += 1
 
+        for f in asked:  # none may still be deciding once the turn is over
+            f.result()
         if not started:
             return None
         ended_at = time.perf_counter()

@@ -52,8 +52,8 @@ class TurnJudge:
         need = self.silence_for(u)
         log.info("at a pause after %.2f s: %r, the turn ends after %.2f s of quiet",
                  len(audio) / PIPELINE_RATE_HZ, u.text, need)
-        # Kept only when it ends the turn here; a later end decodes all that was said.
-        self._last = (audio, u) if need <= self.settings.quick_end_silence_s else None
+        # Kept: if nothing more is said, the turn's text is this one, whenever it ends.
+        self._last = (audio, u)
         return need
 
     def silence_for(self, u: Utterance) -> float:

@@ -17,6 +17,8 @@ import webrtcvad
 from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, silence
 from voice_skill.endpointing import START_WINDOW_S, Endpointer, Segment
 from voice_skill.errors import AudioError
+from voice_skill.events import Utterance
+from voice_skill.intents import NO_MATCH
 from voice_skill.listening import Heard, Listener
 from voice_skill.settings import Settings
 from voice_skill.turns import TurnJudge
@@ -91,17 +93,17 @@ class AudioListener:
             gap = np.zeros(round((start - last.end_s) * PIPELINE_RATE_HZ), np.int16)
             audio = np.concatenate([last.audio, gap, segment.audio])
             utterance = self.recognizer.recognize(audio, last.turn.phrases, last.turn.hint)
-            alone = self.recognizer.recognize(segment.audio, turn.phrases, turn.hint)
-            continues = not _dropped(alone.text, utterance.text)
+            # the rest alone, heard as an answer to the same question, so both decodes choose
+            # among the same words
+            alone = self.recognizer.recognize(segment.audio, last.turn.phrases, last.turn.hint)
+            continues = not self._dropped(alone.text, utterance.text, last.turn.state)
             if continues:
                 self._last = _Spoken(audio, end, last.turn)
             else:  # "yes ... stop" decoded whole as "yes": what was just said is its own answer
-                utterance = alone
+                utterance = self._decode(segment.audio, turn)
                 self._last = _Spoken(segment.audio, end, turn)
         else:
-            judge = self.judge if turn.phrases is not None else None
-            utterance = (judge.utterance(segment.audio) if judge
-                         else self.recognizer.recognize(segment.audio, turn.phrases, turn.hint))
+            utterance = self._decode(segment.audio, turn)
             self._last = _Spoken(segment.audio, end, turn)
             continues = False
         # decode_s is the time spent after the end was decided (a reused decode costs none)
@@ -117,6 +119,25 @@ class AudioListener:
             say()
             return None
         return hear_over(self, state, phrases, hint, say, stop, acts_on)
+
+    def _decode(self, audio: np.ndarray, turn: _Turn) -> Utterance:
+        """One turn's speech as text: the turn judge's decode at its last pause if it still holds."""
+        if self.judge is not None and turn.phrases is not None:
+            return self.judge.utterance(audio)
+        return self.recognizer.recognize(audio, turn.phrases, turn.hint)
+
+    def _dropped(self, alone: str, joined: str, state: str) -> bool:
+        """Whether decoding a turn with its rest lost an answer the rest alone was heard to say
+        ("yes ... stop" heard whole as "yes"); words that answer nothing ("seven" misheard
+        alone as "sarah") are no such loss."""
+        if self.judge is None:
+            said, whole = _plain_words(alone), _plain_words(joined)
+        else:
+            matcher = self.judge.matcher
+            if matcher.match(alone, state).name == NO_MATCH:
+                return False
+            said, whole = matcher.tokens(alone), matcher.tokens(joined)
+        return bool(said) and not set(said) <= set(whole)
 
     def position_s(self) -> float:
         """Where the microphone stream is: seconds of audio read (or flushed) so far."""
@@ -252,10 +273,9 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hin
         talker.join()
 
 
-def _dropped(new: str, joined: str) -> bool:
-    """Whether decoding a turn with its rest lost words the rest alone was heard to say."""
-    words = new.split()
-    return bool(words) and not set(words) <= set(joined.split())
+def _plain_words(text: str) -> list[str]:
+    """Lower-case words without punctuation: "Seven." is "seven"."""
+    return [w.strip(".,!?;:'\"") for w in text.lower().split()]
 
 
 def stream_position_s(source: object) -> float:
