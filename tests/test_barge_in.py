@@ -14,14 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from pulse_rig import PulseRig, loud
 from test_voice_session import SpokenSession
 
-from voice_skill.audio import read_wav
+from voice_skill.audio import read_wav, silence
 from voice_skill.dev.fixtures import write_wav
+from voice_skill.dev.turn_bench import trim
 
 REAL = Path(__file__).parent / "fixtures" / "real_speech"
+CLEAN = Path(__file__).parent / "fixtures" / "audio" / "slt" / "clean"
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 
@@ -81,3 +84,37 @@ def test_stop_said_over_the_safety_instructions_stops_the_skill(
     assert [e["name"] for e in s.kinds("intent")][-1] == "stop"
     # what the skill still had to say was cut, and it went to its goodbye
     assert s.kinds("not_said"), s.events[-12:]
+
+
+@pytest.mark.parametrize("echoing_rig", ["30%"], indirect=True)
+def test_doubt_said_after_a_no_is_never_taken_as_a_no(
+        echoing_rig: PulseRig, tmp_path: Path) -> None:
+    """ "no ... I'm not sure" (0.45 s between) with barge-in on: doubt, never a no. A red-flag
+    "no" that may grow into doubt waits the full end silence even with barge-in: ending it
+    quickly and taking it back when the rest is heard over the next question was tried, and
+    lost the doubt in 5 of 7 runs here (the echo gate silenced the soft "sure" under the
+    skill's voice, and "no i'm not here" reads as a no)."""
+    doubt = tmp_path / "no_im_not_sure.wav"
+    write_wav(doubt, np.concatenate([trim(read_wav(CLEAN / "no.wav")), silence(0.45),
+                                     trim(read_wav(CLEAN / "im_not_sure.wav"))]))
+    s = SpokenSession(echoing_rig, tmp_path, settings="barge_in = true\n")
+    asked = []
+
+    def answer_with_doubt(event: dict[str, Any]) -> str | None:
+        if event["event"] == "listening" and event["state"] == "rf_bladder":
+            asked.append(event)
+            if len(asked) == 1:
+                echoing_rig.play_into_mic(doubt).wait(10)
+                return ""  # answered here
+            return "stop"  # asked again: the person ends the session
+        return None
+
+    end = s.run({"opening": "yes"}, timeout_s=120, on_event=answer_with_doubt)
+    said = [e["key"] for e in s.kinds("said")]
+    listened = [e["state"] for e in s.kinds("listening")]
+    trail = [(e["event"], e.get("state"), e.get("key") or e.get("text") or e.get("name"))
+             for e in s.events if e["event"] in ("said", "heard", "intent", "corrected")]
+    assert "messages.confirm_red_flag" in said, trail
+    assert "rf_saddle" not in listened, trail  # the "no" never stood
+    assert s.kinds("corrected") or [e["name"] for e in s.kinds("intent")].count("unsure"), trail
+    assert end["outcome"] == "stopped" and not s.kinds("escalated")

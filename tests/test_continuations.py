@@ -59,7 +59,18 @@ def test_a_changed_answer_after_a_short_pause_replaces_the_first() -> None:
     log = run(("yes", False), *[("no", False)] * 10, ("three", False), ("three seven", True))
     pain = [i for i in intents(log) if i[1] == "pain"]
     assert pain[-1] == ("pain_start", "pain", 7), intents(log)
-    assert any(e["event"] == "corrected" for e in log)
+    corrected = next(i for i, e in enumerate(log) if e["event"] == "corrected")
+    # the dialogue goes on from the corrected answer: from the pain question, not the opening
+    moved = next(e for e in log[corrected:] if e["event"] == "state")
+    assert moved["source"] == "pain_start", log[corrected:]
+
+
+def test_doubt_after_a_red_flag_no_takes_the_no_back() -> None:
+    log = run(("yes", False), ("no", False), ("no i'm not sure", True))
+    corrected = next(i for i, e in enumerate(log) if e["event"] == "corrected")
+    said = [e["key"] for e in log[corrected:] if e["event"] == "said"]
+    assert said[0] == "messages.confirm_red_flag", log[corrected:]
+    assert intents(log)[-1] == ("rf_bladder", "unsure", None)
 
 
 def test_a_new_answer_is_taken_in_the_new_state() -> None:

@@ -82,7 +82,9 @@ class SpokenSession:
             event = self.next_event(deadline)
             reply = on_event(event) if on_event else None
             if event["event"] == "listening":
-                wav = reply or answers.get(event["state"]) or answers.get(event["state"][:3])
+                # on_event's reply: a fixture to answer with, or "" when it has answered itself
+                wav = reply if reply is not None else (answers.get(event["state"])
+                                                       or answers.get(event["state"][:3]))
                 if wav:
                     self.answer(wav)
             if event["event"] == "ended":

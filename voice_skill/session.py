@@ -160,7 +160,9 @@ class Session:
             self._render(self.manager.handle(Intent("repeat", text="")))
             return
         # Timers hold closures over the dialogue that a copy would not follow: no going back then.
-        before = (copy.deepcopy(self.manager, self._shared) if self.manager.next_due() is None
+        # a fresh memo each time: deepcopy records its copies in it, and would hand back the
+        # first copy of the dialogue ever made (the opening) instead of a copy of this one
+        before = (copy.deepcopy(self.manager, dict(self._shared)) if self.manager.next_due() is None
                   else None)
         self._last = _Answered(heard, state, intent, before)
         t0 = time.perf_counter()
