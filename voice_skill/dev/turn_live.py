@@ -7,8 +7,10 @@ answers each question as a person would, and records both devices. Figures:
 - end of the person's speech to the first audio of the reply (median, p95), from the two
   recordings (aligned by when each recorder started: a few tens of ms of uncertainty);
 - false barge-ins: the skill's own voice taken for the person (nobody speaks over it here);
-- "stop" / "help" spoken over a prompt: share acted on (speech stopped) within 500 ms of
-  the end of the word.
+- "stop" / "help" spoken over a prompt (real "stop"s, one speaker per session; "help" in the
+  four synthetic voices in turn): share acted on within 500 ms of the end of the word (when
+  the skill logs what it heard over itself, which is after speaker.stop() has returned), and
+  what it heard.
 
 Run: python -m voice_skill.dev.turn_live [--stops N] [--echo-volume 100%]
 """
@@ -76,7 +78,7 @@ def answer_for(state: str) -> str | None:
     return None
 
 
-def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
+def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None,
             timeout_s: float) -> dict[str, Any]:
     """One whole session with echo, answering each question; or, with `command`, a session
     where that word is said a second into the first safety instructions."""
@@ -105,7 +107,7 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
         with person_busy:
             t = time.monotonic()
             rig.play_into_mic(path).wait(15)
-        overs.append((t + word_end_s(path), path.stem))
+        overs.append((t + word_end_s(path), said_by(path)))
 
     try:
         for line in proc.stdout:
@@ -117,9 +119,7 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
                 speak(CLEAN / f"{wav}.wav", e["state"])
             elif e["event"] == "said" and commands and e["state"] == "rf_bladder":
                 # over the first safety instructions, about a second into them: a command
-                word = commands.pop(0)
-                path = REAL / "stop" / "022cd682_nohash_0.wav" if word == "stop" else CLEAN / f"{word}.wav"
-                threading.Timer(1.0, say_over, (path,)).start()
+                threading.Timer(1.0, say_over, (commands.pop(0),)).start()
             if e["event"] == "ended" or (command and e["event"] == "escalated"):
                 time.sleep(1.0)
                 break
@@ -131,6 +131,24 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: str | None,
         spk.stop()
     return {"events": events, "answers": answered_at, "overs": overs, "mic": mic, "spk": spk,
             "stderr": proc.stderr.read() if proc.stderr else ""}
+
+
+def commands_to_say(n: int) -> list[Path]:
+    """n real "stop"s (one speaker each) and n "help"s (the four synthetic voices in turn)."""
+    speakers: dict[str, Path] = {}
+    for path in sorted((REAL / "stop").glob("*.wav")):
+        speakers.setdefault(path.name.split("_")[0], path)
+    stops = list(speakers.values())
+    helps = [CLEAN.parents[1] / voice / "clean" / "help.wav"
+             for voice in ("slt", "awb", "kal16", "espeak-ng")]
+    return [p for k in range(n) for p in (stops[k % len(stops)], helps[k % len(helps)])]
+
+
+def said_by(path: Path) -> str:
+    """A command recording's word and voice: "stop (real 022cd682)", "help (slt)"."""
+    if path.parent.name == "stop":
+        return f"stop (real {path.name.split('_')[0]})"
+    return f"{path.stem} ({path.parents[1].name})"
 
 
 def block_levels(audio: np.ndarray) -> np.ndarray:
@@ -172,15 +190,16 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
     false_barge = [e for t, e in heard_over
                    if not any(0 <= t - w < 6.0 for w in over_words)
                    and not any(s - 0.5 <= t <= end + 3.0 for s, end, _ in run["answers"])]
-    acted = []
+    acted = []  # (word, seconds from its end to the skill acting on it, what it heard)
     for word_end, word in run["overs"]:
         # the end of the word is known from its recording (the microphone also hears the
         # skill's echo, so its loudness cannot say when the person stopped); the skill logs
         # what it heard over itself once speaker.stop() has returned (and the speaker goes
         # quiet within 10 ms of that, measured): the speaker recording cannot tell, as the
         # reply ("All right. I will stop now.") follows the cut-off prompt without a gap
-        at = next((t for t, _ in heard_over if t > word_end - 0.2), None)
-        acted.append((word, None if at is None else round(at - word_end, 3)))
+        at = next(((t, e) for t, e in heard_over if t > word_end - 0.2), None)
+        acted.append((word, None, None) if at is None
+                     else (word, round(at[0] - word_end, 3), at[1]["text"]))
     lat = sorted(d for d, _ in latencies)
     return {
         "answers": len(run["answers"]),
@@ -191,7 +210,7 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
         "false_barge_ins": len(false_barge),
         "false_barge_in_texts": [e["text"] for e in false_barge],
         "commands_over_speech": len(run["overs"]),
-        "commands_stopped_within_500ms": sum(1 for _, d in acted if d is not None and d <= 0.5),
+        "commands_stopped_within_500ms": sum(1 for _, d, _ in acted if d is not None and d <= 0.5),
         "command_stop_delays_s": acted,
         "outcome": next((e.get("outcome") for _, e in events if e["event"] == "ended"), None),
     }
@@ -223,12 +242,12 @@ def main() -> None:
             run = session(rig, mod, dialog, config, None, args.timeout)
             result = figures(run)
             acted: list[Any] = []
-            for word in ["stop", "help"] * args.stops:
-                trial = figures(session(rig, mod, dialog, config, word, 120.0))
+            for path in commands_to_say(args.stops):
+                trial = figures(session(rig, mod, dialog, config, path, 120.0))
                 acted += trial["command_stop_delays_s"]
                 result["false_barge_ins"] += trial["false_barge_ins"]
             result["commands_over_speech"] = len(acted)
-            result["commands_stopped_within_500ms"] = sum(1 for _, d in acted
+            result["commands_stopped_within_500ms"] = sum(1 for _, d, _ in acted
                                                          if d is not None and d <= 0.5)
             result["command_stop_delays_s"] = acted
         finally:
