@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +176,32 @@ def test_frames_the_vad_cannot_take_are_refused() -> None:
 
     with pytest.raises(AudioError, match="10, 20 or 30 ms"):
         Endpointer(Settings()).listen(OddFrames())
+
+
+def test_a_microphone_failing_while_a_pause_is_judged_leaves_no_judgement_running(
+        yes: np.ndarray) -> None:
+    """The pause after "yes" is judged on a thread; when the microphone fails meanwhile, the
+    failure comes out only once that judgement is over (it uses the recognizer, which the
+    next turn must not find busy)."""
+    audio = np.concatenate([silence(0.3), yes, silence(1.0)])
+    source = WavSource(audio)
+    words_end = 0.3 + len(yes) / 16000 - 0.1
+    read = source.read
+    judging, done = threading.Event(), threading.Event()
+
+    def failing(timeout_s: float) -> np.ndarray | None:
+        # in the quiet after the word: unplugged as soon as the pause is being judged
+        if source.position_s >= words_end and judging.wait(0.2):
+            raise AudioError("unplugged")
+        return read(timeout_s)
+
+    def slow_judge(heard: np.ndarray) -> float:
+        judging.set()
+        time.sleep(0.5)
+        done.set()
+        return 0.25
+
+    source.read = failing  # type: ignore[method-assign]
+    with pytest.raises(AudioError):
+        Endpointer(Settings()).listen(source, 5.0, slow_judge)
+    assert done.is_set()

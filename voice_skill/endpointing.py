@@ -6,7 +6,7 @@ import collections
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,51 +114,52 @@ class Endpointer:
         first_frame = start_idx = last_voiced = -1
         started = False
 
-        while True:
-            frame = source.read(READ_TIMEOUT_S)
-            if frame is None:
-                break
-            voiced = vad.is_speech(np.ascontiguousarray(frame).tobytes(), PIPELINE_RATE_HZ)
-            if not started:
-                history.append((frame, voiced))
-                recent = list(history)[-window_n:]
-                if sum(v for _, v in recent) >= need_voiced:
-                    started = True
-                    in_window = len(recent)
-                    # The start is the first of two voiced frames in a row: a lone voiced
-                    # frame before it is more likely a breath or a click than the word.
-                    flags = [v for _, v in recent]
-                    first_voiced = next(
-                        (i for i in range(in_window - 1) if flags[i] and flags[i + 1]),
-                        flags.index(True),
-                    )
-                    start_idx = index - in_window + 1 + first_voiced
-                    first_frame = index - len(history) + 1
-                    frames = [f for f, _ in history]
-                    last_voiced = index
-                elif index + 1 >= timeout_s / frame_s and (
-                    # A start may be building up at the deadline: give it one more window.
-                    not any(v for _, v in recent) or index + 1 >= timeout_s / frame_s + window_n
-                ):
-                    return None
-            else:
-                frames.append(frame)
-                if voiced:
-                    last_voiced = index
-                    need_n = end_n
-                    judged = None
-                elif end_silence is not None and index - last_voiced == ahead_n:
-                    heard = np.concatenate(frames[: last_voiced - first_frame + 1 + tail_n])
-                    judged = self._judging().submit(end_silence, heard)
-                    asked.append(judged)
-                if judged is not None and index - last_voiced == quick_n:
-                    need_n = max(1, math.ceil(judged.result() / frame_s))
-                if index - last_voiced >= need_n or index - start_idx + 1 >= max_n:
+        try:
+            while True:
+                frame = source.read(READ_TIMEOUT_S)
+                if frame is None:
                     break
-            index += 1
+                voiced = vad.is_speech(np.ascontiguousarray(frame).tobytes(), PIPELINE_RATE_HZ)
+                if not started:
+                    history.append((frame, voiced))
+                    recent = list(history)[-window_n:]
+                    if sum(v for _, v in recent) >= need_voiced:
+                        started = True
+                        in_window = len(recent)
+                        # The start is the first of two voiced frames in a row: a lone voiced
+                        # frame before it is more likely a breath or a click than the word.
+                        flags = [v for _, v in recent]
+                        first_voiced = next(
+                            (i for i in range(in_window - 1) if flags[i] and flags[i + 1]),
+                            flags.index(True),
+                        )
+                        start_idx = index - in_window + 1 + first_voiced
+                        first_frame = index - len(history) + 1
+                        frames = [f for f, _ in history]
+                        last_voiced = index
+                    elif index + 1 >= timeout_s / frame_s and (
+                        # A start may be building up at the deadline: give it one more window.
+                        not any(v for _, v in recent) or index + 1 >= timeout_s / frame_s + window_n
+                    ):
+                        return None
+                else:
+                    frames.append(frame)
+                    if voiced:
+                        last_voiced = index
+                        need_n = end_n
+                        judged = None
+                    elif end_silence is not None and index - last_voiced == ahead_n:
+                        heard = np.concatenate(frames[: last_voiced - first_frame + 1 + tail_n])
+                        judged = self._judging().submit(end_silence, heard)
+                        asked.append(judged)
+                    if judged is not None and index - last_voiced == quick_n:
+                        need_n = max(1, math.ceil(judged.result() / frame_s))
+                    if index - last_voiced >= need_n or index - start_idx + 1 >= max_n:
+                        break
+                index += 1
+        finally:  # no judgement may still be running once the turn is over, or has failed
+            wait(asked)
 
-        for f in asked:  # none may still be deciding once the turn is over
-            f.result()
         if not started:
             return None
         ended_at = time.perf_counter()
