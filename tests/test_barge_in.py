@@ -60,7 +60,7 @@ def test_stop_said_over_the_safety_instructions_stops_the_skill(
     over_keys = ("states.rf_bladder.say.1", "states.rf_bladder.say.2", "states.rf_bladder.ask")
 
     def stop_over_the_instructions(event: dict[str, Any]) -> str | None:
-        # 0.8 s into "You can say repeat, slower, pause, or stop at any time, ...", and again
+        # 0.8 s into "At any time, even while I talk, you can say repeat, ...", and again
         # into the next sentences while the skill goes on talking
         if event["event"] == "said" and event["key"] in over_keys:
             threading.Timer(0.8, echoing_rig.play_into_mic, [stop]).start()

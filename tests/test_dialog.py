@@ -27,6 +27,7 @@ LOAD_ERRORS = {
     "broken_missing_message": (20, "messages.goodbye", "missing"),
     "broken_not_a_mapping": (51, "states.rest", "must be a mapping"),
     "broken_unknown_source": (51, "states.rest.source", "unknown source 'nowhere'"),
+    "broken_when_heard_without_its_messages": (20, "messages.when_heard", "missing"),
 }
 CHECK_PROBLEMS = {
     "broken_unreachable": ("states.orphan.name", "unreachable"),
@@ -119,3 +120,15 @@ def test_the_bundled_dialogue_ships_as_package_data() -> None:
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "voice_skill", *args], capture_output=True,
                           text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("barge_in", "said"), [(False, "Each time I stop talking"),
+                                                (True, "even while I talk")])
+def test_the_person_is_told_truly_when_they_can_interrupt(barge_in: bool, said: str) -> None:
+    # without barge-in the skill does not hear words said while it talks: it must not say so
+    from dialogue_driver import Driver
+
+    d = Driver(barge_in=barge_in)
+    d.say("yes")
+    told = [r.text for r in d.t.replies if "you can say repeat" in r.text]
+    assert told and said in told[0], told

@@ -27,10 +27,13 @@ REQUIRED_MESSAGES = (
 )
 MESSAGES_FOR_INTENT = {"time_left": ("time_left", "time_left_short", "no_timer")}
 """messages a dialogue needs when it lets the person say that intent"""
+WHEN_HEARD = {False: "when_heard", True: "when_heard_over_speech"}
+"""the message that fills {when_heard} in what is said, by the barge_in setting: what the
+skill tells the person about interrupting it must be true"""
 REQUIRED_GLOBALS = ("repeat", "slower", "pause", "resume", "stop", "help", "emergency")
 TEMPLATE_FIELDS = frozenset(
     {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds",
-     "urgent_reasons", "routine_reasons", "minutes_left"}
+     "urgent_reasons", "routine_reasons", "minutes_left", "when_heard"}
 )
 
 
@@ -386,6 +389,13 @@ def load_dialog(path: Path | None = None) -> Dialog:
         name: _load_state(path, name, raw_state, states_r.data.line_of(name))
         for name, raw_state in states_r.data.items()
     }
+    texts = [*messages.values(), *(t for st in states.values()
+                                   for t in (*st.say, st.ask or "", *st.reprompts))]
+    if any("{when_heard}" in t for t in texts):
+        for m in WHEN_HEARD.values():
+            if m not in messages:
+                raise DialogError(str(path), "missing (a text says {when_heard})",
+                                  messages_r.data.line, f"messages.{m}")
     dialog = Dialog(
         language=_load_language(top.mapping("language")),
         path=path, start=cast(str, top.text("start", required=True)),

@@ -17,7 +17,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from voice_skill.clock import Clock
-from voice_skill.dialog import RESUME, Dialog, State, template_fields
+from voice_skill.dialog import RESUME, WHEN_HEARD, Dialog, State, template_fields
 from voice_skill.errors import SessionOver
 from voice_skill.events import (
     Escalated,
@@ -474,8 +474,9 @@ class DialogueManager:
 
     def _reply(self, key: str, template: str, expects_answer: bool = False) -> Reply:
         values = {k: str(v) for k, v in self.facts.items()}
-        shown = template.format_map(_Fields(values, self.settings.emergency_number))
-        spoken = template.format_map(_Fields(values, self.settings.emergency_number_spoken))
+        when = self.dialog.messages.get(WHEN_HEARD[self.settings.barge_in], "")
+        shown = template.format_map(_Fields(values, self.settings.emergency_number, when))
+        spoken = template.format_map(_Fields(values, self.settings.emergency_number_spoken, when))
         return Reply(key, shown, self.state, expects_answer, spoken if spoken != shown else "")
 
     def _say(self, key: str, template: str) -> None:
@@ -492,8 +493,8 @@ class DialogueManager:
 class _Fields(dict[str, str]):
     """Template values; an unknown fact reads as "unknown" rather than failing mid-session."""
 
-    def __init__(self, values: dict[str, str], number: str) -> None:
-        super().__init__(values, emergency_number=number)
+    def __init__(self, values: dict[str, str], number: str, when_heard: str) -> None:
+        super().__init__(values, emergency_number=number, when_heard=when_heard)
 
     def __missing__(self, key: str) -> str:
         return "unknown"
