@@ -118,3 +118,22 @@ def test_doubt_said_after_a_no_is_never_taken_as_a_no(
     assert "rf_saddle" not in listened, trail  # the "no" never stood
     assert s.kinds("corrected") or [e["name"] for e in s.kinds("intent")].count("unsure"), trail
     assert end["outcome"] == "stopped" and not s.kinds("escalated")
+
+
+def test_with_no_echo_at_all_a_stop_over_the_skill_stops_it(
+        pulse_rig: PulseRig, tmp_path: Path) -> None:
+    """Headphones (the microphone hears none of the skill): a real "stop" at its recorded
+    level, said over the safety instructions, stops the skill."""
+    s = SpokenSession(pulse_rig, tmp_path, settings="barge_in = true\n")
+    stop = REAL / "stop" / "022cd682_nohash_0.wav"
+
+    def stop_over_the_instructions(event: dict[str, Any]) -> str | None:
+        if event["event"] == "said" and event["key"] == "states.rf_bladder.say.1":
+            threading.Timer(0.8, pulse_rig.play_into_mic, [stop]).start()
+        return None
+
+    end = s.run({"opening": "yes", "rf_bladder": "stop"}, timeout_s=120,
+                on_event=stop_over_the_instructions)
+    over = [e for e in s.kinds("heard") if e.get("over_speech")]
+    assert over and over[0]["text"] == "stop", s.events[-12:]
+    assert s.kinds("not_said") and end["outcome"] == "stopped", s.events[-12:]

@@ -71,3 +71,19 @@ def test_its_own_voice_is_silence_and_a_person_over_it_comes_through() -> None:
     second_stop = heard_energy(source, at_stop2, at_stop2 + len(stop))
     assert echo_only < 100, echo_only  # its own voice: silence
     assert second_stop > 1000, second_stop  # the person over it: heard
+
+
+def test_with_no_echo_at_all_a_person_over_the_skill_comes_through() -> None:
+    """Headphones: the microphone hears none of the skill. After two seconds of it talking
+    unheard, its echo is taken to be below the floor, and a "stop" said over it is heard
+    (before, the echo was never measured and everything said over the skill was silenced)."""
+    prompt, stop = read_wav(PROMPT), read_wav(STOP)
+    played = np.concatenate([prompt] * 4)
+    at_stop = 3 * len(prompt)
+    assert at_stop > 2.5 * 16000  # after the two unheard seconds
+    mic = np.zeros(len(played) + 16000, np.int16)
+    mic[at_stop:at_stop + len(stop)] = stop
+    playback = Playback()
+    playback.add(played, 0)
+    source = EchoCancelledSource(RecordedMic(mic), playback)
+    assert heard_energy(source, at_stop, at_stop + len(stop)) > 300

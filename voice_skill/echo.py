@@ -38,6 +38,9 @@ FLOOR_RMS = 60.0
 """below this level (int16) nothing is speech"""
 MAX_ECHO_GAIN_DB = 12.0
 """the echo is never taken to be louder than this over what was played"""
+UNHEARD_S = 2
+"""seconds of the skill talking that the microphone does not hear at all (headphones, a
+speaker in another room) before its echo is taken to be below FLOOR_RMS"""
 _SET_SAMPLING_RATE = 24  # speex_echo.h: SPEEX_ECHO_SET_SAMPLING_RATE
 
 
@@ -135,9 +138,11 @@ class EchoCancelledSource:
         """measured playback-to-capture delay (samples)"""
         self.measured = False
         """whether the delay and the echo's loudness have been measured yet"""
-        self._gain2 = 1.0  # echo energy per played energy, measured with the delay
+        self._gain2 = 1.0  # echo energy per played energy: the median of the recent gains
+        self._gains: list[float] = []  # one per second measured
         self._raw: list[tuple[int, np.ndarray]] = []  # recent frames, to measure the delay
         self._delays: list[int] = []
+        self._unheard_s = 0  # seconds in a row of the skill talking, unheard by the microphone
         self.gated = 0
         """frames taken for the skill's own voice and silenced"""
 
@@ -205,8 +210,12 @@ class EchoCancelledSource:
         self._raw = []
         max_d = round(MAX_DELAY_S * PIPELINE_RATE_HZ)
         ref = self.playback.window(start - max_d, len(mic) + max_d).astype(np.float64)
-        if np.sqrt(np.mean(ref ** 2)) < FLOOR_RMS or np.sqrt(np.mean(mic ** 2)) < FLOOR_RMS:
+        if np.sqrt(np.mean(ref ** 2)) < FLOOR_RMS:
             return
+        if np.sqrt(np.mean(mic ** 2)) < FLOOR_RMS:
+            self._unheard(float(np.mean(ref ** 2)))
+            return
+        self._unheard_s = 0
         size = 1 << (len(ref) + len(mic)).bit_length()
         spec = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
         corr = np.fft.irfft(spec / (np.abs(spec) + 1e-9), size)  # GCC-PHAT: sharp peaks
@@ -227,11 +236,27 @@ class EchoCancelledSource:
         # mean over peak: the gate compares a frame with the loudest recent 10 ms. Capped: a
         # second of the person over a quiet playback once made the gate deaf for a session
         gain2 = min(float(np.mean(mic ** 2)) / played2, 10 ** (MAX_ECHO_GAIN_DB / 10))
-        self._gain2 = gain2 if not self.measured else max(0.7 * self._gain2 + 0.3 * gain2,
-                                                           self._gain2 * 0.5)
         if not self.measured:
             log.info("echo measured: delay %.0f ms, echo %.1f dB of the playback",
                      1000 * self.delay / PIPELINE_RATE_HZ, 10 * np.log10(max(gain2, 1e-9)))
+        self._learn_gain(gain2)
+
+    def _unheard(self, played2: float) -> None:
+        """A second of the skill talking with the microphone quiet: after UNHEARD_S of them, the
+        echo is measured as no louder than the floor, so a person over it can be heard."""
+        self._unheard_s += 1
+        if self._unheard_s < UNHEARD_S:
+            return
+        if not self.measured:
+            log.info("echo measured: not heard in %d s of the skill talking", self._unheard_s)
+        self._learn_gain(FLOOR_RMS ** 2 / played2)
+
+    def _learn_gain(self, gain2: float) -> None:
+        """One second's measure of the echo's loudness. The median of the last five: a second
+        of the person answering as the skill ends (loud, and by chance correlated) once made
+        the gate deaf to everything said over the skill for the rest of a session."""
+        self._gains = [*self._gains[-4:], gain2]
+        self._gain2 = float(np.median(self._gains))
         self.measured = True
 
     def flush(self) -> None:
