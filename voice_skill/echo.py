@@ -210,10 +210,11 @@ class EchoCancelledSource:
         self._raw = []
         max_d = round(MAX_DELAY_S * PIPELINE_RATE_HZ)
         ref = self.playback.window(start - max_d, len(mic) + max_d).astype(np.float64)
-        if np.sqrt(np.mean(ref ** 2)) < FLOOR_RMS:
+        ref2, mic2 = float(np.mean(ref ** 2)), float(np.mean(mic ** 2))
+        if ref2 < FLOOR_RMS ** 2:
             return
-        if np.sqrt(np.mean(mic ** 2)) < FLOOR_RMS:
-            self._unheard(float(np.mean(ref ** 2)))
+        if mic2 < FLOOR_RMS ** 2:
+            self._unheard(ref2)
             return
         self._unheard_s = 0
         size = 1 << (len(ref) + len(mic)).bit_length()
@@ -235,7 +236,7 @@ class EchoCancelledSource:
         # the loudest the echo can be: a person talking meanwhile only makes it louder
         # mean over peak: the gate compares a frame with the loudest recent 10 ms. Capped: a
         # second of the person over a quiet playback once made the gate deaf for a session
-        gain2 = min(float(np.mean(mic ** 2)) / played2, 10 ** (MAX_ECHO_GAIN_DB / 10))
+        gain2 = min(mic2 / played2, 10 ** (MAX_ECHO_GAIN_DB / 10))
         if not self.measured:
             log.info("echo measured: delay %.0f ms, echo %.1f dB of the playback",
                      1000 * self.delay / PIPELINE_RATE_HZ, 10 * np.log10(max(gain2, 1e-9)))
