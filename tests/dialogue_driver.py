@@ -17,6 +17,8 @@ WAIT = "<wait>"
 
 RED_FLAGS_NO = ["no"] * 10
 HAPPY_PREFIX = ["yes", *RED_FLAGS_NO, "it's about a seven"]
+TO_BREATHING = [*HAPPY_PREFIX, "no", "yes", "no"]
+"""can't move, so stays put; ice would help but there is none: to the breathing"""
 
 
 @dataclass

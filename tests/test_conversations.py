@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from dialogue_driver import HAPPY_PREFIX, RED_FLAGS_NO, SILENCE, WAIT, Driver, converse
+from dialogue_driver import (
+    HAPPY_PREFIX,
+    RED_FLAGS_NO,
+    SILENCE,
+    TO_BREATHING,
+    WAIT,
+    Driver,
+    converse,
+)
 
 from voice_skill.dialog import load_dialog
 from voice_skill.errors import SessionOver
 from voice_skill.events import Intent
 
-POSITIONED = [*HAPPY_PREFIX, "yes", "back", "ready", "ready", "ready"]
+POSITIONED = [*HAPPY_PREFIX, "yes", "back", "ready", "ready"]
 ICE_PATH = [*POSITIONED, "yes", "yes", "ready", WAIT, "done", "ready", WAIT, "no", "four"]
 RED_FLAG_STATES = [s.name for s in load_dialog().states.values() if s.red_flag]
 
@@ -18,7 +26,7 @@ def test_happy_path_on_ice_reaches_the_close_with_a_summary() -> None:
     t = converse(ICE_PATH)
     assert t.ended and t.ended.outcome == "completed" and t.ended.level is None
     assert t.states()[:3] == ["opening", "rf_bladder", "rf_saddle"]
-    for state in ("pain_start", "can_move", "choose_position", "back_1", "back_2", "back_3",
+    for state in ("pain_start", "can_move", "choose_position", "back_1", "back_2",
                   "onset", "ice_ask", "ice_prepare", "ice_on", "ice_off", "breathing_intro",
                   "breathing", "breathing_again", "pain_end", "closing"):
         assert state in t.states(), state
@@ -50,7 +58,7 @@ def test_ice_halfway_and_end_fall_at_ten_and_twenty_minutes_on_the_clock() -> No
 
 def test_breathing_counts_are_spoken_one_second_apart() -> None:
     d = Driver()
-    d.run([*HAPPY_PREFIX, "no"])
+    d.run(TO_BREATHING)
     d.t.replies.clear()
     d.say("ready")
     assert d.state == "breathing"
@@ -85,15 +93,17 @@ def test_no_ice_at_hand_skips_to_breathing() -> None:
     assert t.states()[-1] == "breathing_intro"
 
 
-def test_a_person_who_cannot_move_stays_put_and_goes_to_breathing() -> None:
-    t = converse([*HAPPY_PREFIX, "I can't move"])
-    assert t.states()[-2:] == ["stay_put", "breathing_intro"]
+def test_a_person_who_cannot_move_stays_put_and_is_still_offered_ice_or_heat() -> None:
+    t = converse([*HAPPY_PREFIX, "I can't move", "yes", "yes"])
+    assert t.states()[-4:] == ["stay_put", "onset", "ice_ask", "ice_prepare"]
     assert "Stay just as you are." in t.texts()
+    assert "ask someone to place it for you" in t.texts()
+    assert t.texts().count("slow breathing") == 0  # not promised twice before it comes
 
 
 def test_side_position_steps_in_order() -> None:
-    t = converse([*HAPPY_PREFIX, "yes", "on my side", "ready", "ready", "ready"])
-    assert [s for s in t.states() if s.startswith("side")] == ["side_1", "side_2", "side_3"]
+    t = converse([*HAPPY_PREFIX, "yes", "on my side", "ready", "ready"])
+    assert [s for s in t.states() if s.startswith("side")] == ["side_1", "side_2"]
     assert "put it between your knees" in t.texts()
 
 
@@ -107,7 +117,7 @@ def test_each_red_flag_yes_leads_to_its_level(state: str) -> None:
         assert not t.escalations
         assert t.states()[-1] == "pain_start"
         t2 = Driver()
-        t2.run(["yes", *(["no"] * index), "yes", "five", "no", "no", "no", "five"])
+        t2.run(["yes", *(["no"] * index), "yes", "five", "no", "yes", "no", "no", "five"])
         assert "Please book a doctor's appointment about spasms lasting more than two weeks." \
             in t2.t.texts()
         return
@@ -164,7 +174,7 @@ def test_urgent_then_no_closes_with_the_advice_and_the_reason() -> None:
 
 
 @pytest.mark.parametrize("command", ["help", "call an ambulance", "I can't breathe", "emergency"])
-@pytest.mark.parametrize("where", [["yes"], [*HAPPY_PREFIX], [*HAPPY_PREFIX, "no", "ready"]])
+@pytest.mark.parametrize("where", [["yes"], [*HAPPY_PREFIX], [*TO_BREATHING, "ready"]])
 def test_emergency_commands_escalate_from_any_state(command: str, where: list[str]) -> None:
     t = converse([*where, command])
     assert [e.level for e in t.escalations] == ["emergency"]
@@ -229,22 +239,25 @@ def test_silence_on_an_ordinary_question_reasks_simpler_then_moves_on_safely() -
     d.run([*HAPPY_PREFIX, SILENCE, SILENCE, SILENCE])  # "can you move?"
     assert d.t.keys().count("states.can_move.reprompts.0") == 2
     assert "messages.moving_on" in d.t.keys()
-    assert d.state == "breathing_intro"  # never forced to move: stays put
+    assert d.state == "onset"  # never forced to move: stays put, and ice or heat is still offered
 
 
 def test_pain_no_answer_moves_on_and_the_summary_says_so() -> None:
-    t = converse(["yes", *RED_FLAGS_NO, SILENCE, SILENCE, SILENCE, "no", "no", "no",
+    t = converse(["yes", *RED_FLAGS_NO, SILENCE, SILENCE, SILENCE, "no", "yes", "no", "no",
                   SILENCE, SILENCE, SILENCE])
     assert "I did not get a pain score both times." in t.texts()
     assert t.ended and t.ended.outcome == "completed"
 
 
-def test_repeat_says_the_last_thing_again() -> None:
+def test_repeat_says_the_question_again_and_start_again_the_whole_message() -> None:
     d = Driver()
     d.run(["yes"])
-    before = d.t.keys()[-1]
+    opening = d.t.keys()[-4:]
     d.say("say that again")
-    assert d.t.keys()[-1] == before and d.state == "rf_bladder"
+    assert d.t.keys()[-1] == "states.rf_bladder.ask" and d.state == "rf_bladder"
+    assert d.t.keys()[-2] == "states.rf_bladder.ask"  # the question alone, not all four lines
+    d.say("start again")
+    assert d.t.keys()[-4:] == opening
 
 
 def test_slower_lowers_the_rate_for_the_session_and_repeats() -> None:
@@ -289,7 +302,7 @@ def test_a_pause_that_lasts_too_long_ends_politely() -> None:
     assert d.t.keys()[-2:] == ["messages.goodbye", "messages.safety_line"]
 
 
-@pytest.mark.parametrize("where", [["yes"], [*HAPPY_PREFIX, "no", "ready"],
+@pytest.mark.parametrize("where", [["yes"], [*TO_BREATHING, "ready"],
                                    ICE_PATH[: ICE_PATH.index(WAIT)]])
 def test_stop_midway_ends_with_the_safety_line(where: list[str]) -> None:
     t = converse([*where, "stop"])
@@ -306,7 +319,7 @@ def test_emergency_number_is_a_setting_spoken_digit_by_digit() -> None:
 
 def test_breathing_is_offered_again_but_not_for_ever() -> None:
     d = Driver()
-    d.run([*HAPPY_PREFIX, "no", "ready"])
+    d.run([*TO_BREATHING, "ready"])
     for _ in range(6):
         d.wait()
         if d.state != "breathing_again":
@@ -350,7 +363,7 @@ def test_a_tester_can_shorten_the_ice_time_and_the_summary_says_what_was_used() 
     d.wait()
     assert d.state == "ice_off" and d.clock.now() - start == pytest.approx(60)
     d.run(ICE_PATH[ICE_PATH.index(WAIT) + 1:])
-    assert "You used ice for 1 minutes." in d.t.texts()
+    assert "You used ice for about a minute." in d.t.texts()  # not "1 minutes"
     assert "You did 4 rounds of slow breathing." in d.t.texts()  # breathing keeps its pace
 
 

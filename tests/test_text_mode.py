@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-HAPPY = ["yes", *["no"] * 10, "it's about a seven", "no", "no", "three"]
+HAPPY = ["yes", *["no"] * 10, "it's about a seven", "no", "yes", "no", "no", "three"]
 
 
 def run_text(answers: list[str] | bytes, tmp_path: Path, *args: str,

@@ -49,6 +49,14 @@ class SummaryLine:
 
     say: str
     otherwise: str | None = None
+    same: str | None = None
+    """said instead when the numbers `say` names are all equal ("from 3 to 3")"""
+    one: str | None = None
+    """said instead when the number `say` names is 1 ("1 minutes")"""
+
+    def messages(self) -> tuple[str, ...]:
+        """Every message the line may say."""
+        return tuple(k for k in (self.say, self.otherwise, self.same, self.one) if k)
 
 
 @dataclass(frozen=True)
@@ -61,10 +69,35 @@ class Cue:
 
 @dataclass(frozen=True)
 class RedFlag:
-    """A screening question whose "yes" raises `level`."""
+    """A screening question whose "yes" raises `level`, and the words that tell its symptom."""
 
     level: Level
     reason: str
+    confirm: str = ""
+    """the question in plain words, asked when an answer was heard but not clearly understood"""
+    about: tuple[str, ...] = ()
+    """what the question is about ("bladder", "legs"): with a sign, a trouble or a lost ability,
+    the symptom is stated; with a negation, denied"""
+    signs: tuple[str, ...] = ()
+    """what is wrong when it is this symptom ("numb", "weak"); alone, on its own question"""
+    tells: tuple[str, ...] = ()
+    """phrases that state the symptom on any question ("i fell", "chest pain")"""
+    denials: tuple[str, ...] = ()
+    """phrases that answer no without a "no" ("it is lower down", "lying still helps")"""
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """Words that say how a sentence answer is meant: negation, loss, trouble, wellness."""
+
+    negations: tuple[str, ...] = ()
+    abilities: tuple[str, ...] = ()
+    losses: tuple[str, ...] = ()
+    troubles: tuple[str, ...] = ()
+    fine: tuple[str, ...] = ()
+    clause_breaks: tuple[str, ...] = ()
+    scope_ends: tuple[str, ...] = ()
+    answer_words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +131,8 @@ class State:
     when_exhausted: str | None = None
     summary: tuple[SummaryLine, ...] = ()
     """the closing summary said on arrival, line by line"""
+    on_stop: tuple[str, ...] = ()
+    """said before goodbye when the person stops here ("Take the ice off now.")"""
 
     @property
     def is_question(self) -> bool:
@@ -131,6 +166,8 @@ class Language:
     numbers: tuple[str, ...] = ()
     """number words, index = value ("zero" .. "ten")"""
     number_words: Mapping[str, int] = field(default_factory=dict)
+    pain_words: Mapping[str, int] = field(default_factory=dict)
+    """a score said in words ("mild", "bad"), for a person who finds a number hard"""
     scale_words: tuple[str, ...] = ()
     pain_phrases: tuple[str, ...] = ()
     """templates with {n}, e.g. "about a {n}" """
@@ -161,6 +198,7 @@ class Dialog:
     states: Mapping[str, State]
     language: Language = Language()
     wake: Wake = Wake()
+    meaning: Meaning = Meaning()
 
     def question(self, state: str) -> str:
         """What the person was asked in `state`, as context for the recognizer.
@@ -269,7 +307,7 @@ def _check_template(reader: _Reader, key: str, value: str) -> None:
 _STATE_FIELDS = {
     "kind", "source", "say", "ask", "reprompts", "expect", "on", "default", "then", "red_flag",
     "level", "store", "duration_s", "rounds", "round_s", "cues", "record", "max_visits",
-    "when_exhausted", "summary",
+    "when_exhausted", "summary", "on_stop",
 }
 
 
@@ -283,11 +321,15 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
         raise r.fail("kind", f"must be one of {', '.join(KINDS)}")
     red_flag = None
     if (rf := r.mapping("red_flag")) is not None:
-        rf.only({"level", "reason"})
+        rf.only({"level", "reason", "confirm", "about", "signs", "tells", "denials"})
         level = rf.data.get("level")
         if level not in LEVELS:
             raise rf.fail("level", f"must be one of {', '.join(LEVELS)}")
-        red_flag = RedFlag(level=level, reason=cast(str, rf.text("reason", required=True)))
+        red_flag = RedFlag(
+            level=level, reason=cast(str, rf.text("reason", required=True)),
+            confirm=rf.text("confirm") or "", about=_phrases(rf, "about"),
+            signs=_phrases(rf, "signs"), tells=_phrases(rf, "tells"),
+            denials=_phrases(rf, "denials"))
     level = d.get("level")
     if kind == "escalation" and level not in LEVELS:
         raise r.fail("level", f"an escalation needs a level: one of {', '.join(LEVELS)}")
@@ -318,8 +360,26 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
         duration_s=r.number("duration_s"), rounds=int(r.number("rounds", 1, 1)),
         round_s=r.number("round_s"), cues=tuple(cues), record=MappingProxyType(record),
         max_visits=max_visits, when_exhausted=r.text("when_exhausted"),
-        summary=_summary_lines(r),
+        summary=_summary_lines(r), on_stop=r.texts("on_stop"),
     )
+
+
+def _phrases(r: _Reader, key: str) -> tuple[str, ...]:
+    """Lower-case phrases of words only, as the intent matcher reads them."""
+    phrases = tuple(p.lower() for p in r.texts(key))
+    for p in phrases:
+        if not all(w.isalpha() for w in p.split()):
+            raise r.fail(key, f"phrase {p!r}: words only, no digits or punctuation")
+    return phrases
+
+
+def _load_meaning(r: _Reader | None) -> Meaning:
+    if r is None:
+        return Meaning()
+    keys = ("negations", "abilities", "losses", "troubles", "fine", "clause_breaks", "scope_ends",
+            "answer_words")
+    r.only(set(keys))
+    return Meaning(**{k: _phrases(r, k) for k in keys})
 
 
 def _summary_lines(r: _Reader) -> tuple[SummaryLine, ...]:
@@ -329,8 +389,9 @@ def _summary_lines(r: _Reader) -> tuple[SummaryLine, ...]:
     lines = []
     for i, item in enumerate(raw):
         line = _Reader(r.path, item, f"{r.where}.summary[{i}]", r.data.line_of("summary"))
-        line.only({"say", "otherwise"})
-        lines.append(SummaryLine(cast(str, line.text("say", required=True)), line.text("otherwise")))
+        line.only({"say", "otherwise", "same", "one"})
+        lines.append(SummaryLine(cast(str, line.text("say", required=True)), line.text("otherwise"),
+                                 line.text("same"), line.text("one")))
     return tuple(lines)
 
 
@@ -343,7 +404,7 @@ def load_dialog(path: Path | None = None) -> Dialog:
         raise DialogError(str(path), exc.reason, exc.line) from None
     top = _Reader(path, raw, "")
     top.only({"version", "start", "sources", "intents", "global_intents", "language", "messages",
-              "states", "wake"})
+              "states", "wake", "meaning"})
     if top.data.get("version") != 1:
         raise top.fail("version", "must be 1")
 
@@ -402,6 +463,7 @@ def load_dialog(path: Path | None = None) -> Dialog:
         sources=MappingProxyType(sources), intents=MappingProxyType(intents),
         global_intents=global_intents, messages=MappingProxyType(messages),
         states=MappingProxyType(states), wake=_load_wake(top.mapping("wake"), intents),
+        meaning=_load_meaning(top.mapping("meaning")),
     )
     _cross_check(dialog, states_r)
     return dialog
@@ -423,7 +485,8 @@ def _load_wake(r: _Reader | None, intents: Mapping[str, tuple[str, ...]]) -> Wak
 def _load_language(r: _Reader | None) -> Language:
     if r is None:
         return Language()
-    r.only({"fillers", "lead_ins", "contractions", "numbers", "number_words", "scale_words",
+    r.only({"fillers", "lead_ins", "contractions", "numbers", "number_words", "pain_words",
+            "scale_words",
             "pain_phrases"})
 
     def words(key: str) -> tuple[str, ...]:
@@ -448,6 +511,7 @@ def _load_language(r: _Reader | None) -> Language:
         contractions=MappingProxyType(table("contractions", str)),
         numbers=words("numbers"),
         number_words=MappingProxyType(table("number_words", int)),
+        pain_words=MappingProxyType(table("pain_words", int)),
         scale_words=words("scale_words"),
         pain_phrases=pain_phrases,
     )
@@ -479,8 +543,8 @@ def _cross_check(d: Dialog, states_r: _Reader) -> None:
             if intent not in d.intents:
                 raise fail(s, "expect", f"unknown intent {intent!r} (not under intents)")
         for line in s.summary:
-            for key in (line.say, line.otherwise):
-                if key is not None and key not in d.messages:
+            for key in line.messages():
+                if key not in d.messages:
                     raise fail(s, "summary", f"unknown message {key!r} (not under messages)")
         for intent in s.on:
             if intent not in s.expect:

@@ -30,6 +30,11 @@ class Intent:
     value: int | None = None
     confidence: float = 1.0
     text: str = ""
+    also: tuple[str, ...] = ()
+    """other red-flag questions whose symptom the words state ("no, but my chest hurts")"""
+    understood: bool = True
+    """False for an "unsure" that is a sentence not clearly understood: it is asked about in
+    plain words, not passed"""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from voice_skill.dialog import Dialog
 from voice_skill.events import Intent
+from voice_skill.meaning import MeaningReader
 
 NO_MATCH = "no_match"
 MAX_INPUT_CHARS = 500
@@ -36,8 +37,10 @@ class IntentMatcher:
         }
         self._numbers = {w: i for i, w in enumerate(lang.numbers)}
         self._number_phrases = {tuple(k.split()): v for k, v in lang.number_words.items()}
+        self._pain_words = [(tuple(k.split()), v) for k, v in lang.pain_words.items()]
         self._scale = tuple(tuple(s.split()) for s in lang.scale_words)
         self._grammars: dict[str, tuple[str, ...]] = {}
+        self.meaning = MeaningReader(dialog, self.tokens)
 
     def tokens(self, text: str) -> list[str]:
         """Lower-case words with contractions expanded and fillers dropped."""
@@ -46,6 +49,8 @@ class IntentMatcher:
         for tok in _TOKEN.findall(text[:MAX_INPUT_CHARS].lower().replace("’", "'")):
             if tok.isdigit() and int(tok) < len(lang.numbers):
                 tok = lang.numbers[int(tok)]  # "7 out of 10" reads like "seven out of ten"
+            if tok not in lang.contractions and tok.endswith("'s"):
+                tok = f"{tok[:-2]} is"  # "bladder's fine": the one sense a first-aid answer needs
             out.extend(lang.contractions.get(tok, tok).split())
         return [t for t in out if t not in lang.fillers]
 
@@ -57,7 +62,8 @@ class IntentMatcher:
             return Intent(NO_MATCH, confidence=confidence, text=text)
         # Phrases of every intent compete, so "not sure" beats "sure" even where unsure is not
         # an answer; only then are the intents this state does not accept dropped.
-        hits = [h for h in self._hits(words) if h.intent in accepted]
+        hits = [h for h in self._hits(words) if h.intent in accepted
+                and not (h.intent in self.dialog.global_intents and self._denied_call(words, h))]
         chosen = {h.intent for h in hits}
 
         def found(name: str) -> Intent:
@@ -70,9 +76,9 @@ class IntentMatcher:
         answers = [h.intent for h in hits if h.intent in own]
         if "pain" in own and (score := self._pain(words)) is not None:
             return Intent("pain", value=score, confidence=confidence, text=text)
+        if self.dialog.states[state].red_flag:
+            return self._red_flag(text, state, words, hits, confidence)
         if "unsure" in own and self._says(words, "unsure"):
-            # Any doubt ("no idea", "no... I don't know") is unsure, even where a longer "no"
-            # phrase overlaps it: never a "no" on a red flag.
             return found("unsure")
         if answers:
             if "yes" in answers and "no" in answers:
@@ -80,6 +86,55 @@ class IntentMatcher:
                 return found("unsure") if "unsure" in own else found(NO_MATCH)
             return found(answers[0])
         return found(hits[0].intent) if hits else found(NO_MATCH)
+
+    def _red_flag(self, text: str, state: str, words: list[str], hits: list[_Hit],
+                  confidence: float) -> Intent:
+        """An answer to a red-flag question, read for what it means, not for its first word.
+
+        A symptom stated anywhere is a "yes" ("no control of my bladder"); any doubt is unsure;
+        a plain or stated "no" is a no; another flag's symptom rides along in `also`; a sentence
+        understood as none of these is unsure and not understood: asked about in plain words.
+        """
+        reading = self.meaning.read(text, state)
+        states = self.dialog.states
+        also = tuple(f.state for f in self.meaning.flags
+                     if f.state in reading.stated and f.state != state
+                     and (rf := states[f.state].red_flag) and rf.level != "routine")
+
+        def found(name: str, understood: bool = True) -> Intent:
+            return Intent(name, confidence=confidence, text=text, also=also, understood=understood)
+
+        if self._says(words, "unsure"):
+            # Any doubt ("no idea", "no... I don't know", "sort of tingly") is unsure, even where
+            # a longer "no" phrase overlaps it: confirmed, never a "no" on a red flag.
+            return found("unsure")
+        if state in reading.stated:
+            return found("yes")
+        covered = {i for h in hits for i in range(h.start, h.start + h.length)}
+        heads = set(reading.heads) | ({"no"} if state in reading.denied else set())
+        said = {h.intent for h in hits if h.intent in ("yes", "no")
+                and (len(covered) == len(words)  # every word an answer or a command: plain
+                     or words[h.start] in self.dialog.meaning.answer_words)}
+        if said == {"yes", "no"}:
+            heads = said  # "yes no I mean no"
+        elif len(covered) == len(words):
+            heads |= said
+        if heads == {"yes", "no"}:
+            return found("unsure")  # "yes ... no": contradictory, so confirmed
+        if heads:
+            return found(heads.pop())
+        commands = [h.intent for h in hits if h.intent in self.dialog.global_intents]
+        if commands and not also:
+            return found(commands[0])
+        if also or reading.loss or len(words) > 1:
+            return found("unsure", understood=False)
+        return found(hits[0].intent) if hits else found(NO_MATCH)
+
+    def _denied_call(self, words: list[str], hit: _Hit) -> bool:
+        """ "Lying still doesn't help" is no call for help, "please don't stop" no stop: a
+        one-word command just after a negation."""
+        before = words[max(0, hit.start - 2):hit.start]
+        return hit.length == 1 and any(w in self.dialog.meaning.negations for w in before)
 
     def _hits(self, words: list[str]) -> list[_Hit]:
         """Non-overlapping phrase occurrences, longest first (so "not sure" beats "sure")."""
@@ -125,6 +180,16 @@ class IntentMatcher:
             for phrase, value in self._number_phrases.items():
                 if tuple(words[i:i + len(phrase)]) == phrase:
                     scores.append(value)
+        if scores:
+            return max(scores)
+        # no number: a word for it, longest first ("not bad" is not "bad")
+        said = [(i, len(p), v) for p, v in self._pain_words
+                for i in range(len(words) - len(p) + 1) if tuple(words[i:i + len(p)]) == p]
+        taken: set[int] = set()
+        for i, n, v in sorted(said, key=lambda s: -s[1]):
+            if not taken & set(range(i, i + n)):
+                taken |= set(range(i, i + n))
+                scores.append(v)
         return max(scores) if scores else None
 
     def grammar(self, state: str) -> tuple[str, ...]:
@@ -143,6 +208,7 @@ class IntentMatcher:
                     t.format(n=n) for t in lang.pain_phrases for n in lang.numbers
                 )
                 phrases.extend(lang.number_words)
+                phrases.extend(lang.pain_words)
         spoken = {v: k for k, v in lang.contractions.items() if "'" in k}
         out: dict[str, None] = {}
         for p in phrases:

@@ -62,6 +62,8 @@ class DialogueManager:
         self._visits: dict[str, int] = {}
         self._reasks = 0
         self._confirming = False
+        self._in_doubt = False
+        """a red-flag answer here was unsure, unclear or missing: a stop then gives its advice"""
         self._resume_to: str | None = None
         self._reason = ""
         self._timers: list[_Timer] = []
@@ -187,6 +189,8 @@ class DialogueManager:
         if name in ("emergency", "help"):
             self._reason = f"the person said {event.text!r}" if isinstance(event, Intent) else ""
             self._escalate_emergency()
+        elif isinstance(event, Intent) and self._raises_other_flags(event):
+            return  # "no, but my chest hurts": the other flag's emergency comes first
         elif (name == "stop" and s.red_flag and not self._confirming and isinstance(event, Intent)
               and event.confidence < self.settings.low_confidence):
             self._confirm(s)  # a misheard "yes" must not end the screening unnoticed
@@ -194,9 +198,11 @@ class DialogueManager:
             self._stop()
         elif name == "time_left":
             self._time_left(s)
-        elif self.paused:
+        elif self.paused and not self._answers(s, event):
             self._while_paused(name)
         elif name == "repeat":
+            self._emit(self._question_or_all())
+        elif name == "start_over":
             self._emit(self._last_said)
         elif name == "slower":
             self._slower()
@@ -206,9 +212,11 @@ class DialogueManager:
             if isinstance(event, Intent):  # whatever they say, the instruction stands
                 self._repeat_emergency()
         elif isinstance(event, Intent) and name in s.on:
+            self._resume_if_paused()
             self._answer(s, event)
-        elif name == "unsure" and s.red_flag:
-            self._unclear(s, unsure=True)
+        elif name == "unsure" and s.red_flag and isinstance(event, Intent):
+            self._resume_if_paused()
+            self._unclear(s, unsure=True, understood=event.understood)
         elif name == "resume":
             self._emit(self._last_said)
         elif s.kind == "timed":
@@ -216,6 +224,25 @@ class DialogueManager:
                 self._say("messages.not_understood", self.dialog.messages["not_understood"])
         else:
             self._unclear(s, not_understood=isinstance(event, Intent))
+
+    def _answers(self, s: State, event: InputEvent) -> bool:
+        """Whether `event` answers the question asked here: taken even while paused, so a
+        red-flag "yes" is never lost to "We are paused"."""
+        return isinstance(event, Intent) and (
+            event.name in s.on or (bool(s.red_flag) and event.name == "unsure"))
+
+    def _raises_other_flags(self, intent: Intent) -> bool:
+        """Note each other red flag the words state; escalate at once for an emergency one."""
+        for name in intent.also:
+            rf = self.dialog.states[name].red_flag
+            if rf is None or (rf.level, rf.reason) in self.flags:
+                continue
+            if rf.level == "emergency":
+                self._reason = rf.reason
+                self._escalate_emergency()
+                return True
+            self.flags.append((rf.level, rf.reason))  # said again in the closing summary
+        return False
 
     def _answer(self, s: State, intent: Intent) -> None:
         rf = s.red_flag
@@ -233,14 +260,20 @@ class DialogueManager:
             self.facts[s.store] = intent.value
         self.trigger(f"hear_{intent.name}")
 
-    def _unclear(self, s: State, not_understood: bool = False, unsure: bool = False) -> None:
+    def _unclear(self, s: State, not_understood: bool = False, unsure: bool = False,
+                 understood: bool = True) -> None:
         """No input, no match, or unsure: re-ask more simply, a bounded number of times.
 
-        On a red flag, "unsure" gets one confirming re-ask, and whatever stays unclear after the
-        re-asks is taken as the safer "yes".
+        On a red flag, "unsure" gets one confirming re-ask (in plain words when a sentence was
+        heard but not understood), and whatever stays unclear after the re-asks is taken as the
+        safer "yes".
         """
+        if s.red_flag:
+            self._in_doubt = True
         if s.red_flag and (self._confirming or self._reasks >= self.settings.max_reprompts):
             self._red_flag_default(s)
+        elif s.red_flag and unsure and not understood and s.red_flag.confirm:
+            self._check_meaning(s, s.red_flag.confirm)
         elif s.red_flag and unsure:
             self._confirm(s)
         elif self._reasks < self.settings.max_reprompts:
@@ -264,9 +297,18 @@ class DialogueManager:
     def _confirm(self, s: State) -> None:
         """Ask a red-flag question once more in the simplest words; after that, escalate."""
         self._confirming = True
+        self._in_doubt = True
         self._say("messages.confirm_red_flag", self.dialog.messages["confirm_red_flag"])
         self._reasks = len(s.reprompts)
         self._reprompt(s)
+
+    def _check_meaning(self, s: State, question: str) -> None:
+        """A sentence heard but not understood: the red flag asked once more in plain words."""
+        self._confirming = True
+        m = self.dialog.messages
+        self._say("messages.check_meaning", m.get("check_meaning", m["confirm_red_flag"]))
+        self._last_said = [self._reply(f"states.{s.name}.red_flag.confirm", question, True)]
+        self._emit(self._last_said)
 
     def _red_flag_default(self, s: State) -> None:
         """Never a silent "no": an unclear answer to a red flag is treated as the safer "yes"."""
@@ -274,6 +316,12 @@ class DialogueManager:
         self._answer(s, Intent("yes", confidence=1.0))
 
     # ---- global commands ---------------------------------------------------------------------
+
+    def _question_or_all(self) -> list[Reply]:
+        """What "repeat" repeats: the question just asked, or all of the last thing said when it
+        asked nothing (the emergency instruction, a cue)."""
+        asked = [r for r in self._last_said if r.expects_answer]
+        return asked[-1:] or self._last_said
 
     def _slower(self) -> None:
         factor = max(self.settings.min_rate_factor, self.rate_factor * self.settings.slower_factor)
@@ -300,18 +348,27 @@ class DialogueManager:
 
     def _pause(self) -> None:
         self._paused_at = self.clock.now()
-        self._say("messages.paused", self.dialog.messages["paused"])
+        m = self.dialog.messages
+        if self._timers or "paused_no_timer" not in m:
+            self._say("messages.paused", m["paused"])
+        else:
+            self._say("messages.paused_no_timer", m["paused_no_timer"])
         self._schedule(self.settings.max_pause_s, self._pause_expired, holds_on_pause=False)
+
+    def _resume_if_paused(self) -> None:
+        """Let the held timers run again, shifted by the time they were held."""
+        if self._paused_at is None:
+            return
+        held = self.clock.now() - self._paused_at
+        self._paused_at = None
+        self._timers = [t for t in self._timers if t.holds_on_pause]  # drop the expiry
+        for t in self._timers:
+            t.due_s += held
+        heapq.heapify(self._timers)
 
     def _while_paused(self, name: str | None) -> None:
         if name == "resume":
-            assert self._paused_at is not None
-            held = self.clock.now() - self._paused_at
-            self._paused_at = None
-            self._timers = [t for t in self._timers if t.holds_on_pause]  # drop the expiry
-            for t in self._timers:
-                t.due_s += held
-            heapq.heapify(self._timers)
+            self._resume_if_paused()
             self._say("messages.resumed", self.dialog.messages["resumed"])
             s = self.current
             if s and s.is_question:
@@ -325,12 +382,38 @@ class DialogueManager:
 
     def _stop(self) -> None:
         s = self.current
+        m = self.dialog.messages
+        if s and s.red_flag and self._in_doubt and s.red_flag.level != "routine":
+            self._advise_unclear(s)
+            return
         if s and s.kind == "escalation" and s.level == "emergency":
-            self._say("messages.emergency_ended", self.dialog.messages["emergency_ended"])
+            self._say("messages.emergency_ended", m["emergency_ended"])
         else:
-            self._say("messages.goodbye", self.dialog.messages["goodbye"])
-            self._say("messages.safety_line", self.dialog.messages["safety_line"])
+            for i, text in enumerate(s.on_stop if s else ()):
+                self._say(f"states.{s.name}.on_stop.{i}" if s else "", text)
+            self._say("messages.goodbye", m["goodbye"])
+            self._say("messages.safety_line", m["safety_line"])
         self._end("stopped")
+
+    def _advise_unclear(self, s: State) -> None:
+        """The session ends while a red-flag answer is unclear: it counts as a yes, and the
+        person hears that flag's advice before the end."""
+        rf = s.red_flag
+        assert rf is not None
+        m = self.dialog.messages
+        self.flags.append((rf.level, rf.reason))
+        self._reason = rf.reason
+        if "red_flag_unclear_at_end" in m:
+            self._say("messages.red_flag_unclear_at_end", m["red_flag_unclear_at_end"])
+        advice = self.dialog.states[s.on["yes"]]
+        self._out.append(Escalated(rf.level, rf.reason, advice.name))
+        self._emit([self._reply(f"states.{advice.name}.say.{i}", t)
+                    for i, t in enumerate(advice.say)])
+        if rf.level == "emergency":
+            self._say("messages.emergency_ended", m["emergency_ended"])
+        else:
+            self._say("messages.safety_line", m["safety_line"])
+        self._end("escalated")
 
     # ---- escalation --------------------------------------------------------------------------
 
@@ -363,6 +446,7 @@ class DialogueManager:
         self._visits[s.name] = self._visits.get(s.name, 0) + 1
         self._reasks = 0
         self._confirming = False
+        self._in_doubt = False
         self._timers = []  # a state's timers end with it (only an emergency enters while paused)
         self._paused_at = None
         self._entered_at = self.clock.now()
@@ -419,7 +503,7 @@ class DialogueManager:
         if s.rounds > 1:
             self.facts["rounds"] += int(elapsed_s // s.round_s)
         else:
-            self.facts["minutes"] = round(elapsed_s / 60)
+            self.facts["minutes"] = max(1, round(elapsed_s / 60))  # "about a minute", not 0
 
     def _summary(self, s: State) -> list[Reply]:
         """Each summary line whose fields are all known (else its `otherwise`), in order."""
@@ -432,7 +516,14 @@ class DialogueManager:
         known = {"emergency_number", *(k for k, v in f.items() if k != "rounds" or v)}
         out = []
         for line in s.summary:
-            key = line.say if template_fields(m[line.say]) <= known else line.otherwise
+            names = template_fields(m[line.say])
+            key = line.say if names <= known else line.otherwise
+            numbers = [f[n] for n in sorted(names) if isinstance(f.get(n), int)
+                       and not isinstance(f.get(n), bool)]
+            if key == line.say and line.same and len(numbers) > 1 and len(set(numbers)) == 1:
+                key = line.same  # "from 3 to 3" reads as "the same as before"
+            elif key == line.say and line.one and numbers == [1]:
+                key = line.one  # "1 minutes"
             if key is not None:
                 out.append(self._reply(f"messages.{key}", m[key]))
         return out

@@ -1,0 +1,171 @@
+"""Answers in people's own words: meaning, not first words, and a guide that follows the person.
+
+tests/data/own_words.yaml (608 answers, every question) and own_words_heldout.yaml (200 red-flag
+answers, written without sight of the matcher) give what people say and what they mean.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dialogue_driver import HAPPY_PREFIX, RED_FLAGS_NO, SILENCE, WAIT, Driver
+
+from voice_skill.dev.own_words import CORPUS, Outcome, figures, measure
+from voice_skill.dialog import load_dialog
+from voice_skill.events import Intent
+
+HELD_OUT = CORPUS.with_name("own_words_heldout.yaml")
+OUTCOMES = {path.name: measure(path=path) for path in (CORPUS, HELD_OUT)}
+RED_FLAG_ANSWERS = [o for outcomes in OUTCOMES.values() for o in outcomes
+                    if o.state.startswith("rf_")]
+
+
+@pytest.mark.parametrize("o", [o for o in RED_FLAG_ANSWERS if o.means in ("yes", "unsure")],
+                         ids=lambda o: f"{o.state}:{o.say}")
+def test_an_answer_that_means_yes_or_is_unsure_is_never_passed_as_no(o: Outcome) -> None:
+    assert o.result != "no", (o.state, o.say, o.intent)
+
+
+@pytest.mark.parametrize("o", [o for o in RED_FLAG_ANSWERS if o.also],
+                         ids=lambda o: f"{o.state}:{o.say}")
+def test_another_flag_stated_in_passing_is_raised_too(o: Outcome) -> None:
+    assert set(o.also) <= set(o.intent.also) or o.intent.name in ("emergency", "help"), o.intent
+
+
+@pytest.mark.parametrize("corpus,least", [(CORPUS.name, 0.95), (HELD_OUT.name, 0.85)])
+def test_most_plain_no_answers_pass_without_a_reask(corpus: str, least: float) -> None:
+    f = figures(OUTCOMES[corpus])
+    assert f["no_passed_without_reask"] / f["no_answers"] >= least, f
+
+
+@pytest.mark.parametrize("state,text", [
+    ("rf_bladder", "No control of my bladder"),
+    ("rf_saddle", "No feeling down there at all"),
+    ("rf_legs", "no strength in my legs"),
+    ("rf_saddle", "there's no sensation when I wipe"),
+    ("rf_bladder", "I haven't been able to pee since this morning"),
+    ("rf_chest", "no, but my chest hurts"),
+])
+def test_a_negation_that_qualifies_a_symptom_states_it(state: str, text: str) -> None:
+    d = Driver()
+    d.run(["yes", *RED_FLAGS_NO[:list(d.dialog.states).index(state) - 1]])
+    assert d.state == state
+    d.say(text)
+    assert d.state == "emergency" and d.t.escalations, d.t.texts()
+
+
+@pytest.mark.parametrize("state,text", [("rf_night", "lying still helps a bit"),
+                                        ("rf_upper", "it's lower down")])
+def test_an_answer_that_means_no_without_a_no_is_a_no(state: str, text: str) -> None:
+    d = Driver()
+    d.run(["yes", *RED_FLAGS_NO[:list(d.dialog.states).index(state) - 1]])
+    d.say(text)
+    assert not d.t.escalations and d.state != state
+
+
+def test_no_but_another_symptom_raises_that_flag() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("no, but my chest hurts")
+    assert d.state == "emergency"
+    assert d.t.escalations[0].reason == "chest pain or trouble breathing"
+
+
+def test_an_urgent_symptom_said_in_passing_is_in_the_closing_advice() -> None:
+    d = Driver()
+    d.run(["yes", "no, but I've had a fever for days", *RED_FLAGS_NO[1:], "five", "no", "yes",
+           "no", "no", "five"])
+    assert "Remember to contact a doctor today about a fever." in d.t.texts()
+
+
+def test_a_sentence_not_understood_is_asked_about_in_plain_words() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("I can't move at all")
+    assert d.t.keys()[-2:] == ["messages.check_meaning", "states.rf_bladder.red_flag.confirm"]
+    assert d.t.replies[-1].text.startswith("Have you lost any control of your bladder")
+    d.say("yes")
+    assert d.state == "emergency"
+
+
+def test_lying_still_does_not_help_is_an_urgent_yes_not_a_call_for_help() -> None:
+    d = Driver()
+    d.run(["yes", *RED_FLAGS_NO[:7]])
+    assert d.state == "rf_night"
+    d.say("lying still doesn't help at all")
+    assert [e.level for e in d.t.escalations] == ["urgent"]
+
+
+def test_a_red_flag_yes_after_pause_is_taken_not_lost() -> None:
+    d = Driver()
+    d.run(["yes", "pause"])
+    d.say("yes")
+    assert d.state == "emergency"
+    assert "We are paused" not in d.t.texts()
+
+
+def test_pause_on_a_question_says_what_it_pauses() -> None:
+    d = Driver()
+    d.run(["yes", "pause"])
+    assert d.t.replies[-1].text == "Paused. Say continue when you are ready."
+
+
+@pytest.mark.parametrize("ending", ["stop", "end of input"])
+def test_a_session_that_ends_with_a_red_flag_unclear_ends_with_its_advice(ending: str) -> None:
+    d = Driver()
+    d.run(["yes", "no", "maybe"])
+    assert d.state == "rf_saddle"
+    d.intent(Intent("stop", text="" if ending == "end of input" else "stop"))
+    assert d.t.ended is not None and d.t.ended.outcome == "escalated"
+    assert d.t.ended.level == "emergency"
+    assert "Please call 911 now." in d.t.texts()
+
+
+def test_stop_during_the_ice_says_to_take_it_off() -> None:
+    d = Driver()
+    d.run([*HAPPY_PREFIX, "yes", "back", "ready", "ready", "yes", "yes", "ready"])
+    assert d.state == "ice_on"
+    d.say("stop")
+    said = d.t.texts().splitlines()
+    assert said[-3:] == ["Take the ice off now.", "All right. I will stop now. Take it slowly.",
+                         "If anything gets worse, or you cannot move your legs, call 911 "
+                         "straight away."]
+
+
+@pytest.mark.parametrize("text", ["it burns", "it stings", "my skin's gone numb", "too cold"])
+def test_the_skin_check_is_understood_and_ends_the_ice_at_once(text: str) -> None:
+    d = Driver()
+    d.run([*HAPPY_PREFIX, "yes", "back", "ready", "ready", "yes", "yes", "ready"])
+    d.say(text)
+    assert d.state == "ice_skin"
+    assert "Take the ice off now" in d.t.texts()
+    d.say("done")
+    assert d.state == "breathing_intro"
+
+
+def test_a_pain_number_missed_twice_is_offered_as_words() -> None:
+    d = Driver()
+    d.run(["yes", *RED_FLAGS_NO, SILENCE, SILENCE])
+    assert d.t.replies[-1].text == "If a number is hard, just say mild, medium, or bad."
+    d.say("bad")
+    assert d.state == "can_move" and d.manager.facts["pain_start"] == 8
+
+
+def test_the_summary_reads_naturally_when_the_pain_is_the_same() -> None:
+    d = Driver(timer_scale=0.05)
+    d.run([*HAPPY_PREFIX[:-1], "three", "yes", "back", "ready", "ready", "yes", "yes", "ready",
+           WAIT, "done", "no", "three"])
+    text = d.t.texts()
+    assert "Your pain is 3 out of ten, the same as before." in text
+    assert "You used ice for about a minute." in text
+
+
+def test_the_corpora_exist_and_are_large_enough() -> None:
+    dialog = load_dialog()
+    main = OUTCOMES[CORPUS.name]
+    assert len(main) >= 400
+    asked = {s.name for s in dialog.states.values() if s.is_question and s.kind == "question"}
+    covered = {o.state for o in main}
+    assert {s for s in asked if s.startswith("rf_")} <= covered
+    assert Path(HELD_OUT).exists() and len(OUTCOMES[HELD_OUT.name]) >= 200
