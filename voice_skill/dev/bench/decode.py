@@ -186,7 +186,8 @@ def measure_red_flags(decodes: Decodes, settings: Settings, dialog: Dialog,
             outs = manager.handle(intent)
             escalated = any(isinstance(o, Escalated) for o in outs)
             stayed = not escalated and manager.state == state and not manager.ended
-            confirm = any(isinstance(o, Reply) and o.key == "messages.confirm_red_flag"
+            confirm = any(isinstance(o, Reply) and o.key in ("messages.confirm_red_flag",
+                                                              "messages.check_meaning")
                           for o in outs)
             want = meta["intent"]
             verdict = ("escalated" if escalated else
