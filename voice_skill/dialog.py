@@ -199,6 +199,8 @@ class Dialog:
     language: Language = Language()
     wake: Wake = Wake()
     meaning: Meaning = Meaning()
+    understood: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """more phrases per intent that the matcher reads and the recognizer is not told to expect"""
 
     def question(self, state: str) -> str:
         """What the person was asked in `state`, as context for the recognizer.
@@ -404,7 +406,7 @@ def load_dialog(path: Path | None = None) -> Dialog:
         raise DialogError(str(path), exc.reason, exc.line) from None
     top = _Reader(path, raw, "")
     top.only({"version", "start", "sources", "intents", "global_intents", "language", "messages",
-              "states", "wake", "meaning"})
+              "states", "wake", "meaning", "understood"})
     if top.data.get("version") != 1:
         raise top.fail("version", "must be 1")
 
@@ -414,17 +416,13 @@ def load_dialog(path: Path | None = None) -> Dialog:
     intents_r = top.mapping("intents")
     if intents_r is None:
         raise top.fail("intents", "missing")
-    intents: dict[str, tuple[str, ...]] = {}
     owner: dict[str, str] = {}
-    for name in intents_r.data:
-        phrases = tuple(p.lower() for p in intents_r.texts(name))
-        for p in phrases:
-            if not all(w.isalpha() for w in p.split()):
-                raise intents_r.fail(name, f"phrase {p!r}: words only, no digits or punctuation")
-            if p in owner:
-                raise intents_r.fail(name, f"phrase {p!r} is also an answer for {owner[p]!r}")
-            owner[p] = name
-        intents[name] = phrases
+    intents = _intent_phrases(intents_r, owner)
+    understood_r = top.mapping("understood")
+    understood = _intent_phrases(understood_r, owner) if understood_r else {}
+    for name in understood:
+        if name not in intents:
+            raise understood_r.fail(name, "not an intent (not under intents)")  # type: ignore
 
     global_intents = top.texts("global_intents")
     for g in REQUIRED_GLOBALS:
@@ -463,10 +461,25 @@ def load_dialog(path: Path | None = None) -> Dialog:
         sources=MappingProxyType(sources), intents=MappingProxyType(intents),
         global_intents=global_intents, messages=MappingProxyType(messages),
         states=MappingProxyType(states), wake=_load_wake(top.mapping("wake"), intents),
-        meaning=_load_meaning(top.mapping("meaning")),
+        meaning=_load_meaning(top.mapping("meaning")), understood=MappingProxyType(understood),
     )
     _cross_check(dialog, states_r)
     return dialog
+
+
+def _intent_phrases(r: _Reader, owner: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each intent's phrases: words only, and no phrase for two intents (`owner` remembers)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name in r.data:
+        phrases = tuple(p.lower() for p in r.texts(name))
+        for p in phrases:
+            if not all(w.isalpha() for w in p.split()):
+                raise r.fail(name, f"phrase {p!r}: words only, no digits or punctuation")
+            if p in owner:
+                raise r.fail(name, f"phrase {p!r} is also an answer for {owner[p]!r}")
+            owner[p] = name
+        out[name] = phrases
+    return out
 
 
 def _load_wake(r: _Reader | None, intents: Mapping[str, tuple[str, ...]]) -> Wake:

@@ -32,7 +32,8 @@ class IntentMatcher:
         self.dialog = dialog
         lang = dialog.language
         self._phrases: dict[str, tuple[tuple[str, ...], ...]] = {
-            intent: tuple(tuple(self.tokens(p)) for p in phrases)
+            intent: tuple(tuple(self.tokens(p))
+                          for p in (*phrases, *dialog.understood.get(intent, ())))
             for intent, phrases in dialog.intents.items()
         }
         self._numbers = {w: i for i, w in enumerate(lang.numbers)}
@@ -126,9 +127,10 @@ class IntentMatcher:
         commands = [h.intent for h in hits if h.intent in self.dialog.global_intents]
         if commands and not also:
             return found(commands[0])
-        if also or reading.loss or len(words) > 1:
-            return found("unsure", understood=False)
-        return found(hits[0].intent) if hits else found(NO_MATCH)
+        if hits and len(words) == 1:
+            return found(hits[0].intent)
+        # heard but not understood: a sentence is asked about in plain words, a word re-asked
+        return found(NO_MATCH, understood=not (also or reading.loss or len(words) > 1))
 
     def _denied_call(self, words: list[str], hit: _Hit) -> bool:
         """ "Lying still doesn't help" is no call for help, "please don't stop" no stop: a
@@ -208,7 +210,6 @@ class IntentMatcher:
                     t.format(n=n) for t in lang.pain_phrases for n in lang.numbers
                 )
                 phrases.extend(lang.number_words)
-                phrases.extend(lang.pain_words)
         spoken = {v: k for k, v in lang.contractions.items() if "'" in k}
         out: dict[str, None] = {}
         for p in phrases:

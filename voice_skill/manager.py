@@ -223,7 +223,8 @@ class DialogueManager:
             if isinstance(event, Intent):
                 self._say("messages.not_understood", self.dialog.messages["not_understood"])
         else:
-            self._unclear(s, not_understood=isinstance(event, Intent))
+            self._unclear(s, not_understood=isinstance(event, Intent),
+                          understood=not isinstance(event, Intent) or event.understood)
 
     def _answers(self, s: State, event: InputEvent) -> bool:
         """Whether `event` answers the question asked here: taken even while paused, so a
@@ -272,7 +273,7 @@ class DialogueManager:
             self._in_doubt = True
         if s.red_flag and (self._confirming or self._reasks >= self.settings.max_reprompts):
             self._red_flag_default(s)
-        elif s.red_flag and unsure and not understood and s.red_flag.confirm:
+        elif s.red_flag and not understood and s.red_flag.confirm:
             self._check_meaning(s, s.red_flag.confirm)
         elif s.red_flag and unsure:
             self._confirm(s)

@@ -173,8 +173,8 @@ class MeaningReader:
                 reading.loss = True
             elif troubles and negated(troubles):
                 reading.denied.add(current)  # "no problems", "nothing wrong"
-            elif fine and not troubles and not negated(fine):
-                reading.denied.add(current)  # "I feel fine", "it is normal"
+            elif fine and not troubles and not negated(fine) and len(words) > 2:
+                reading.denied.add(current)  # "I feel fine", "it is normal"; not a bare "okay"
         denials = _spans(words, own.denials)
         if denials and not right_after_negation(denials) and current not in reading.stated:
             reading.denied.add(current)  # "it is lower down"; not "not better"
