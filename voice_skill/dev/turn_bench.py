@@ -191,7 +191,7 @@ def summary(rows: list[dict[str, object]]) -> dict[str, object]:
 
 def main() -> None:
     """Print the turn-taking figures as JSON."""
-    ap = argparse.ArgumentParser(prog="python -m voice_skill.dev.turn_bench", description=__doc__,
+    ap = argparse.ArgumentParser(prog=".venv/bin/python -m voice_skill.dev.turn_bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--real-speech", type=Path, default=DEFAULT_REAL)
     ap.add_argument("--speakers", type=int, default=8)

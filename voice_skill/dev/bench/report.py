@@ -127,7 +127,7 @@ def render_markdown(report: dict[str, Any]) -> str:
           "```", "",
           "Accuracy and red-flag recall are decoded by a pool of worker processes, one per core. "
           "Every timing and memory number comes from a fresh worker process "
-          "(`python -m voice_skill.dev.bench.workers`), once on the whole machine and once under "
+          "(`.venv/bin/python -m voice_skill.dev.bench.workers`), once on the whole machine and once under "
           "`taskset -c 0` (one core). Each part has a wall-time budget, so a slow recognizer "
           "gives a smaller, still balanced, sample; the sample sizes are given with the numbers.",
           ""]
