@@ -38,3 +38,12 @@ def test_the_text_option_says_nothing_about_devices(tmp_path: Path) -> None:
     done = run(tmp_path, "--text")
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert "Can you hear me?" not in done.stdout
+
+
+@pytest.mark.skipif(_sound_cards(), reason="this machine has a sound card (ALSA lists it)")
+def test_devices_without_any_says_what_to_check(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "voice_skill", "devices"], capture_output=True,
+                          text=True, timeout=60, env={**NO_AUDIO, "HOME": str(tmp_path)},
+                          cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "No sound devices here." in done.stdout and "audio group" in done.stdout
