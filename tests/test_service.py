@@ -116,3 +116,67 @@ def test_the_devices_are_written_into_the_settings_keeping_the_rest(tmp_path: Pa
     assert settings.input_device == "USB PnP Sound Device: Audio"
     assert settings.output_device == "UACDemoV1.0: USB Audio"
     assert config.read_text().count("input_device") == 1
+
+
+# ---- bin/install-service's checks, against stand-ins for systemctl, loginctl, id and sudo -------
+
+
+def stubbed_install(tmp_path: Path, groups: str = "pi sudo audio", linger: str = "no",
+                    sudo_works: bool = True, sound_server: str = "") -> subprocess.CompletedProcess[str]:
+    """Run bin/install-service as user 'pi' with the system's tools replaced by scripts."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    state = tmp_path / "linger"
+    state.write_text(linger)
+    scripts = {
+        "systemctl": f"""case "$*" in
+  *list-unit-files*) [ -n "{sound_server}" ] && echo "{sound_server} enabled" ;;
+  *) ;;
+esac
+exit 0""",
+        "loginctl": f"""case "$1" in
+  show-user) cat {state} ;;
+  enable-linger) [ "$(cat {state}.root 2>/dev/null)" = yes ] && echo yes > {state} || exit 1 ;;
+esac""",
+        "id": f"""case "$*" in
+  -un) echo pi ;; -u) echo 1000 ;; "-nG pi"|-nG) echo {groups} ;; *) /usr/bin/id "$@" ;;
+esac""",
+        "sudo": f"""{'echo yes > ' + str(state) + '.root' if sudo_works else 'exit 1'}
+exec "$@" """,
+    }
+    for name, body in scripts.items():
+        path = stubs / name
+        path.write_text("#!/bin/sh\n" + body + "\n")
+        path.chmod(0o755)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path),
+           "PULSE_SERVER": "unix:/nonexistent", "AUDIODEV": "none"}
+    return subprocess.run([str(REPO / "bin" / "install-service"), "--yes"], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_not_in_the_audio_group_without_a_sound_server_stops_with_the_fix(tmp_path: Path) -> None:
+    done = stubbed_install(tmp_path, groups="pi sudo")
+    assert done.returncode == 1
+    assert "pi is not in the audio group" in done.stderr
+    assert "sudo usermod -aG audio pi && sudo reboot" in done.stderr
+    assert not list(tmp_path.rglob("voice-skill.service"))
+
+
+def test_with_a_sound_server_the_audio_group_is_only_a_note(tmp_path: Path) -> None:
+    done = stubbed_install(tmp_path, groups="pi sudo", sound_server="pipewire.service")
+    assert "Note: pi is not in the audio group" in done.stdout
+    assert "usermod" not in done.stderr
+
+
+def test_lingering_is_enabled_with_sudo_or_a_clear_stop(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    refused = stubbed_install(tmp_path / "a", sudo_works=False)
+    assert refused.returncode == 1
+    assert "could not enable lingering" in refused.stderr
+    assert "sudo loginctl enable-linger pi" in refused.stderr
+    (tmp_path / "b").mkdir()
+    enabled = stubbed_install(tmp_path / "b", sudo_works=True)
+    assert (tmp_path / "b" / "linger").read_text().strip() == "yes"
+    # then the devices: none here, so it stops before installing anything
+    assert enabled.returncode == 1 and "No USB microphone" in enabled.stderr
+    assert not list((tmp_path / "b").rglob("voice-skill.service"))
