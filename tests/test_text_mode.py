@@ -71,10 +71,10 @@ def test_bad_input_gets_a_reprompt_never_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 0 and "Traceback" not in done.stderr
     evs = events(done.stdout)
     intents = [e["name"] for e in evs if e["event"] == "intent"]
-    assert intents[:2] == ["no_match", "no_match"]
+    assert intents[0] == "no_match"
+    assert "messages.not_understood" in [e["key"] for e in evs if e["event"] == "said"]
     assert [e for e in evs if e["event"] == "no_input"]
-    # the first question is a red flag: what stays unclear there is taken as a yes
-    assert [e["key"] for e in evs if e["event"] == "said"].count("messages.not_understood") == 2
+    # the first question is a red flag: nothing unclear there passes as a "no"
     assert any(e["event"] == "escalated" for e in evs)
 
 
