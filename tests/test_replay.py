@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from voice_skill.dialog import load_dialog
-from voice_skill.errors import ScenarioError
+from voice_skill.errors import ModelError, ScenarioError
+from voice_skill.models import locate_vosk_model
 from voice_skill.scenario import load_scenario
+from voice_skill.settings import Settings
 
 ROOT = Path(__file__).parent
 AUDIO = ROOT / "fixtures" / "audio" / "slt" / "clean"
@@ -82,3 +86,31 @@ def test_a_bad_scenario_is_named_with_its_line(tmp_path: Path, mutation: tuple[s
     (folder / "scenario.yaml").write_text(src.replace(*mutation, 1))
     with pytest.raises(ScenarioError, match=r"scenario\.yaml:\d+: .*" + message):
         load_scenario(folder / "scenario.yaml", load_dialog(), 8.0)
+
+
+def test_a_failing_replay_says_fail_once_with_each_expectation_under_it(tmp_path: Path) -> None:
+    folder = tmp_path / "wrong"
+    shutil.copytree(SCENARIOS / "red_flag_bladder", folder)
+    path = folder / "scenario.yaml"
+    text = path.read_text().replace("../../fixtures", str(ROOT / "fixtures"))
+    path.write_text(text.replace("intent: yes, escalation: emergency", "intent: no"))
+    done = cli("replay", str(path))
+    assert done.returncode == 1
+    assert (done.stdout + done.stderr).count("FAIL") == 1, done.stdout + done.stderr
+    assert f"FAIL {path}: 1 expectation not met\n  - {path}:6: turn 2 (yes.wav): expected intent no" \
+        in done.stdout
+
+
+def test_a_vosk_scenario_without_the_model_is_skipped_as_the_suite_skips_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "VOSK_MODEL_PATH"}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"),
+               VOICE_SKILL_CONFIG=str(tmp_path / "none.toml"))
+    with contextlib.suppress(ModelError):
+        locate_vosk_model(Settings())
+        pytest.skip("an English Vosk model is installed in this checkout")
+    done = subprocess.run([sys.executable, "-m", "voice_skill", "replay",
+                           str(SCENARIOS / "vosk_happy_path" / "scenario.yaml")], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 77, done.stdout + done.stderr
+    assert done.stdout.startswith("SKIP ") and "Vosk English model, which is not installed" in done.stdout
+    assert "Traceback" not in done.stderr

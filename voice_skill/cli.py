@@ -147,7 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="settings file (TOML); default: the user's")
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument("--engine", choices=ENGINES,
-                        help="speech recognizer (default auto: Vosk if its model is installed)")
+                        help="speech recognizer. auto (the default): the bundled Whisper tiny.en; "
+                        "whisper: the same; vosk: Vosk with a grammar per question (its model "
+                        "must be installed: `voice-skill models download`); pocketsphinx: the "
+                        "small last-resort engine")
 
     audio = argparse.ArgumentParser(add_help=False)
     audio.add_argument("--input-device", metavar="NAME",
@@ -190,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="play a recorded-audio scenario through the whole pipeline",
         description="Run a scenario (YAML: turns of recorded answers and expectations) through "
         "endpointing, recognition, intents, dialogue and speaker on a virtual clock. "
-        "Exit 0 when every expectation holds.")
+        "Exit 0 when every expectation holds, 1 when one does not, 77 (skipped, as the test "
+        "suite skips it) when the scenario needs the Vosk model and it is not installed.")
     replay.add_argument("scenario", type=Path, help="scenario YAML file")
     replay.add_argument("--json", action="store_true", help="print one JSON event per line")
     replay.add_argument("--speak-to", type=Path, metavar="DIR",
@@ -209,15 +213,25 @@ def build_parser() -> argparse.ArgumentParser:
                            help="free dictation: no grammar (for comparison)")
     recognize.set_defaults(func=cmd_recognize)
 
-    dialog = sub.add_parser("dialog", parents=[common],
-                            help="inspect the dialogue: states, check, diagram",
-                            description="states: every state with its intents and red-flag "
-                            "level; check: validate the dialogue; diagram: draw it.")
-    dialog.add_argument("action", choices=("states", "check", "diagram"))
-    dialog.add_argument("--json", action="store_true", help="states: as JSON")
-    dialog.add_argument("--out", type=Path,
-                        help="diagram: write an image (.png/.svg, needs graphviz) or .mmd file")
-    dialog.set_defaults(func=cmd_dialog)
+    dialog = sub.add_parser("dialog", help="inspect the dialogue: states, check, diagram",
+                            description="The dialogue file (default: the bundled one): its "
+                            "states, a check of it, or a drawing of it.")
+    actions = dialog.add_subparsers(dest="action", required=True, metavar="ACTION")
+    states = actions.add_parser("states", parents=[common],
+                                help="every state with its intents and red-flag level",
+                                description="Every state of the dialogue with the intents it "
+                                "accepts and its red-flag level.")
+    states.add_argument("--json", action="store_true", help="as JSON")
+    actions.add_parser("check", parents=[common], help="validate the dialogue",
+                       description="Check that the dialogue is safe to run: every state "
+                       "reachable, every session able to end, the red-flag rules, the voice "
+                       "rules (short sentences). Exit 1 with the problems, by file and line.")
+    diagram = actions.add_parser("diagram", parents=[common], help="draw the state machine",
+                                 description="Draw the dialogue's state machine: Mermaid text "
+                                 "on stdout, or an image with --out.")
+    diagram.add_argument("--out", type=Path,
+                         help="write an image (.png/.svg, needs graphviz) or .mmd file")
+    dialog.set_defaults(func=cmd_dialog, json=False, out=None)
 
     add_models_parser(sub)
     try:

@@ -139,7 +139,12 @@ def _db(audio: np.ndarray) -> float:
 
 def devices_command(settings: Settings, check: bool, announce: Any = print) -> int:
     """`voice-skill devices [--check]`: list the devices; with --check, a sound check."""
-    announce(device_table(list_devices()))
+    devices = list_devices()
+    announce(device_table(devices))
+    if not any(d.inputs or d.outputs for d in devices):
+        announce("No sound devices here. Plug in a USB microphone and speaker; on a Raspberry Pi "
+                 "check that `arecord -l` and `aplay -l` list them and that you are in the audio "
+                 "group (`id -nG`).")
     if not check:
         return 0
     from voice_skill.dialog import load_dialog

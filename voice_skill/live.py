@@ -67,8 +67,9 @@ def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | 
     speaker: Speaker | None = None
     listener: Listener
     typed = TextListener(sys.stdin, prompt=None if json_out else sys.stdout)
-    if not json_out:
-        sinks.append(_console_sink(echo_heard=not text))
+    if not text and mic is None and not _any_sound_device():
+        announce("No microphone or speaker here: a typed session. Type your answers below.")
+        text = True
     if text:
         listener = typed
     else:
@@ -82,8 +83,11 @@ def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | 
         speaker = Pyttsx3Speaker(settings, on_fault=speech_failed,
                                  stream=sys.stderr if json_out else io.StringIO())
         listener = _voice_listener(settings, dialog, announce, typed, speaker, mic) or typed
+    if not json_out:
+        sinks.append(_console_sink(echo_heard=listener is not typed))
     try:
-        outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks).run(first)
+        outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks,
+                          typed=listener is typed).run(first)
     finally:
         if speaker:
             speaker.close()
@@ -105,13 +109,13 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
     from voice_skill.turns import TurnJudge
     from voice_skill.voice_input import AudioListener
 
-    recognizer = recognizer_for(settings, announce=announce)
     interactive = sys.stdin.isatty()
     try:
         mic = mic or MicrophoneSource(settings)
     except AudioError as exc:
         announce(f"{exc}. I will show the questions here: type your answers.")
         return None
+    recognizer = recognizer_for(settings, announce=announce)  # only when there is a microphone
     source: AudioSource = mic
     barge_in = settings.barge_in
     if barge_in:
@@ -124,3 +128,13 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
                          announce, fallback=typed if interactive else None,
                          judge=TurnJudge(recognizer, IntentMatcher(dialog), settings),
                          barge_in=barge_in)
+
+
+def _any_sound_device() -> bool:
+    """Whether PortAudio sees any microphone or speaker at all (True when it cannot tell)."""
+    from voice_skill.devices import list_devices
+
+    try:
+        return any(d.inputs or d.outputs for d in list_devices())
+    except AudioError as exc:  # no PortAudio library: nothing to hear or speak with
+        return "PortAudio library is missing" not in str(exc)

@@ -25,38 +25,41 @@ from voice_skill.settings import Settings, load_settings
 
 
 def add_models_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Define `voice-skill models list|download|verify` on an argparse subparsers object."""
+    """Define `voice-skill models list|download|verify`, each with its own --help."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "models",
-        help="speech models: where they are, fetch with checksum and progress, check",
-        description="List, download (checked by size and SHA-256, resumable) or verify "
-        "the Vosk speech models. Set VOICE_SKILL_MODEL_BASE_URL to download from a mirror.",
+        help="the optional Vosk model: where it is, fetch it (checked, resumable), check it",
+        description="The bundled Whisper tiny.en needs nothing here. These commands list, "
+        "download (checked by size and SHA-256, resumable) or verify the optional Vosk "
+        "English models. Set VOICE_SKILL_MODEL_BASE_URL to download from a mirror.",
     )
-    parser.add_argument("action", choices=("list", "download", "verify"))
-    parser.add_argument(
-        "name",
-        nargs="?",
-        default=None,
-        help="model name (default: the manifest's default); verify: or a folder",
-    )
-    parser.add_argument(
-        "--dest",
-        type=Path,
-        default=None,
-        help="download: folder to install into (default: models/ of a checkout, "
-        "else the user data folder)",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="download: install even when the manifest has no SHA-256 for it",
-    )
-    parser.add_argument(
-        "--load",
-        action="store_true",
-        help="verify: also load the model with Vosk (slower, proves it works)",
-    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="machine-readable output")
+    actions.add_parser(
+        "list", parents=[as_json], help="every model in the manifest: installed or not, where",
+        description="Every Vosk model in models/manifest.yaml: whether it is installed, "
+        "where, and its size.")
+    download = actions.add_parser(
+        "download", parents=[as_json], help="fetch a model, check it, unpack it",
+        description="Download a Vosk model (default: the manifest's default, "
+        "vosk-model-small-en-us-0.15, about 40 MB), check its size and SHA-256, unpack it. "
+        "An interrupted download resumes.")
+    download.add_argument("name", nargs="?", default=None,
+                          help="model name (default: the manifest's default)")
+    download.add_argument(
+        "--dest", type=Path, default=None,
+        help="folder to install into (default: models/ of a checkout, else the user data folder)")
+    download.add_argument("--no-verify", action="store_true",
+                          help="install even when the manifest has no SHA-256 for it")
+    verify_cmd = actions.add_parser(
+        "verify", parents=[as_json], help="check an installed model's files",
+        description="Check that the files libvosk reads are there, not empty, and the size "
+        "they had when installed.")
+    verify_cmd.add_argument("name", nargs="?", default=None,
+                            help="model name or folder (default: the manifest's default)")
+    verify_cmd.add_argument("--load", action="store_true",
+                            help="also load the model with Vosk (slower, proves it works)")
     parser.set_defaults(func=models_command)
     return parser
 

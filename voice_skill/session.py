@@ -63,8 +63,10 @@ class Session:
 
     def __init__(self, dialog: Dialog, settings: Settings, clock: Clock, listener: Listener,
                  speaker: Speaker | None, sinks: list[Sink],
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, typed: bool = False) -> None:
         self.dialog, self.settings, self.clock = dialog, settings, clock
+        self.typed = typed
+        """answers are typed at the screen: the person is plainly there, so no hearing check"""
         self.listener, self.speaker, self.sinks = listener, speaker, sinks
         self.notifier = notifier or Notifier(settings.notify_command, settings.notify_timeout_s)
         self.matcher = IntentMatcher(dialog)
@@ -84,10 +86,15 @@ class Session:
 
         `first` is something the person already said before the session began ("call an
         ambulance" to a waiting speaker): it is acted on at once, without the greeting.
+        A typed session says the greeting but does not ask a hearing check (a start state that
+        goes on with `ready`, "Can you hear me?"): it goes on as if the person had said ready.
         """
         try:
             opening = self.manager.start()
-            if first is None:
+            if first is None and self.typed and "ready" in self.dialog.states[self.manager.state].on:
+                self._render([o for o in opening if not (isinstance(o, Reply) and o.expects_answer)])
+                self._render(self.manager.handle(Intent("ready", text="")))
+            elif first is None:
                 self._render(opening)
             else:
                 self.log(Recognized(Utterance(first.text, first.confidence), self.manager.state))

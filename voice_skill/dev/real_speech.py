@@ -266,7 +266,7 @@ def render(report: dict[str, Any]) -> str:
                if e.get("every", 1) > 1]
     lines = ["## Real speech", "",
              f"Measured {report['when']} at commit `{report['commit']}` by "
-             "`python -m voice_skill.dev.real_speech` (also part of `voice-skill bench`). "
+             "`.venv/bin/python -m voice_skill.dev.real_speech` (also part of `voice-skill bench`). "
              "Real people from Speech Commands (16 kHz) and the Free Spoken Digit Dataset "
              "(8 kHz, resampled), `tests/fixtures/real_speech/`; noisy copies mix the real "
              "noise clips under the answers at the given SNR over the speech's active level. "
@@ -342,8 +342,8 @@ def run(engines: list[str], settings: Settings, out_dir: Path,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m voice_skill.dev.real_speech [--engine E ...] [--every N] [--out DIR]`."""
-    parser = argparse.ArgumentParser(prog="python -m voice_skill.dev.real_speech",
+    """`.venv/bin/python -m voice_skill.dev.real_speech [--engine E ...] [--every N] [--out DIR]`."""
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m voice_skill.dev.real_speech",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--engine", action="append", choices=("whisper", "pocketsphinx", "vosk"),
                         help="engine to measure (repeatable); default: every installed one")

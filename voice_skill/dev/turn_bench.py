@@ -1,10 +1,12 @@
 """Turn-taking benchmark: end-of-turn delay and inner-pause cut-offs on real recordings.
 
-Answers with a pause inside them are built by joining real human recordings
-(Speech Commands, in ../shared/real-speech/) and flite sentences with 0.3-0.6 s of silence;
-each is heard by the microphone path's listener (AudioListener, its endpointer and turn judge)
-reading the recording instead of a microphone.
-Run: python -m voice_skill.dev.turn_bench [--real-speech DIR] [--speakers N]
+Answers with a pause inside them are built by joining real human recordings (Speech
+Commands, the copies in tests/fixtures/real_speech/) and flite sentences with 0.3-0.6 s of
+silence; each is heard by the microphone path's listener (AudioListener, its endpointer and turn
+judge) reading the recording instead of a microphone. With 8 speakers (the default): 24 single
+answers and 126 with a pause. It says how many it built, and stops when there are no real
+recordings (it needs flite too: `bin/setup dev`).
+Run: .venv/bin/python -m voice_skill.dev.turn_bench [--real-speech DIR] [--speakers N]
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from voice_skill.voice_input import AudioListener
 
 PAUSES_S = (0.3, 0.45, 0.6)
 """silences put inside an answer: a breath, a wince, a search for the word (seconds)"""
-DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real-speech"
+DEFAULT_REAL = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_speech"
+"""the real recordings in this repository; a folder in the Speech Commands layout (yes/, no/,
+digits/, or those under speech-commands/) can be given instead"""
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def trim(audio: np.ndarray, floor: float = 300.0) -> np.ndarray:
 
 def corpus(real: Path, speakers: int) -> list[Answer]:
     """Single answers and answers with an inner pause, from real and synthetic voices."""
-    sc = real / "speech-commands"
+    sc = real / "speech-commands" if (real / "speech-commands").is_dir() else real
 
     def takes(word: str, folder: str | None = None) -> list[np.ndarray]:
         files = sorted((sc / (folder or word)).glob(f"{word}*.wav" if folder else "*.wav"))
@@ -71,6 +75,10 @@ def corpus(real: Path, speakers: int) -> list[Answer]:
 
     nos, yeses = takes("no"), takes("yes")
     sevens, threes = takes("seven", "digits"), takes("three", "digits")
+    if not (nos and yeses and sevens and threes):
+        raise SystemExit(f"turn_bench: too few real recordings under {sc} (no: {len(nos)}, "
+                         f"yes: {len(yeses)}, seven: {len(sevens)}, three: {len(threes)}; "
+                         "each needs at least one); give --real-speech DIR")
     out: list[Answer] = []
     for i, a in enumerate(nos):
         out.append(Answer(f"no#{i}", "rf_bladder", (a,), "no"))
@@ -183,13 +191,19 @@ def summary(rows: list[dict[str, object]]) -> dict[str, object]:
 
 def main() -> None:
     """Print the turn-taking figures as JSON."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(prog=".venv/bin/python -m voice_skill.dev.turn_bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--real-speech", type=Path, default=DEFAULT_REAL)
     ap.add_argument("--speakers", type=int, default=8)
     ap.add_argument("--engine", default=None)
     ap.add_argument("--rows", action="store_true", help="print every answer")
     args = ap.parse_args()
-    result = run(Settings(), corpus(args.real_speech, args.speakers), args.engine)
+    answers = corpus(args.real_speech, args.speakers)
+    result = run(Settings(), answers, args.engine)
+    result["measured"] = (f"{sum(1 for a in answers if not a.pause_s)} single answers and "
+                          f"{sum(1 for a in answers if a.pause_s)} with a pause, from real "
+                          f"recordings in {args.real_speech} (up to {args.speakers} takes of each "
+                          "word) and flite")
     if not args.rows:
         result.pop("rows")
     print(json.dumps(result, indent=1))

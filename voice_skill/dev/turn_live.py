@@ -12,7 +12,7 @@ answers each question as a person would, and records both devices. Figures:
   the skill logs what it heard over itself, which is after speaker.stop() has returned), and
   what it heard.
 
-Run: python -m voice_skill.dev.turn_live [--stops N] [--echo-volume 100%]
+Run: .venv/bin/python -m voice_skill.dev.turn_live [--stops N] [--echo-volume 100%]
 """
 
 from __future__ import annotations

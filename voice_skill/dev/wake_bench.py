@@ -1,5 +1,5 @@
 """Wake benchmark: how often a waiting speaker starts by mistake, and how often it hears
-"first aid" when it is said. `python -m voice_skill.dev.wake_bench [--engine E] [--out docs]`.
+"first aid" when it is said. `.venv/bin/python -m voice_skill.dev.wake_bench [--engine E] [--out docs]`.
 
 False starts: every real recording of `tests/fixtures/real_speech/` that is not a start phrase
 (background noise, other words, "go", yes, no, stop, digits: real people, cheap microphones)
@@ -130,7 +130,7 @@ def render(report: dict[str, Any]) -> str:
     """The markdown section for docs/benchmarks.md, from the saved JSON alone."""
     lines = ["## Waiting for \"first aid\" (`voice-skill serve`)", "",
              f"Measured {report['when']} at commit `{report['commit']}` by "
-             "`python -m voice_skill.dev.wake_bench`, on the path `serve` waits with: VAD "
+             "`.venv/bin/python -m voice_skill.dev.wake_bench`, on the path `serve` waits with: VAD "
              "endpointing, free dictation (then held to the phrases when the text sounds like one), "
              "the dialogue's wake phrases, confidence at least "
              f"{report['min_confidence']}. False starts: every real recording in "

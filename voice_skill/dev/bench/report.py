@@ -122,12 +122,12 @@ def render_markdown(report: dict[str, Any]) -> str:
           f"VAD mode {st['vad_aggressiveness']}, red-flag answers below confidence "
           f"{st['low_confidence']} are confirmed, {st['max_reprompts']} re-asks", ""]
     L += ["## How to reproduce", "",
-          "```", "voice-skill bench            # the full run, this report (~10 minutes)",
-          "voice-skill bench --quick    # a < 1 minute smoke test on a sample",
+          "```", ".venv/bin/voice-skill bench            # the full run, this report (~10 minutes)",
+          ".venv/bin/voice-skill bench --quick    # a < 1 minute smoke test on a sample",
           "```", "",
           "Accuracy and red-flag recall are decoded by a pool of worker processes, one per core. "
           "Every timing and memory number comes from a fresh worker process "
-          "(`python -m voice_skill.dev.bench.workers`), once on the whole machine and once under "
+          "(`.venv/bin/python -m voice_skill.dev.bench.workers`), once on the whole machine and once under "
           "`taskset -c 0` (one core). Each part has a wall-time budget, so a slow recognizer "
           "gives a smaller, still balanced, sample; the sample sizes are given with the numbers.",
           ""]

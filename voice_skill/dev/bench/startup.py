@@ -54,4 +54,11 @@ def main(settings_text: str, engine: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] in ("-h", "--help"):
+        asked = sys.argv[1:2] in (["-h"], ["--help"])
+        print("usage: python -m voice_skill.dev.bench.startup SETTINGS_JSON ENGINE\n"
+              "The start-up measurement that `voice-skill bench` runs in a fresh process; not "
+              "for running by hand: run `.venv/bin/voice-skill bench`.",
+              file=sys.stdout if asked else sys.stderr)
+        sys.exit(0 if asked else 2)
     main(sys.argv[1], sys.argv[2])

@@ -1,4 +1,5 @@
-"""Timed and sized measurements, each in a fresh process (`python -m voice_skill.dev.bench.workers`)."""
+"""Timed and sized measurements, each in a fresh process
+(`.venv/bin/python -m voice_skill.dev.bench.workers`, started by `voice-skill bench`)."""
 
 from __future__ import annotations
 
@@ -341,5 +342,15 @@ def _work_soak(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
             "samples": samples}
 
 
+WORKER_USAGE = ("usage: .venv/bin/python -m voice_skill.dev.bench.workers KIND ENGINE SETTINGS_JSON "
+                "PLAN_JSON\n"
+                "A measuring process that `voice-skill bench` starts for itself (KIND: speed, "
+                "startup, session or soak);\nnot for running by hand: run `.venv/bin/voice-skill "
+                "bench` (see its --help).")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) != 5 or sys.argv[1] in ("-h", "--help"):
+        print(WORKER_USAGE, file=sys.stdout if sys.argv[1:2] in (["-h"], ["--help"]) else sys.stderr)
+        sys.exit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
     sys.exit(_worker_main(sys.argv[1:]))
