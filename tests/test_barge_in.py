@@ -117,7 +117,9 @@ def test_doubt_said_after_a_no_is_never_taken_as_a_no(
     assert "messages.confirm_red_flag" in said, trail
     assert "rf_saddle" not in listened, trail  # the "no" never stood
     assert s.kinds("corrected") or [e["name"] for e in s.kinds("intent")].count("unsure"), trail
-    assert end["outcome"] == "stopped" and not s.kinds("escalated")
+    # stopped while the answer was in doubt: the flag counts as a yes, and its advice is said
+    assert end["outcome"] == "escalated" and s.kinds("escalated")[0]["level"] == "emergency"
+    assert "states.emergency.say.0" in said, trail
 
 
 def test_with_no_echo_at_all_a_stop_over_the_skill_stops_it(

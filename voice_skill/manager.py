@@ -273,7 +273,7 @@ class DialogueManager:
             self._in_doubt = True
         if s.red_flag and (self._confirming or self._reasks >= self.settings.max_reprompts):
             self._red_flag_default(s)
-        elif s.red_flag and not understood and s.red_flag.confirm:
+        elif s.red_flag and not understood and s.red_flag.confirm and not unsure:
             self._check_meaning(s, s.red_flag.confirm)
         elif s.red_flag and unsure:
             self._confirm(s)
@@ -304,8 +304,10 @@ class DialogueManager:
         self._reprompt(s)
 
     def _check_meaning(self, s: State, question: str) -> None:
-        """A sentence heard but not understood: the red flag asked once more in plain words."""
-        self._confirming = True
+        """A sentence heard but not understood: the red flag asked again in plain words. It
+        counts as a re-ask, not as the last confirmation: a television's two sentences must
+        not make an emergency."""
+        self._reasks += 1
         m = self.dialog.messages
         self._say("messages.check_meaning", m.get("check_meaning", m["confirm_red_flag"]))
         self._last_said = [self._reply(f"states.{s.name}.red_flag.confirm", question, True)]
