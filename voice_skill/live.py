@@ -59,7 +59,7 @@ def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | 
     log = None
     if settings.log_enabled:
         try:
-            log = SessionLog(settings.log_dir)
+            log = SessionLog(settings.log_dir, on_fail=announce)  # told once, never fatal
             sinks.append(log.write)
         except OSError as exc:
             announce(f"Cannot write the session log in {settings.log_dir}: {exc.strerror}."
