@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from voice_skill import shutdown
 from voice_skill.errors import VoiceSkillError
 from voice_skill.settings import EMERGENCY_NUMBERS, ENGINES, Settings, load_settings
 
@@ -259,13 +260,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="voice-skill: %(message)s")
+    shutdown.install()  # SIGTERM / SIGHUP: the closing line first, then exit by the signal
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
     except VoiceSkillError as exc:
         print(f"voice-skill: {exc}", file=sys.stderr)
-        return 1
+        status = 1
     except KeyboardInterrupt:
-        return 130
+        status = 130
+    except shutdown.Terminated as stop:
+        status = 128 + stop.signum
+    shutdown.exit_by_signal()
+    return status
 
 
 def _fixtures(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
+from voice_skill import shutdown
 from voice_skill.audio import MicrophoneSource
 from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.endpointing import Endpointer
@@ -196,6 +197,8 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
                             text=heard.text) if heard.kind == "emergency" else None)
             run_session(settings, text=False, json_out=json_out, first=first, mic=mic)
             done += 1
+            if shutdown.received():  # SIGTERM / SIGHUP during the session: it has closed politely
+                break
     except KeyboardInterrupt:
         return 130
     finally:

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,12 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
     """
     # pyttsx3's espeak driver prints chatter ("Audio saved to ...") to stdout.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
+    # Ctrl-C and a closed terminal reach the whole process group; the session answers them
+    # with its closing line, which this worker must still be alive to say. It ends when the
+    # session closes its pipe (or kills it).
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     t0 = time.perf_counter()
     try:
         import pyttsx3

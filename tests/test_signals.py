@@ -1,0 +1,76 @@
+"""SIGTERM and SIGHUP (`systemctl stop`, a closed terminal) end with the closing line and `ended`.
+
+Issue 16; docs/failure-modes.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from typed_session import SKILL, session, until, whole_lines
+
+from voice_skill.events import InputClosed, SessionEvent
+from voice_skill.tts import NullSpeaker
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("answers, closing", [
+    (["yes"], ["messages.goodbye", "messages.safety_line"]),
+    (["yes", "yes"], ["messages.emergency_ended"]),
+])
+def test_a_stop_signal_ends_with_the_closing_line_and_an_ended_event(
+        tmp_path: Path, sig: int, answers: list[str], closing: list[str]) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'log_dir = "{tmp_path / "logs"}"\n')
+    proc = subprocess.Popen([*SKILL, "--config", str(cfg), "run", "--text", "--json"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    until(proc, "listening")
+    for answer in answers:
+        proc.stdin.write(answer.encode() + b"\n")
+        proc.stdin.flush()
+        until(proc, "listening")
+    os.kill(proc.pid, sig)
+    rest = [json.loads(line) for line in proc.stdout.read().splitlines()]
+    assert proc.wait(20) == -sig  # it exits by the signal, as systemd and shells expect
+    assert "Traceback" not in proc.stderr.read().decode()
+    assert rest[0] == {"event": "input_closed", "why": "signal"}
+    assert [e["key"] for e in rest if e["event"] == "said"] == closing
+    assert rest[-1]["event"] == "ended"
+    log = next((tmp_path / "logs").glob("session-*.jsonl"))
+    assert whole_lines(log)[-1]["event"] == "ended"
+    proc.stdin.close()
+
+
+class SignalledWhileSpeaking(NullSpeaker):
+    """Gets SIGTERM in the middle of its first reply."""
+
+    def say(self, text: str) -> None:
+        if not self.said:
+            os.kill(os.getpid(), signal.SIGTERM)
+        super().say(text)
+
+
+def test_a_signal_while_speaking_lets_the_reply_end_then_closes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from voice_skill import shutdown
+
+    before = {s: signal.getsignal(s) for s in shutdown.SIGNALS}
+    shutdown.install()
+    try:
+        events: list[SessionEvent] = []
+        end, said = session(["yes", "no"], [events.append], SignalledWhileSpeaking())
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        received = shutdown.received()
+        shutdown.reset()
+    assert received == signal.SIGTERM
+    opening = session([], [])[1].said[:2]
+    assert said.said[:2] == opening  # the greeting and its question were said whole
+    assert InputClosed("signal") in events and end.outcome == "stopped"
+    assert said.said[-1].startswith("If anything gets worse")
