@@ -10,7 +10,6 @@ every session, so one plugged back in is used.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import math
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 
 from voice_skill import shutdown
 from voice_skill.audio import MicrophoneSource
+from voice_skill.console import json_text, write_line
 from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.endpointing import Endpointer
 from voice_skill.errors import AudioError
@@ -163,14 +163,14 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
 
     def sink(event: SessionEvent) -> None:
         if json_out:
-            print(json.dumps(record(event), ensure_ascii=False, default=str), flush=True)
+            write_line(json_text(record(event)))
         elif isinstance(event, Notice):
-            print(event.text, flush=True)
+            write_line(event.text)
         elif isinstance(event, Waiting):
-            print(f"Waiting for: {', '.join(event.start_phrases)}", flush=True)
+            write_line(f"Waiting for: {', '.join(event.start_phrases)}")
 
     def announce(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        write_line(message, sys.stderr)
         if json_out:
             sink(Notice(message))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from voice_skill.audio import parse_device
+from voice_skill.console import write_line
 from voice_skill.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -471,8 +472,7 @@ class Pyttsx3Speaker:
         self._emit(text)
 
     def _emit(self, line: str) -> None:
-        stream = self._stream or sys.stdout
-        print(line, file=stream, flush=True)
+        write_line(line, self._stream or sys.stdout)  # never raises: the session goes on
 
 
 # --------------------------------------------------------------------------- other speakers
