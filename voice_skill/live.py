@@ -44,6 +44,7 @@ class _UntilUnread:
     def __init__(self, typed: TextListener) -> None:
         self.typed = typed
         self.no_input_timeout_s = typed.no_input_timeout_s
+        self.continues = typed.continues
 
     def listen(self, state: str, phrases: tuple[str, ...] | None, timeout_s: float | None,
                hint: str = "") -> Heard:

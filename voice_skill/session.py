@@ -177,9 +177,10 @@ class Session:
             return
         # Timers hold closures over the dialogue that a copy would not follow: no going back then.
         # a fresh memo each time: deepcopy records its copies in it, and would hand back the
-        # first copy of the dialogue ever made (the opening) instead of a copy of this one
-        before = (copy.deepcopy(self.manager, dict(self._shared)) if self.manager.next_due() is None
-                  else None)
+        # first copy of the dialogue ever made (the opening) instead of a copy of this one.
+        # Typed lines never continue an answer: no copy (it costs milliseconds per answer).
+        keep = self.manager.next_due() is None and getattr(self.listener, "continues", True)
+        before = copy.deepcopy(self.manager, dict(self._shared)) if keep else None
         self._last = _Answered(heard, state, intent, before)
         t0 = time.perf_counter()
         out = self.manager.handle(intent)

@@ -21,6 +21,8 @@ class TextListener:
     """
 
     no_input_timeout_s: float | None = None  # at a keyboard only an empty line means "nothing"
+    continues = False
+    """a typed line is a whole answer, never the rest of the last one"""
 
     def __init__(self, stream: TextIO | None, prompt: TextIO | None = None) -> None:
         try:
