@@ -5,17 +5,22 @@ Issue 16; docs/failure-modes.md."""
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pulse_rig import PulseRig, rms
 from typed_session import FIFTH_FLAG_YES, SKILL, session, whole_lines
 
 from voice_skill.events import Escalated, Notice, SessionEvent
 from voice_skill.session_log import SessionLog
+from voice_skill.settings import Settings
+from voice_skill.tts import Pyttsx3Speaker
 
 
 @pytest.fixture
@@ -130,3 +135,22 @@ def test_no_notice_is_lost_when_the_log_fails_in_json_mode(tmp_path: Path,
     monkeypatch.setattr(os, "write", ShortWrites(log, 0))
     session(["yes"], [log.write, events.append])
     assert sum(isinstance(e, Notice) for e in events) == 1
+
+
+@pytest.mark.audio
+def test_speech_goes_on_when_the_temporary_folder_fills_up(
+        tiny_disk: Path, pulse_rig: PulseRig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each reply is written as a WAV before it is played: not on a disk that can fill up
+    (this one has room for a folder, not for one reply)."""
+    monkeypatch.setenv("TMPDIR", str(tiny_disk))
+    out, faults = io.StringIO(), list[str]()
+    speaker = Pyttsx3Speaker(Settings(), faults.append, stream=out)
+    try:
+        recorder = pulse_rig.speaker_recorder()
+        speaker.say("Please lie still on your back.")
+        time.sleep(0.3)
+        heard = recorder.stop()
+    finally:
+        speaker.close()
+    assert faults == [] and out.getvalue() == ""
+    assert rms(heard) > 300, "the speaker stayed silent"

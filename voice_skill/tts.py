@@ -102,7 +102,7 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
             return
     evt.send(("ready", time.perf_counter() - t0, driver))
     voice_ok: str | None = None
-    tmpdir = tempfile.mkdtemp(prefix="voice-skill-tts-")
+    tmpdir = _scratch_dir()
     try:
         while True:
             try:
@@ -133,6 +133,18 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
             evt.send(("done", stopped))
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _scratch_dir() -> str:
+    """Where each reply's WAV is written: memory first (/dev/shm, the user's runtime folder),
+    so that a full disk cannot silence the guide; the usual temporary folder otherwise."""
+    for parent in ("/dev/shm", os.environ.get("XDG_RUNTIME_DIR"), None):
+        if parent is None or os.path.isdir(parent):
+            try:
+                return tempfile.mkdtemp(prefix="voice-skill-tts-", dir=parent)
+            except OSError:
+                continue
+    raise OSError("no folder to write speech in")
 
 
 def _warm_up_output(config: dict[str, Any]) -> None:
