@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pulse_rig import PulseRig, SpeakerRecorder, rms
 from typed_session import SKILL, session, until, whole_lines
 
 from voice_skill.events import InputClosed, SessionEvent
@@ -74,3 +75,33 @@ def test_a_signal_while_speaking_lets_the_reply_end_then_closes(
     assert said.said[:2] == opening  # the greeting and its question were said whole
     assert InputClosed("signal") in events and end.outcome == "stopped"
     assert said.said[-1].startswith("If anything gets worse")
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_systemctl_stop_mid_emergency_lets_the_instruction_end_then_says_the_closing_line(
+        pulse_rig: PulseRig, tmp_path: Path) -> None:
+    """A spoken session, SIGTERM while it speaks the emergency instruction: the instruction is
+    said to its end, then the emergency closing line, through the speaker."""
+    from test_voice_session import SpokenSession
+
+    s = SpokenSession(pulse_rig, tmp_path)
+    recorder: list[SpeakerRecorder] = []
+
+    def stop_mid_emergency(event: dict[str, object]) -> str | None:
+        if event["event"] == "said" and event["key"] == "states.emergency.say.0":
+            os.kill(s.proc.pid, signal.SIGTERM)  # systemctl stop
+        if event["event"] == "said" and event["key"] == "messages.emergency_ended":
+            recorder.append(pulse_rig.speaker_recorder())  # it is about to be said
+        return None
+
+    end = s.run({"opening": "yes", "rf_bladder": "yes_i_have"}, on_event=stop_mid_emergency)
+    assert s.proc.wait(30) == -signal.SIGTERM
+    audio = recorder[0].stop()
+    said = [e["key"] for e in s.kinds("said") if e["state"] == "emergency"]
+    assert said[-1] == "messages.emergency_ended"
+    assert [k for k in said if k.startswith("states.emergency.say")] == [
+        f"states.emergency.say.{i}" for i in range(4)]  # the whole instruction
+    assert {"event": "input_closed", "why": "signal"} in s.events
+    assert end["level"] == "emergency"
+    assert rms(audio) > 300, "the closing line was not heard on the speaker"
