@@ -105,3 +105,37 @@ def test_systemctl_stop_mid_emergency_lets_the_instruction_end_then_says_the_clo
     assert {"event": "input_closed", "why": "signal"} in s.events
     assert end["level"] == "emergency"
     assert rms(audio) > 300, "the closing line was not heard on the speaker"
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_serve_stops_politely_in_a_session_and_at_once_while_waiting(
+        pulse_rig: PulseRig, tmp_path: Path) -> None:
+    """The service: SIGTERM in a session closes it (and serve does not wait again); SIGTERM
+    while it waits for "first aid" ends it at once, without a traceback."""
+    from test_serve import AUDIO, Serving
+
+    (tmp_path / "session").mkdir()
+    (tmp_path / "idle").mkdir()
+    s = Serving(pulse_rig, tmp_path / "session", "--engine", "whisper")
+    try:
+        s.wait_for(lambda e: e["event"] == "waiting")
+        s.say(AUDIO / "call_an_ambulance.wav")
+        s.wait_for(lambda e: e["event"] == "listening" and e["state"] == "emergency")
+        s.proc.send_signal(signal.SIGTERM)
+        ended = s.wait_for(lambda e: e["event"] == "ended")
+        assert s.proc.wait(30) == -signal.SIGTERM
+        said = [e["key"] for e in s.events if e["event"] == "said"]
+        assert said[-1] == "messages.emergency_ended" and ended["level"] == "emergency"
+        assert s.events[-1] == ended  # it did not go back to waiting
+    finally:
+        err = s.stop()
+    assert "Traceback" not in err
+    idle = Serving(pulse_rig, tmp_path / "idle", "--engine", "whisper")
+    try:
+        idle.wait_for(lambda e: e["event"] == "waiting")
+        idle.proc.send_signal(signal.SIGTERM)
+        assert idle.proc.wait(10) == -signal.SIGTERM
+    finally:
+        err = idle.stop()
+    assert "Traceback" not in err
