@@ -48,32 +48,36 @@ def test_a_stop_signal_ends_with_the_closing_line_and_an_ended_event(
 
 
 class SignalledWhileSpeaking(NullSpeaker):
-    """Gets SIGTERM in the middle of its first reply."""
+    """Gets a signal in the middle of its first reply."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__()
+        self.signum = signum
 
     def say(self, text: str) -> None:
         if not self.said:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), self.signum)
         super().say(text)
 
 
-def test_a_signal_while_speaking_lets_the_reply_end_then_closes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("sig, why", [(signal.SIGTERM, "signal"), (signal.SIGINT, "interrupted")])
+def test_a_signal_while_speaking_lets_the_reply_end_then_closes(sig: int, why: str) -> None:
     from voice_skill import shutdown
 
-    before = {s: signal.getsignal(s) for s in shutdown.SIGNALS}
+    before = {s: signal.getsignal(s) for s in (*shutdown.SIGNALS, signal.SIGINT)}
     shutdown.install()
     try:
         events: list[SessionEvent] = []
-        end, said = session(["yes", "no"], [events.append], SignalledWhileSpeaking())
+        end, said = session(["yes", "no"], [events.append], SignalledWhileSpeaking(sig))
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
         received = shutdown.received()
         shutdown.reset()
-    assert received == signal.SIGTERM
+    assert received == (sig if sig != signal.SIGINT else None)  # Ctrl-C: exit status 0 as before
     opening = session([], [])[1].said[:2]
     assert said.said[:2] == opening  # the greeting and its question were said whole
-    assert InputClosed("signal") in events and end.outcome == "stopped"
+    assert InputClosed(why) in events and end.outcome == "stopped"  # type: ignore[arg-type]
     assert said.said[-1].startswith("If anything gets worse")
 
 
@@ -139,3 +143,18 @@ def test_serve_stops_politely_in_a_session_and_at_once_while_waiting(
     finally:
         err = idle.stop()
     assert "Traceback" not in err
+
+
+def test_nohup_still_ignores_a_closed_terminal(tmp_path: Path) -> None:
+    """A signal the caller chose to ignore (`nohup` ignores SIGHUP) stays ignored."""
+    proc = subprocess.Popen(["nohup", *SKILL, "run", "--text", "--json", "--no-log"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, cwd=tmp_path)
+    assert proc.stdin is not None and proc.stdout is not None
+    until(proc, "listening")
+    os.kill(proc.pid, signal.SIGHUP)
+    proc.stdin.write(b"yes\n")
+    proc.stdin.flush()
+    assert until(proc, "listening")[-1]["state"] == "rf_bladder"  # still guiding
+    proc.stdin.close()
+    assert proc.wait(20) == 0

@@ -4,6 +4,7 @@ A signal is never allowed to cut the guide off mid-sentence or mid-decision: whi
 runs, it is held until the session is waiting for the person (or the reply being spoken has
 ended), then the session ends as "stop" would, with the safety line or, in an emergency, the
 emergency closing line, and an `ended` event. The command then exits by the same signal.
+Ctrl-C (SIGINT) is held the same way, then is the KeyboardInterrupt it always was.
 """
 
 from __future__ import annotations
@@ -33,8 +34,17 @@ _waiting = False
 """the session waits for the person (listening): a signal may end it at once"""
 
 
+_interrupted = False
+"""Ctrl-C arrived while a session could not be interrupted"""
+
+
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    global _received
+    global _received, _interrupted
+    if signum == signal.SIGINT:
+        if _holding == 0 or _waiting:
+            raise KeyboardInterrupt
+        _interrupted = True
+        return
     first = _received is None
     _received = _received or signum
     if first and (_holding == 0 or _waiting):
@@ -43,9 +53,11 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """Turn SIGTERM and SIGHUP into a polite end (the main thread only, as Python requires)."""
-    for sig in SIGNALS:
-        signal.signal(sig, _on_signal)
+    """Turn SIGTERM and SIGHUP into a polite end, and hold Ctrl-C while a reply is said (the
+    main thread only, as Python requires)."""
+    for sig in (*SIGNALS, signal.SIGINT):
+        if signal.getsignal(sig) != signal.SIG_IGN:  # `nohup`, a background job: still ignored
+            signal.signal(sig, _on_signal)
 
 
 def received() -> int | None:
@@ -54,20 +66,27 @@ def received() -> int | None:
 
 
 def check() -> None:
-    """Raise Terminated if a stop signal is waiting: a safe point to end the session."""
+    """Raise Terminated (or KeyboardInterrupt) if a signal is waiting: a safe point to end."""
+    global _interrupted
     if _received is not None:
         raise Terminated(_received)
+    if _interrupted:
+        _interrupted = False
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def holding() -> Iterator[None]:
     """A session runs: hold signals until `waiting()` or `check()`."""
-    global _holding
+    global _holding, _interrupted
     _holding += 1
     try:
         yield
     finally:
         _holding -= 1
+    if _holding == 0 and _interrupted:  # Ctrl-C during the closing line: now it counts
+        _interrupted = False
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -96,5 +115,5 @@ def exit_by_signal() -> None:
 
 def reset() -> None:
     """Forget a received signal (tests that run several sessions in one process)."""
-    global _received
-    _received = None
+    global _received, _interrupted
+    _received, _interrupted = None, False
