@@ -26,6 +26,7 @@ from voice_skill.clock import WallClock
 from voice_skill.dialog import load_dialog
 from voice_skill.errors import AudioError
 from voice_skill.events import SessionEnded, SessionEvent
+from voice_skill.intents import IntentMatcher
 from voice_skill.live import _console_sink, _json_sink
 from voice_skill.session import Session
 from voice_skill.session_log import SessionLog
@@ -34,6 +35,7 @@ from voice_skill.text_input import TextListener
 from voice_skill.tts import NullSpeaker
 
 DIALOG = load_dialog()
+MATCHER = IntentMatcher(DIALOG)
 HANG_S = 10.0
 """one whole session, however long its input, takes well under this"""
 EXAMPLES = settings(max_examples=1000, deadline=None, derandomize=False,
@@ -89,8 +91,9 @@ def test_any_typed_answers_end_the_session_politely(log_dir: Path, lines: list[s
         log = SessionLog(log_dir)  # sessions in the same second append to one file
         sinks = [events.append, log.write, _json_sink if json_out else _console_sink(False)]
         stream = io.TextIOWrapper(typed, encoding="utf-8")  # fileno() is all the listener uses
-        end = Session(DIALOG, Settings(), WallClock(), TextListener(stream), NullSpeaker(),
-                      sinks).run()
+        run = Session(DIALOG, Settings(), WallClock(), TextListener(stream), NullSpeaker(), sinks)
+        run.matcher = MATCHER  # its grammars are built once, not per example
+        end = run.run()
         log.close()
         assert log.failed is None
         assert log.path.read_bytes().endswith(b"}\n")
