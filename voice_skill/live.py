@@ -124,7 +124,7 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
     from voice_skill.echo import cancel_echo
     from voice_skill.endpointing import Endpointer
     from voice_skill.intents import IntentMatcher
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.recognizers import guiding_recognizer
     from voice_skill.turns import TurnJudge
     from voice_skill.voice_input import AudioListener
 
@@ -134,7 +134,7 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
     except AudioError as exc:
         announce(f"{exc}. I will show the questions here: type your answers.")
         return None
-    recognizer = recognizer_for(settings, announce=announce)  # only when there is a microphone
+    recognizer = guiding_recognizer(settings, announce)  # only when there is a microphone
     source: AudioSource = mic
     barge_in = settings.barge_in
     if barge_in:

@@ -400,3 +400,17 @@ def recognizer_for(settings: Settings, engine: str | None = None,
         _OPENED[key] = open_recognizer(settings.replace(engine=wanted), model_path,
                                        announce or (lambda _m: None))
     return _OPENED[key]
+
+
+def guiding_recognizer(settings: Settings, announce: Callable[[str], None]) -> Recognizer:
+    """For a session with a person: the configured engine or, when it cannot be had at all
+    (engine vosk with no model), the next one, said in one line: the guide keeps guiding.
+    The testers' commands (recognize, replay) keep the error."""
+    try:
+        return recognizer_for(settings, announce=announce)
+    except ModelError as exc:
+        if settings.engine == "auto":
+            raise
+        why = str(exc).splitlines()[0].rstrip(".: ")
+        told = f"The {LABELS.get(settings.engine, settings.engine)} recognizer could not be used ({why})."
+        return recognizer_for(settings, "auto", lambda m: announce(f"{told} {m}"))

@@ -156,7 +156,7 @@ def reopen(mic: MicrophoneSource, why: str, announce: Callable[[str], None]) -> 
 def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> int:
     """Wait for a start phrase, run a session, wait again; `sessions` caps them (tests)."""
     from voice_skill.live import run_session
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.recognizers import guiding_recognizer
     from voice_skill.tts import Pyttsx3Speaker
 
     dialog = load_dialog(settings.dialog_path)
@@ -174,7 +174,7 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
         if json_out:
             sink(Notice(message))
 
-    recognizer = recognizer_for(settings, announce=announce)
+    recognizer = guiding_recognizer(settings, announce)
     phrases = WakePhrases.of(dialog, settings)
     matcher = IntentMatcher(dialog)
     endpointer = Endpointer(settings)
