@@ -4,8 +4,11 @@ Issue 16; docs/failure-modes.md."""
 
 from __future__ import annotations
 
+import errno
 import time
 from pathlib import Path
+
+import pytest
 
 from voice_skill.events import Escalated
 from voice_skill.notify import Notifier
@@ -55,3 +58,18 @@ def test_a_hung_hook_is_stopped_with_everything_it_started(tmp_path: Path) -> No
     [result] = n.wait(5.0)
     assert not result.ok and "no answer after 0.5 s" in result.detail
     assert not running(int(pid_file.read_text()))
+
+
+def test_the_hook_runs_when_no_file_can_be_made_for_its_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk: the hook still runs (its output is not kept)."""
+    import tempfile
+
+    def full(*_a: object, **_k: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    n = Notifier(hook(tmp_path, "echo sent\n"), 2.0)
+    n.notify(Escalated("emergency", "x", "s"), "911")
+    [result] = n.wait(5.0)
+    assert result.ok and result.detail == f"{n.command[0]} exited 0"

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from voice_skill.events import Escalated, Notified
 
@@ -50,8 +51,12 @@ class Notifier:
         name, limit = self.command[0], self.timeout_s
         deadline = time.monotonic() + limit
         # Output to a file, not a pipe: a background child that keeps a pipe open would make
-        # the hook look hung after it had exited.
-        with tempfile.TemporaryFile() as out:
+        # the hook look hung after it had exited. (A file nobody can create: no detail.)
+        try:
+            scratch: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (the with below)
+        except OSError:
+            scratch = open(os.devnull, "w+b")  # noqa: SIM115 (the with below)
+        with scratch as out:
             try:
                 # its own session: the hook and whatever it starts are one group, stopped together
                 proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=out,
