@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     except shutdown.Terminated as stop:
         status = 128 + stop.signum
     except BrokenPipeError:  # the reader went away (`| head`): quietly, as other tools do
-        console.write_line("", sys.stdout)  # sends the rest to /dev/null: no error at exit
+        console.discard(sys.stdout)  # the rest to /dev/null: no error at exit
         status = 141
     shutdown.exit_by_signal()
     return status

@@ -50,7 +50,7 @@ def write_line(text: str, stream: TextIO | None = None) -> bool:
         out.write(text + "\n")
         out.flush()
     except (BrokenPipeError, ConnectionResetError):
-        _discard(out)
+        discard(out)
         return False
     except (OSError, ValueError):  # closed, or a device error: the session goes on
         return False
@@ -66,7 +66,7 @@ def gone(stream: TextIO | None = None) -> bool:
         return True
 
 
-def _discard(stream: TextIO) -> None:
+def discard(stream: TextIO) -> None:
     """Send the rest of a stream whose reader went away to /dev/null, so that neither later
     prints nor the flush at exit raise BrokenPipeError."""
     with contextlib.suppress(OSError, ValueError):
