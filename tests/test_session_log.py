@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from pulse_rig import PulseRig, rms
-from typed_session import FIFTH_FLAG_YES, SKILL, session, whole_lines
+from typed_session import FIFTH_FLAG_YES, SKILL, TYPED_FIFTH_FLAG_YES, session, whole_lines
 
 from voice_skill.events import Escalated, Notice, SessionEvent
 from voice_skill.session_log import SessionLog
@@ -118,7 +118,7 @@ def test_a_typed_session_on_a_full_disk_runs_to_the_end(tiny_disk: Path) -> None
     cfg = tiny_disk.parent / "config.toml"
     cfg.write_text(f'log_dir = "{tiny_disk}"\n')
     done = subprocess.run([*SKILL, "--config", str(cfg), "run", "--text", "--json"],
-                          input="\n".join(FIFTH_FLAG_YES) + "\n", capture_output=True,
+                          input="\n".join(TYPED_FIFTH_FLAG_YES) + "\n", capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     evs = [json.loads(line) for line in done.stdout.splitlines()]

@@ -20,8 +20,8 @@ from voice_skill.tts import NullSpeaker
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 @pytest.mark.parametrize("answers, closing", [
-    (["yes"], ["messages.goodbye", "messages.safety_line"]),
-    (["yes", "yes"], ["messages.emergency_ended"]),
+    ([], ["messages.goodbye", "messages.safety_line"]),  # a typed session begins with the red flags
+    (["yes"], ["messages.emergency_ended"]),
 ])
 def test_a_stop_signal_ends_with_the_closing_line_and_an_ended_event(
         tmp_path: Path, sig: int, answers: list[str], closing: list[str]) -> None:
@@ -153,8 +153,8 @@ def test_nohup_still_ignores_a_closed_terminal(tmp_path: Path) -> None:
     assert proc.stdin is not None and proc.stdout is not None
     until(proc, "listening")
     os.kill(proc.pid, signal.SIGHUP)
-    proc.stdin.write(b"yes\n")
+    proc.stdin.write(b"no\n")
     proc.stdin.flush()
-    assert until(proc, "listening")[-1]["state"] == "rf_bladder"  # still guiding
+    assert until(proc, "listening")[-1]["state"] == "rf_saddle"  # still guiding
     proc.stdin.close()
     assert proc.wait(20) == 0

@@ -20,6 +20,8 @@ SKILL = [sys.executable, "-m", "voice_skill"]
 # "yes" to the opening, "no" to the first four red flags, then "yes" to the fifth (chest pain,
 # an emergency): the tester's full disk died at the fourth and lost this "yes"
 FIFTH_FLAG_YES = ["yes", "no", "no", "no", "no", "yes"]
+TYPED_FIFTH_FLAG_YES = FIFTH_FLAG_YES[1:]
+"""the same to `voice-skill run --text`, which asks no hearing check"""
 
 
 class Typed:
