@@ -269,19 +269,26 @@ def test_auto_without_vosk_or_whisper_falls_back_and_says_why(no_whisper: None) 
     assert rec.recognize(wav("yes.wav"), YES_NO).text == "yes"
 
 
-def test_auto_with_a_broken_vosk_model_falls_back_to_whisper_naming_it(tmp_path: Path) -> None:
+def test_auto_picks_the_measured_whisper_even_with_a_vosk_model_and_says_so() -> None:
     said: list[str] = []
-    rec = open_recognizer(Settings(engine="auto"), tmp_path, said.append)
+    rec = open_recognizer(Settings(engine="auto"), KOREAN_MODEL, said.append)
     assert rec.name == "whisper"
-    assert len(said) == 1
-    assert str(tmp_path) in said[0] and "Whisper" in said[0]
+    assert len(said) == 1 and "Whisper" in said[0]
+    assert f"the Vosk model in {KOREAN_MODEL} is used with --engine vosk" in said[0]
 
 
-def test_auto_and_vosk_use_a_model_that_loads() -> None:
+def test_vosk_uses_a_model_that_loads() -> None:
+    said: list[str] = []
+    rec = open_recognizer(Settings(engine="vosk"), KOREAN_MODEL, said.append)
+    assert rec.name == "vosk"
+    assert len(said) == 1 and "Vosk" in said[0] and DOWNLOAD_HINT not in said[0]
+
+
+def test_auto_without_whisper_uses_a_vosk_model_that_loads(no_whisper: None) -> None:
     said: list[str] = []
     rec = open_recognizer(Settings(engine="auto"), KOREAN_MODEL, said.append)
     assert rec.name == "vosk"
-    assert len(said) == 1 and "Vosk" in said[0] and DOWNLOAD_HINT not in said[0]
+    assert len(said) == 1 and "Whisper recognizer could not be used" in said[0]
 
 
 def test_engine_vosk_without_a_model_is_an_error() -> None:

@@ -132,7 +132,7 @@ def test_auto_picks_whisper_without_a_vosk_model_and_says_so() -> None:
     said: list[str] = []
     rec = open_recognizer(Settings(engine="auto"), None, said.append)
     assert rec.name == "whisper"
-    assert said == ["No Vosk English model is installed. Using the bundled Whisper tiny.en recognizer."]
+    assert said == ["Using the bundled Whisper tiny.en recognizer."]
 
 
 def test_the_recognize_command_hears_a_real_8_khz_recording() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import stat
 import struct
 import threading
 import time
@@ -31,17 +33,58 @@ _UNKNOWN_SIZE = 0xFFFFFFFF
 # --------------------------------------------------------------------------- WAV reading
 
 
+MIN_RATE_HZ, MAX_RATE_HZ = 8000, 192000
+"""sample rates a WAV file may have: telephone speech up to studio audio (a header that
+claims 1 Hz would be resampled into a 1.5 GiB array)"""
+MAX_CHANNELS = 16
+MAX_WAV_S = 300.0
+"""the longest WAV file read (seconds): an answer or a scenario turn is seconds long"""
+MAX_WAV_BYTES = 128 * 1024 * 1024
+"""the largest WAV file read: 5 minutes of 48 kHz stereo 32-bit float is 110 MiB"""
+
+
 def read_wav(path: Path) -> np.ndarray:
-    """Read a WAV file as int16 mono 16 kHz, whatever its rate, channels and sample format."""
+    """Read a WAV file as int16 mono 16 kHz, whatever its rate, channels and sample format.
+
+    Only a regular file is read (a FIFO would block for ever, /dev/zero never ends); its
+    size, rate, channels and length must be sane, and float samples finite: anything else is
+    an AudioError naming the file and what is allowed.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
     except FileNotFoundError:
         raise AudioError(f"{path}: no such file") from None
     except OSError as exc:
         raise AudioError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    samples, rate = _decode_wav(data, str(path))
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise AudioError(f"{path}: not a regular file ({_file_kind(info.st_mode)});"
+                                 " allowed: a WAV file")
+            if info.st_size > MAX_WAV_BYTES:
+                raise AudioError(f"{path}: {info.st_size / 2**20:.0f} MiB; allowed: at most"
+                                 f" {MAX_WAV_BYTES // 2**20} MiB ({MAX_WAV_S:g} s of audio)")
+            data = fh.read(MAX_WAV_BYTES + 1)  # the file may have grown since
+        except OSError as exc:
+            raise AudioError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if len(data) > MAX_WAV_BYTES:
+        raise AudioError(f"{path}: over {MAX_WAV_BYTES // 2**20} MiB; allowed: at most"
+                         f" {MAX_WAV_BYTES // 2**20} MiB ({MAX_WAV_S:g} s of audio)")
+    return decode_wav(data, str(path))
+
+
+def decode_wav(data: bytes, name: str) -> np.ndarray:
+    """WAV bytes as int16 mono 16 kHz; AudioError (naming `name`) for anything else."""
+    samples, rate = _decode_wav(data, name)
     return to_pipeline_format(samples, rate)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+    return next((what for test, what in kinds if test(mode)), "not a file")
 
 
 def _decode_wav(data: bytes, name: str) -> tuple[np.ndarray, int]:
@@ -100,6 +143,11 @@ def _parse_fmt(body: bytes, name: str) -> tuple[int, int, int, int]:
         raise AudioError(f"{name}: corrupt WAV (0 channels)")
     if rate == 0:
         raise AudioError(f"{name}: corrupt WAV (sample rate 0 Hz)")
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise AudioError(f"{name}: sample rate {rate} Hz; allowed: {MIN_RATE_HZ} to"
+                         f" {MAX_RATE_HZ} Hz")
+    if channels > MAX_CHANNELS:
+        raise AudioError(f"{name}: {channels} channels; allowed: 1 to {MAX_CHANNELS}")
     if tag == _FORMAT_PCM and bits in (8, 16, 24, 32):
         return tag, rate, channels, bits
     if tag == _FORMAT_FLOAT and bits in (32, 64):
@@ -113,14 +161,20 @@ def _parse_fmt(body: bytes, name: str) -> tuple[int, int, int, int]:
 
 def _samples_from_bytes(body: bytes, fmt: tuple[int, int, int, int], name: str) -> np.ndarray:
     """Decode the data chunk into a (frames, channels) array of its native sample type."""
-    tag, _rate, channels, bits = fmt
+    tag, rate, channels, bits = fmt
     frame_bytes = channels * bits // 8
     usable = len(body) - len(body) % frame_bytes
     if usable == 0:
         raise AudioError(f"{name}: empty WAV (no audio samples)")
+    if (seconds := usable / frame_bytes / rate) > MAX_WAV_S:
+        raise AudioError(f"{name}: {seconds:.0f} s of audio; allowed: at most {MAX_WAV_S:g} s"
+                         " (an answer or a scenario turn)")
     body = body[:usable]
     if tag == _FORMAT_FLOAT:
         flat: np.ndarray = np.frombuffer(body, dtype="<f4" if bits == 32 else "<f8")
+        if not np.isfinite(flat).all():  # NaN would come out as loud noise, even as speech
+            raise AudioError(f"{name}: float samples that are not numbers (NaN or infinite);"
+                             " allowed: finite samples")
     elif bits == 8:
         flat = np.frombuffer(body, dtype=np.uint8)
     elif bits == 16:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
+from voice_skill import console, shutdown
 from voice_skill.errors import VoiceSkillError
 from voice_skill.settings import EMERGENCY_NUMBERS, ENGINES, Settings, load_settings
 
@@ -28,7 +28,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False), flush=True)
+    console.write_line(console.json_text(obj))
 
 
 # ---- run ---------------------------------------------------------------------------------------
@@ -259,13 +259,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="voice-skill: %(message)s")
+    console.harden()  # an ASCII-only terminal gets escapes, never an encoding error
+    shutdown.install()  # SIGTERM / SIGHUP: the closing line first, then exit by the signal
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
     except VoiceSkillError as exc:
-        print(f"voice-skill: {exc}", file=sys.stderr)
-        return 1
+        console.write_line(f"voice-skill: {exc}", sys.stderr)
+        status = 1
     except KeyboardInterrupt:
-        return 130
+        status = 130
+    except shutdown.Terminated as stop:
+        status = 128 + stop.signum
+    except BrokenPipeError:  # the reader went away (`| head`): quietly, as other tools do
+        console.discard(sys.stdout)  # the rest to /dev/null: no error at exit
+        status = 141
+    shutdown.exit_by_signal()
+    return status
 
 
 def _fixtures(args: argparse.Namespace) -> int:

@@ -167,9 +167,10 @@ class NotSaid:
 
 @dataclass(frozen=True)
 class InputClosed:
-    """The input ended (`end`) or the person pressed Ctrl-C (`interrupted`)."""
+    """The input ended (`end`), the person pressed Ctrl-C (`interrupted`), or SIGTERM / SIGHUP
+    asked the skill to stop (`signal`: `systemctl stop`, a closed terminal)."""
 
-    why: Literal["end", "interrupted"]
+    why: Literal["end", "interrupted", "signal"]
 
 
 @dataclass(frozen=True)

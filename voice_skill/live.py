@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from collections.abc import Callable
 
+from voice_skill import console
 from voice_skill.audio import MicrophoneSource
 from voice_skill.clock import WallClock
+from voice_skill.console import json_text, write_line
 from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.errors import AudioError
 from voice_skill.events import Intent, Notice, Recognized, Reply, SessionEnded, SessionEvent
-from voice_skill.listening import Listener
+from voice_skill.listening import EndOfInput, Heard, Listener
 from voice_skill.session import Session, Sink
 from voice_skill.session_log import SessionLog, record
 from voice_skill.settings import Settings
@@ -21,7 +22,7 @@ from voice_skill.tts import Pyttsx3Speaker, Speaker
 
 
 def _json_sink(event: SessionEvent) -> None:
-    print(json.dumps(record(event), ensure_ascii=False, default=str), flush=True)
+    write_line(json_text(record(event)))
 
 
 def _console_sink(echo_heard: bool) -> Sink:
@@ -29,11 +30,28 @@ def _console_sink(echo_heard: bool) -> Sink:
 
     def show(event: SessionEvent) -> None:
         if isinstance(event, Reply):
-            print(event.text, flush=True)
+            write_line(event.text)
         elif isinstance(event, Recognized) and echo_heard:
-            print(f"  (heard: {event.utterance.text or '...'})", flush=True)
+            write_line(f"  (heard: {event.utterance.text or '...'})")
 
     return show
+
+
+class _UntilUnread:
+    """Typed answers while someone reads the replies: a typed session whose output went away
+    (`| head -3`) ends as at the end of input, politely and logged. A spoken one goes on."""
+
+    def __init__(self, typed: TextListener) -> None:
+        self.typed = typed
+        self.no_input_timeout_s = typed.no_input_timeout_s
+        self.continues = typed.continues
+
+    def listen(self, state: str, phrases: tuple[str, ...] | None, timeout_s: float | None,
+               hint: str = "") -> Heard:
+        """The next typed line; EndOfInput once nobody reads the replies."""
+        if console.gone():
+            raise EndOfInput
+        return self.typed.listen(state, phrases, timeout_s, hint)
 
 
 def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | None = None,
@@ -53,13 +71,13 @@ def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | 
 
     def announce(message: str) -> None:
         """Engine and device notices: said once, in plain words, and logged."""
-        print(message, file=sys.stderr, flush=True)
+        write_line(message, sys.stderr)
         note(message)
 
     log = None
     if settings.log_enabled:
         try:
-            log = SessionLog(settings.log_dir)
+            log = SessionLog(settings.log_dir, on_fail=announce)  # told once, never fatal
             sinks.append(log.write)
         except OSError as exc:
             announce(f"Cannot write the session log in {settings.log_dir}: {exc.strerror}."
@@ -71,7 +89,7 @@ def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | 
         announce("No microphone or speaker here: a typed session. Type your answers below.")
         text = True
     if text:
-        listener = typed
+        listener = _UntilUnread(typed)
     else:
         # When it cannot speak, the speaker prints its notice and the words. On screen the
         # console sink already shows every reply, so only the notice is kept (said once); in
@@ -83,17 +101,18 @@ def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | 
         speaker = Pyttsx3Speaker(settings, on_fault=speech_failed,
                                  stream=sys.stderr if json_out else io.StringIO())
         listener = _voice_listener(settings, dialog, announce, typed, speaker, mic) or typed
+    by_hand = listener is typed or isinstance(listener, _UntilUnread)  # answers are typed
     if not json_out:
-        sinks.append(_console_sink(echo_heard=listener is not typed))
+        sinks.append(_console_sink(echo_heard=not by_hand))
     try:
         outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks,
-                          typed=listener is typed).run(first)
+                          typed=by_hand).run(first)
     finally:
         if speaker:
             speaker.close()
         if log:
             log.close()
-            print(f"Session log: {log.path}", file=sys.stderr)
+            write_line(f"Session log: {log.path}", sys.stderr)
     return outcome
 
 
@@ -105,17 +124,17 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
     from voice_skill.echo import cancel_echo
     from voice_skill.endpointing import Endpointer
     from voice_skill.intents import IntentMatcher
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.recognizers import guiding_recognizer
     from voice_skill.turns import TurnJudge
     from voice_skill.voice_input import AudioListener
 
-    interactive = sys.stdin.isatty()
+    interactive = sys.stdin is not None and sys.stdin.isatty()
     try:
         mic = mic or MicrophoneSource(settings)
     except AudioError as exc:
         announce(f"{exc}. I will show the questions here: type your answers.")
         return None
-    recognizer = recognizer_for(settings, announce=announce)  # only when there is a microphone
+    recognizer = guiding_recognizer(settings, announce)  # only when there is a microphone
     source: AudioSource = mic
     barge_in = settings.barge_in
     if barge_in:

@@ -324,8 +324,8 @@ def load_check(path: Path) -> str | None:
     """Load the folder with the real Vosk library; None if it loads, else why not."""
     try:
         import vosk
-    except ImportError:  # pragma: no cover - vosk is a dependency
-        return "the vosk package is not installed"
+    except (ImportError, OSError) as exc:  # OSError: libvosk.so cannot load (libatomic.so.1)
+        return f"the vosk library cannot be loaded ({str(exc).splitlines()[0] if str(exc) else exc!r})"
     vosk.SetLogLevel(-1)
     try:
         vosk.Model(str(path))

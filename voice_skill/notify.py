@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import queue
+import signal
 import subprocess
+import tempfile
 import threading
+import time
+from pathlib import Path
+from typing import IO
 
 from voice_skill.events import Escalated, Notified
 
@@ -39,25 +46,49 @@ class Notifier:
         thread.start()
 
     def _run(self, payload: dict[str, str]) -> None:
-        import os
-
         env = {**os.environ, "VOICE_SKILL_LEVEL": payload["level"],
                "VOICE_SKILL_REASON": payload["reason"]}
+        name, limit = self.command[0], self.timeout_s
+        deadline = time.monotonic() + limit
+        # Output to a file, not a pipe: a background child that keeps a pipe open would make
+        # the hook look hung after it had exited. (A file nobody can create: no detail.)
         try:
-            done = subprocess.run(
-                self.command, input=json.dumps(payload), text=True, capture_output=True,
-                timeout=self.timeout_s, env=env, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            self._results.put(Notified(False, f"{self.command[0]}: no answer after"
-                                              f" {self.timeout_s:g} s, stopped"))
-        except OSError as exc:
-            self._results.put(Notified(False, f"{self.command[0]}: cannot run: {exc.strerror}"))
-        else:
-            detail = (done.stderr or done.stdout).strip()[-300:]
-            self._results.put(Notified(done.returncode == 0,
-                                       f"{self.command[0]} exited {done.returncode}"
-                                       + (f": {detail}" if detail else "")))
+            scratch: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (the with below)
+        except OSError:
+            scratch = open(os.devnull, "w+b")  # noqa: SIM115 (the with below)
+        with scratch as out:
+            try:
+                # its own session: the hook and whatever it starts are one group, stopped together
+                proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=out,
+                                        stderr=out, env=env, start_new_session=True)
+            except OSError as exc:
+                self._results.put(Notified(False, f"{name}: cannot run: {exc.strerror}"))
+                return
+            assert proc.stdin is not None
+            with contextlib.suppress(OSError):  # a hook that does not read its input is fine
+                proc.stdin.write(json.dumps(payload).encode())
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            try:
+                code = proc.wait(limit)
+            except subprocess.TimeoutExpired:
+                _stop_group(proc.pid)
+                proc.wait()
+                self._results.put(Notified(False, f"{name}: no answer after {limit:g} s,"
+                                                  " stopped (with anything it started)"))
+                return
+            # the hook has exited; what it left running in the background gets the rest of
+            # the time limit (it may be the one sending the message), then is stopped
+            left_behind = ""
+            while _group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _group_alive(proc.pid):
+                _stop_group(proc.pid)
+                left_behind = (f"; what it left running was stopped after {limit:g} s")
+            out.seek(0)
+            detail = out.read().decode("utf-8", "replace").strip()[-300:]
+        self._results.put(Notified(code == 0, f"{name} exited {code}{left_behind}"
+                                              + (f": {detail}" if detail else "")))
 
     def results(self) -> list[Notified]:
         """Outcomes that have arrived since the last call (never blocks)."""
@@ -73,3 +104,35 @@ class Notifier:
         for t in self._threads:
             t.join(timeout_s)
         return self.results()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the hook's group still runs (a zombie does not: where PID 1
+    does not reap orphans, as in some containers, one would otherwise count for ever)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # it exists, though not ours to signal
+            return True
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _stop_group(pgid: int) -> None:
+    """SIGTERM to the hook's whole group, SIGKILL to what is left a second later."""
+    for sig, wait_s in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+        end = time.monotonic() + wait_s
+        while _group_alive(pgid) and time.monotonic() < end:
+            time.sleep(0.05)

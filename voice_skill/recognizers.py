@@ -1,7 +1,13 @@
-"""Speech to text behind one small interface: Vosk when a model is installed, else PocketSphinx."""
+"""Speech to text behind one small interface: Whisper tiny.en (measured), Vosk, PocketSphinx.
+
+Each engine's library is imported only when that engine is chosen, so one that cannot load
+(not installed, or a system library missing: the arm64 Vosk library needs libatomic.so.1,
+which a minimal Raspberry Pi OS lacks) costs one line and the next engine, never a traceback.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import time
@@ -10,8 +16,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import pocketsphinx
-import vosk
 
 from voice_skill.audio import PIPELINE_RATE_HZ  # every engine gets 16 kHz mono int16 audio
 from voice_skill.errors import AudioError, ModelError
@@ -25,6 +29,23 @@ GRAMMAR_CACHE_SIZE = 16
 DOWNLOAD_HINT = "For better accuracy run: voice-skill models download"
 
 UNK = "[unk]"
+
+ORDER = ("whisper", "vosk", "pocketsphinx")
+"""what `auto` tries, in order: Whisper tiny.en is the engine measured on real voices
+(docs/benchmarks.md); Vosk's English path never was, so it is used when chosen, or when
+Whisper cannot load"""
+LABELS = {"whisper": "Whisper", "vosk": "Vosk", "pocketsphinx": "PocketSphinx"}
+
+
+def load_engine(module: str, engine: str) -> Any:
+    """An engine's library, imported now; ModelError (one line, naming why) if it cannot load."""
+    try:
+        return importlib.import_module(module)
+    except (ImportError, OSError) as exc:  # OSError: its shared library cannot be loaded
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = ("; on Raspberry Pi OS: sudo apt-get install libatomic1"
+                if "libatomic" in why else "; run bin/setup")
+        raise ModelError(f"the {engine} library cannot be loaded ({why}{hint})") from exc
 
 
 class Recognizer(Protocol):
@@ -62,6 +83,7 @@ class VoskRecognizer:
     name = "vosk"
 
     def __init__(self, model_path: Path, cache_size: int = GRAMMAR_CACHE_SIZE) -> None:
+        self._vosk = vosk = load_engine("vosk", "Vosk")
         vosk.SetLogLevel(-1)  # Kaldi's log lines would interleave with the session's output
         self.model_path = Path(model_path)
         if not self.model_path.is_dir():
@@ -98,7 +120,7 @@ class VoskRecognizer:
         """The recognizer for a phrase set (cached), or None when no phrase can be heard."""
         if phrases is None:
             if self._free is None:
-                self._free = vosk.KaldiRecognizer(self._model, PIPELINE_RATE_HZ)
+                self._free = self._vosk.KaldiRecognizer(self._model, PIPELINE_RATE_HZ)
                 self._free.SetWords(True)
             return self._free
         key = phrase_key(phrases)
@@ -112,7 +134,7 @@ class VoskRecognizer:
         if not kept:
             return None
         grammar = json.dumps([*kept, UNK] if self.has_unk else kept, ensure_ascii=False)
-        rec = vosk.KaldiRecognizer(self._model, PIPELINE_RATE_HZ, grammar)
+        rec = self._vosk.KaldiRecognizer(self._model, PIPELINE_RATE_HZ, grammar)
         rec.SetWords(True)
         return rec
 
@@ -159,6 +181,7 @@ class PocketSphinxRecognizer:
     """
 
     def __init__(self, lead_ins: Sequence[str] = (), cache_size: int = GRAMMAR_CACHE_SIZE) -> None:
+        pocketsphinx = load_engine("pocketsphinx", "PocketSphinx")
         start = time.perf_counter()
         try:
             # The default config is the bundled en-us acoustic model, CMUdict and the
@@ -290,8 +313,8 @@ def _rms(audio: np.ndarray) -> float:
 def _whisper() -> Recognizer:
     try:  # CTranslate2 loads only when Whisper is used
         from voice_skill.whisper_recognizer import WhisperRecognizer
-    except ImportError as exc:
-        raise ModelError(f"the Whisper engine is not installed ({exc}); run bin/setup") from exc
+    except (ImportError, OSError) as exc:
+        raise ModelError(f"the Whisper engine cannot be loaded ({exc}); run bin/setup") from exc
     return WhisperRecognizer()
 
 
@@ -302,51 +325,57 @@ def _lead_ins(settings: Settings) -> tuple[str, ...]:
     return load_dialog(settings.dialog_path).language.lead_ins
 
 
+def _open(engine: str, settings: Settings, model_path: Path | None) -> Recognizer:
+    if engine == "whisper":
+        return _whisper()
+    if engine == "vosk":
+        if model_path is None:
+            raise ModelError("no Vosk model is installed")
+        return VoskRecognizer(model_path)
+    return PocketSphinxRecognizer(_lead_ins(settings))
+
+
 def open_recognizer(
     settings: Settings, model_path: Path | None, announce: Callable[[str], None]
 ) -> Recognizer:
     """The engine the settings ask for; announces once, in plain words, which one is used.
 
-    "auto" takes the best one installed: Vosk with an English model, else the bundled
-    Whisper tiny.en (it understands real voices), else the bundled PocketSphinx.
+    "auto" takes the measured default, the bundled Whisper tiny.en; if it cannot load, Vosk
+    (with a model), then the bundled PocketSphinx. A chosen engine that cannot load is said
+    in one line and the next one in that order is used: the guide keeps guiding.
     """
     engine = settings.engine
-    if engine == "pocketsphinx":
-        recognizer: Recognizer = PocketSphinxRecognizer(_lead_ins(settings))
-        announce("Using the bundled PocketSphinx recognizer, as configured.")
-        return recognizer
-    if engine == "whisper":
-        recognizer = _whisper()
-        announce("Using the bundled Whisper tiny.en recognizer, as configured.")
-        return recognizer
-    if engine == "vosk":
-        if model_path is None:
-            raise ModelError(
-                "engine vosk needs a Vosk model and none was found;"
-                " run: voice-skill models download, or set VOSK_MODEL_PATH"
-            )
-        recognizer = VoskRecognizer(model_path)
-        announce(f"Using the Vosk recognizer with the model in {model_path}.")
-        return recognizer
-    reason = "No Vosk English model is installed."
-    if model_path is not None:
+    if engine == "vosk" and model_path is None:
+        raise ModelError(
+            "engine vosk needs a Vosk model and none was found;"
+            " run: voice-skill models download, or set VOSK_MODEL_PATH"
+        )
+    chosen = ORDER if engine == "auto" else (engine, *(e for e in ORDER if e != engine))
+    reasons: list[str] = []
+    for name in chosen:
+        if name == "vosk" and model_path is None:
+            continue
         try:
-            recognizer = VoskRecognizer(model_path)
+            recognizer = _open(name, settings, model_path)
         except ModelError as exc:
-            reason = f"The Vosk model could not be used ({exc})."
-        else:
-            announce(f"Using the Vosk recognizer with the model in {model_path}.")
-            return recognizer
-    try:
-        recognizer = _whisper()
-    except ModelError as exc:
-        reason += f" The bundled Whisper model could not be used ({exc})."
-    else:
-        announce(f"{reason} Using the bundled Whisper tiny.en recognizer.")
+            reasons.append(f"The {LABELS[name]} recognizer could not be used ({exc}).")
+            continue
+        announce(" ".join([*reasons, _using(recognizer.name, engine, model_path)]))
         return recognizer
-    recognizer = PocketSphinxRecognizer(_lead_ins(settings))
-    announce(f"{reason} Using the bundled PocketSphinx recognizer. {DOWNLOAD_HINT}")
-    return recognizer
+    raise ModelError(" ".join(reasons) or "no speech recognizer could be loaded")
+
+
+def _using(name: str, engine: str, model_path: Path | None) -> str:
+    """The sentence saying which engine is used, and why."""
+    configured = ", as configured" if name == engine else ""
+    if name == "vosk":
+        return f"Using the Vosk recognizer with the model in {model_path}{configured}."
+    if name == "whisper":
+        vosk_too = (f" (the Vosk model in {model_path} is used with --engine vosk)"
+                    if engine == "auto" and model_path is not None else "")
+        return f"Using the bundled Whisper tiny.en recognizer{configured}{vosk_too}."
+    hint = f" {DOWNLOAD_HINT}" if engine == "auto" and model_path is None else ""
+    return f"Using the bundled PocketSphinx recognizer{configured}.{hint}"
 
 
 _OPENED: dict[tuple[str, str], Recognizer] = {}
@@ -355,20 +384,33 @@ _OPENED: dict[tuple[str, str], Recognizer] = {}
 def recognizer_for(settings: Settings, engine: str | None = None,
                    announce: Callable[[str], None] | None = None) -> Recognizer:
     """The configured engine with the model found where settings say; one per process,
-    since loading a model takes a while. Without a Vosk model, "auto" falls back (announced)
-    and "vosk" raises ModelError listing where it looked."""
+    since loading a model takes a while. "vosk" without a Vosk model raises ModelError
+    listing where it looked; any other engine goes on without one."""
     from voice_skill.models import locate_vosk_model
 
     wanted = engine or settings.engine
     model_path = None
-    if wanted in ("auto", "vosk"):
-        try:
-            model_path = locate_vosk_model(settings)
-        except ModelError:
-            if wanted == "vosk":
-                raise
+    try:  # a Vosk model also serves as the fallback of an engine that cannot load
+        model_path = locate_vosk_model(settings)
+    except ModelError:
+        if wanted == "vosk":
+            raise
     key = (wanted, str(model_path))
     if key not in _OPENED:
         _OPENED[key] = open_recognizer(settings.replace(engine=wanted), model_path,
                                        announce or (lambda _m: None))
     return _OPENED[key]
+
+
+def guiding_recognizer(settings: Settings, announce: Callable[[str], None]) -> Recognizer:
+    """For a session with a person: the configured engine or, when it cannot be had at all
+    (engine vosk with no model), the next one, said in one line: the guide keeps guiding.
+    The testers' commands (recognize, replay) keep the error."""
+    try:
+        return recognizer_for(settings, announce=announce)
+    except ModelError as exc:
+        if settings.engine == "auto":
+            raise
+        why = str(exc).splitlines()[0].rstrip(".: ")
+        told = f"The {LABELS.get(settings.engine, settings.engine)} recognizer could not be used ({why})."
+        return recognizer_for(settings, "auto", lambda m: announce(f"{told} {m}"))

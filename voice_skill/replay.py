@@ -290,8 +290,10 @@ def recognize_command(args: argparse.Namespace, settings: Settings) -> int:
             continue
         heard = hear_recording(audio, settings, recognizer, args.state, phrases,
                                "" if args.free else dialog.question(args.state))
-        # no speech found: the recognizer still gets the whole file (a very quiet recording)
-        u = heard.utterance or recognizer.recognize(audio, phrases, "" if args.free
+        # no speech found: the recognizer still gets the file (a very quiet recording), as
+        # much of it as one answer can be (Whisper takes at most 30 s)
+        longest = audio[:round(settings.max_utterance_s * PIPELINE_RATE_HZ)]
+        u = heard.utterance or recognizer.recognize(longest, phrases, "" if args.free
                                                     else dialog.question(args.state))
         intent = matcher.match(u.text, args.state, u.confidence)
         print(json.dumps({"file": str(wav), "text": u.text, "intent": intent.name,

@@ -10,7 +10,6 @@ every session, so one plugged back in is used.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import math
 import sys
@@ -22,7 +21,9 @@ from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
+from voice_skill import shutdown
 from voice_skill.audio import MicrophoneSource
+from voice_skill.console import json_text, write_line
 from voice_skill.dialog import Dialog, load_dialog
 from voice_skill.endpointing import Endpointer
 from voice_skill.errors import AudioError
@@ -155,25 +156,25 @@ def reopen(mic: MicrophoneSource, why: str, announce: Callable[[str], None]) -> 
 def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> int:
     """Wait for a start phrase, run a session, wait again; `sessions` caps them (tests)."""
     from voice_skill.live import run_session
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.recognizers import guiding_recognizer
     from voice_skill.tts import Pyttsx3Speaker
 
     dialog = load_dialog(settings.dialog_path)
 
     def sink(event: SessionEvent) -> None:
         if json_out:
-            print(json.dumps(record(event), ensure_ascii=False, default=str), flush=True)
+            write_line(json_text(record(event)))
         elif isinstance(event, Notice):
-            print(event.text, flush=True)
+            write_line(event.text)
         elif isinstance(event, Waiting):
-            print(f"Waiting for: {', '.join(event.start_phrases)}", flush=True)
+            write_line(f"Waiting for: {', '.join(event.start_phrases)}")
 
     def announce(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        write_line(message, sys.stderr)
         if json_out:
             sink(Notice(message))
 
-    recognizer = recognizer_for(settings, announce=announce)
+    recognizer = guiding_recognizer(settings, announce)
     phrases = WakePhrases.of(dialog, settings)
     matcher = IntentMatcher(dialog)
     endpointer = Endpointer(settings)
@@ -196,6 +197,8 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
                             text=heard.text) if heard.kind == "emergency" else None)
             run_session(settings, text=False, json_out=json_out, first=first, mic=mic)
             done += 1
+            if shutdown.received():  # SIGTERM / SIGHUP during the session: it has closed politely
+                break
     except KeyboardInterrupt:
         return 130
     finally:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from voice_skill import shutdown
 from voice_skill.clock import Clock
 from voice_skill.dialog import Dialog
 from voice_skill.events import (
@@ -82,34 +83,41 @@ class Session:
             sink(event)
 
     def run(self, first: Intent | None = None) -> SessionEnded:
-        """The whole session; Ctrl-C or the end of input ends it politely with the safety line.
+        """The whole session; Ctrl-C, SIGTERM, SIGHUP or the end of input end it politely with
+        the safety line (in an emergency, the emergency closing line) and an `ended` event.
 
         `first` is something the person already said before the session began ("call an
         ambulance" to a waiting speaker): it is acted on at once, without the greeting.
         A typed session says the greeting but does not ask a hearing check (a start state that
         goes on with `ready`, "Can you hear me?"): it goes on as if the person had said ready.
         """
-        try:
-            opening = self.manager.start()
-            if first is None and self.typed and "ready" in self.dialog.states[self.manager.state].on:
-                self._render([o for o in opening if not (isinstance(o, Reply) and o.expects_answer)])
-                self._render(self.manager.handle(Intent("ready", text="")))
-            elif first is None:
-                self._render(opening)
-            else:
-                self.log(Recognized(Utterance(first.text, first.confidence), self.manager.state))
-                self._render(self.manager.handle(first))
-            while not self.manager.ended:
-                self._step()
-        except (EndOfInput, KeyboardInterrupt) as why:
-            if not self.manager.ended:
-                self.log(InputClosed("interrupted" if isinstance(why, KeyboardInterrupt)
-                                     else "end"))
-                self._render(self.manager.handle(Intent("stop", text="")))
-        finally:
-            # the notify command's own limit, plus a moment for it to be stopped
-            for n in self.notifier.wait(self.settings.notify_timeout_s + 2.0):
-                self.log(n)
+        with shutdown.holding():  # a stop signal waits for a reply to end, never cuts it off
+            try:
+                opening = self.manager.start()
+                if (first is None and self.typed
+                        and "ready" in self.dialog.states[self.manager.state].on):
+                    self._render([o for o in opening
+                                  if not (isinstance(o, Reply) and o.expects_answer)])
+                    self._render(self.manager.handle(Intent("ready", text="")))
+                elif first is None:
+                    self._render(opening)
+                else:
+                    self.log(Recognized(Utterance(first.text, first.confidence),
+                                        self.manager.state))
+                    self._render(self.manager.handle(first))
+                while not self.manager.ended:
+                    shutdown.check()
+                    self._step()
+            except (EndOfInput, KeyboardInterrupt, shutdown.Terminated) as why:
+                if not self.manager.ended:
+                    self.log(InputClosed(
+                        "signal" if isinstance(why, shutdown.Terminated)
+                        else "interrupted" if isinstance(why, KeyboardInterrupt) else "end"))
+                    self._render(self.manager.handle(Intent("stop", text="")))
+            finally:
+                # the notify command's own limit, plus a moment for it to be stopped
+                for n in self.notifier.wait(self.settings.notify_timeout_s + 2.0):
+                    self.log(n)
         assert self.manager.outcome is not None
         return self.manager.outcome
 
@@ -131,8 +139,9 @@ class Session:
             # the skill has finished speaking and now listens: a cue for testers and tools
             self.log(Listening(state))
         self._spoke = False
-        heard = self.listener.listen(state, self.matcher.grammar(state), timeout,
-                                     self.dialog.question(state))
+        with shutdown.waiting():  # waiting for the person: a stop signal ends the wait
+            heard = self.listener.listen(state, self.matcher.grammar(state), timeout,
+                                         self.dialog.question(state))
         for n in self.notifier.results():
             self.log(n)
         if heard.utterance is not None:
@@ -168,9 +177,10 @@ class Session:
             return
         # Timers hold closures over the dialogue that a copy would not follow: no going back then.
         # a fresh memo each time: deepcopy records its copies in it, and would hand back the
-        # first copy of the dialogue ever made (the opening) instead of a copy of this one
-        before = (copy.deepcopy(self.manager, dict(self._shared)) if self.manager.next_due() is None
-                  else None)
+        # first copy of the dialogue ever made (the opening) instead of a copy of this one.
+        # Typed lines never continue an answer: no copy (it costs milliseconds per answer).
+        keep = self.manager.next_due() is None and getattr(self.listener, "continues", True)
+        before = copy.deepcopy(self.manager, dict(self._shared)) if keep else None
         self._last = _Answered(heard, state, intent, before)
         t0 = time.perf_counter()
         out = self.manager.handle(intent)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from voice_skill.events import (
     Continued,
@@ -58,26 +61,63 @@ def record(event: SessionEvent) -> dict[str, Any]:
 
 
 class SessionLog:
-    """Appends events to `<log_dir>/session-<start time>-<pid>.jsonl`; no audio is ever stored."""
+    """Appends events to `<log_dir>/session-<start time>-<pid>.jsonl`; no audio is ever stored.
 
-    def __init__(self, log_dir: Path) -> None:
+    Best-effort: the log must never silence the guide. A write that fails (a full disk, a
+    removed drive) is cut back to the last whole line, told once through `on_fail`, and the
+    log stops; the session goes on.
+    """
+
+    def __init__(self, log_dir: Path, on_fail: Callable[[str], None] | None = None) -> None:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.path = log_dir / f"session-{stamp}-{os.getpid()}.jsonl"
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # the user's alone
-        self._file: IO[str] | None = os.fdopen(fd, "a", encoding="utf-8")
+        self.on_fail = on_fail
+        self.failed: str | None = None
+        """why the log stopped (None while it works)"""
+        # the user's alone; appended to, so another writer's lines are never overwritten
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def write(self, event: SessionEvent) -> None:
-        """Append one event, stamped with the local time, and flush it to disk."""
-        if self._file is None:
+        """Append one event, stamped with the local time, as one whole line (never raises)."""
+        if self._fd is None:
             return
         stamped = {"time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
                    **record(event)}
-        self._file.write(json.dumps(stamped, ensure_ascii=False, default=str) + "\n")
-        self._file.flush()
+        line = (json.dumps(stamped, ensure_ascii=False, default=str) + "\n").encode(
+            "utf-8", errors="backslashreplace")  # a lone surrogate typed in must not stop it
+        fd = self._fd
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+        except OSError as exc:
+            self._fail(exc, None)
+            return
+        try:
+            # one write() for the whole line: unbuffered, so nothing is held back for later
+            written = os.write(fd, line)
+        except OSError as exc:
+            self._fail(exc, end)
+            return
+        if written != len(line):  # a short write: the disk filled up in the middle of the line
+            self._fail(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), end)
+
+    def _fail(self, exc: OSError, whole_up_to: int | None) -> None:
+        """Cut the file back to its last whole line, close it, and say so once."""
+        fd, self._fd = self._fd, None
+        assert fd is not None
+        if whole_up_to is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, whole_up_to)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        self.failed = exc.strerror or str(exc)
+        if self.on_fail is not None:
+            self.on_fail(f"The session log {self.path} could not be written ({self.failed});"
+                         " the guide goes on without it.")
 
     def close(self) -> None:
         """Close the log file (later writes are ignored)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)

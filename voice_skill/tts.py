@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from voice_skill.audio import parse_device
+from voice_skill.console import write_line
 from voice_skill.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,12 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
     """
     # pyttsx3's espeak driver prints chatter ("Audio saved to ...") to stdout.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
+    # Ctrl-C and a closed terminal reach the whole process group; the session answers them
+    # with its closing line, which this worker must still be alive to say. It ends when the
+    # session closes its pipe (or kills it).
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     t0 = time.perf_counter()
     try:
         import pyttsx3
@@ -94,7 +102,7 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
             return
     evt.send(("ready", time.perf_counter() - t0, driver))
     voice_ok: str | None = None
-    tmpdir = tempfile.mkdtemp(prefix="voice-skill-tts-")
+    tmpdir = _scratch_dir()
     try:
         while True:
             try:
@@ -125,6 +133,18 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
             evt.send(("done", stopped))
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _scratch_dir() -> str:
+    """Where each reply's WAV is written: memory first (/dev/shm, the user's runtime folder),
+    so that a full disk cannot silence the guide; the usual temporary folder otherwise."""
+    for parent in ("/dev/shm", os.environ.get("XDG_RUNTIME_DIR"), None):
+        if parent is None or os.path.isdir(parent):
+            try:
+                return tempfile.mkdtemp(prefix="voice-skill-tts-", dir=parent)
+            except OSError:
+                continue
+    raise OSError("no folder to write speech in")
 
 
 def _warm_up_output(config: dict[str, Any]) -> None:
@@ -464,8 +484,7 @@ class Pyttsx3Speaker:
         self._emit(text)
 
     def _emit(self, line: str) -> None:
-        stream = self._stream or sys.stdout
-        print(line, file=stream, flush=True)
+        write_line(line, self._stream or sys.stdout)  # never raises: the session goes on
 
 
 # --------------------------------------------------------------------------- other speakers
