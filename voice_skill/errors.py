@@ -33,3 +33,11 @@ class ScenarioError(VoiceSkillError):
 
 class SessionOver(VoiceSkillError):
     """An event arrived for a session that has already ended."""
+
+
+class TextFileError(VoiceSkillError):
+    """A dialogue, scenario or settings file cannot be read as text (`reason` says why)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
