@@ -132,3 +132,49 @@ def test_the_person_is_told_truly_when_they_can_interrupt(barge_in: bool, said: 
     d.say("yes")
     told = [r.text for r in d.t.replies if "you can say repeat" in r.text]
     assert told and said in told[0], told
+
+
+# ---- bad files: what would hang, crash or mislead is refused in one line ------------------------
+
+
+def _refused(tmp_path: Path, text: str, name: str = "bad.yaml") -> DialogError:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DialogError) as caught:
+        load_dialog(path)
+    assert str(caught.value).startswith(f"{path}") and "\n" not in str(caught.value)
+    return caught.value
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    # (9 ** 6 strings here; 9 ** 10 ran the machine out of memory before aliases were refused)
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 6)]
+    text = "version: 1\nsources:\n  " + "\n".join(lines) + "\n"
+    err = _refused(tmp_path, text)
+    assert err.line == 4 and "alias *a0: aliases are not allowed here" in str(err)
+
+
+def test_yaml_nested_too_deeply_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    err = _refused(tmp_path, "version: 1\nsources: " + "[" * 600 + "]" * 600 + "\n")
+    assert "nested more than 40 levels deep" in str(err)
+
+
+def test_a_dialogue_that_is_a_fifo_or_a_device_is_refused_before_it_is_opened(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from voice_skill.cli import main
+
+    fifo = tmp_path / "dialog.yaml"
+    os.mkfifo(fifo)  # reading it would wait for a writer for ever
+    assert main(["dialog", "check", "--dialog", str(fifo)]) == 1
+    assert f"{fifo}: is a FIFO (named pipe): only a regular file can be read" in \
+        capsys.readouterr().err
+    with pytest.raises(DialogError, match="/dev/zero: is a character device"):
+        load_dialog(Path("/dev/zero"))
+
+
+def test_a_huge_dialogue_file_is_refused_by_its_size(tmp_path: Path) -> None:
+    err = _refused(tmp_path, "# " + "x" * (2 << 20) + "\n")
+    assert "bytes: at most 1,048,576 allowed" in str(err)
