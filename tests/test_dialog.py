@@ -290,3 +290,24 @@ def test_the_mutants_are_valid_but_for_their_one_fault(tmp_path: Path) -> None:
     path.write_text(_timed("rounds: 4", "rounds: 4"))
     assert check(load_dialog(path)) == []
 
+
+def test_a_chain_of_3000_states_is_loaded_and_checked_without_recursion(tmp_path: Path) -> None:
+    import time
+
+    n = 3000
+    chain = "".join(f'  step{i}:\n    source: [test]\n    say: ["Step {i}."]\n'
+                    f"    then: {f'step{i + 1}' if i + 1 < n else 'bye'}\n" for i in range(n))
+    path = tmp_path / "chain.yaml"
+    path.write_text(_mutant("    then: bye\n", "    then: step0\n").replace(
+        "  emergency:\n", chain + "  emergency:\n"))
+    started = time.monotonic()
+    d = load_dialog(path)
+    assert len(d.states) == n + 5 and check(d) == []
+    looped = tmp_path / "loop.yaml"  # and a loop 3000 states round is still found
+    looped.write_text(path.read_text().replace(f"step{n - 1}:\n    source: [test]\n"
+                                               f'    say: ["Step {n - 1}."]\n    then: bye',
+                                               f"step{n - 1}:\n    source: [test]\n"
+                                               f'    say: ["Step {n - 1}."]\n    then: step0'))
+    problems = check(load_dialog(looped))
+    assert any("loop without a bound: step0 -> step1" in p.message for p in problems)
+    assert time.monotonic() - started < 10
