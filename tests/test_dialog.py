@@ -249,6 +249,11 @@ REFUSED_AT_LOAD = {
     "rounds 100000000": (_timed("rounds: 4", "rounds: 100000000"), "states.rest.rounds",
                          "must be a whole number from 1 to 100"),
     "rounds 2.5": (_timed("rounds: 4", "rounds: 2.5"), "states.rest.rounds", "whole number"),
+    "cues times rounds": (_timed('cues: [{at_s: 0, say: "In"}, {at_s: 4, say: "Out"}]',
+                                 "cues: [" + ", ".join(f'{{at_s: {i / 10}, say: "in"}}'
+                                                       for i in range(60)) + "]"
+                                 ).replace("rounds: 4", "rounds: 10"),
+                          "states.rest.rounds", "60 cues in each of 10 rounds: at most 500"),
     "rounds without round_s": (_timed("round_s: 10", "duration_s: 40"), "states.rest.rounds",
                                "rounds over 1 need round_s"),
     "round_s .nan": (_timed("round_s: 10", "round_s: .nan"), "states.rest.round_s",

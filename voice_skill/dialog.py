@@ -45,7 +45,9 @@ MAX_TIMED_S = 3 * 3600.0
 """a timed state runs at most this long, as do its cues (ice and heat take 1,200 s)"""
 MAX_ROUNDS = 100
 MAX_CUES = 100
-"""per state; with MAX_ROUNDS it bounds the timers a timed state sets"""
+"""per state"""
+MAX_SPOKEN_CUES = 500
+"""cues times rounds: the timers a timed state sets at once (breathing sets 40)"""
 MAX_VISITS = 100
 
 
@@ -687,6 +689,9 @@ def _cross_check(d: Dialog, states_r: _Reader) -> None:
                                         " duration_s")
             if not s.cues:
                 raise fail(s, "cues", "a timed state needs cues")
+            if len(s.cues) * s.rounds > MAX_SPOKEN_CUES:
+                raise fail(s, "rounds", f"{len(s.cues)} cues in each of {s.rounds} rounds: at"
+                                        f" most {MAX_SPOKEN_CUES} cues in all")
             if not s.then:
                 raise fail(s, "then", "a timed state needs `then`")
             if s.total_s <= 0:
