@@ -316,3 +316,14 @@ def test_a_chain_of_3000_states_is_loaded_and_checked_without_recursion(tmp_path
     problems = check(load_dialog(looped))
     assert any("loop without a bound: step0 -> step1" in p.message for p in problems)
     assert time.monotonic() - started < 10
+
+
+def test_a_key_with_a_newline_or_of_any_length_keeps_the_message_on_one_line(
+        tmp_path: Path) -> None:
+    # found by the fuzz test: the unknown key is the field, and it held a newline
+    err = _refused(tmp_path, 'version: 1\n"sta\\ntes": {}\n')
+    assert "[sta\\ntes]: unknown field" in str(err)
+    err = _refused(tmp_path, f"version: 1\n{'k' * 5000}: 1\n")
+    assert len(str(err)) < 700
+    err = _refused(tmp_path, "version: 1\nstart: \x00\n")  # YAML's own message had two lines
+    assert err.line == 2 and "malformed YAML: character #x0000" in str(err)

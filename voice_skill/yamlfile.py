@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from voice_skill.errors import TextFileError, VoiceSkillError
+from voice_skill.errors import TextFileError, VoiceSkillError, one_line
 from voice_skill.textfile import read_text
 
 MAX_BYTES = 1 << 20
@@ -80,8 +80,9 @@ class YamlFileError(VoiceSkillError):
     """The file is missing, unreadable or not YAML; `line` is set where known."""
 
     def __init__(self, path: Path, message: str, line: int | None = None) -> None:
-        self.path, self.line, self.reason = path, line, message
-        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+        self.path, self.line, self.reason = path, line, one_line(message)
+        where = one_line(str(path))
+        super().__init__(f"{where}:{line}: {self.reason}" if line else f"{where}: {self.reason}")
 
 
 def load_yaml(path: Path, max_bytes: int = MAX_BYTES) -> Any:
@@ -102,8 +103,14 @@ def load_yaml(path: Path, max_bytes: int = MAX_BYTES) -> Any:
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "malformed YAML"
         raise YamlFileError(path, f"malformed YAML: {problem}", line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a NUL, say)
+        line = text.count("\n", 0, exc.position) + 1
+        code = ord(exc.character) if isinstance(exc.character, str) else int(exc.character)
+        raise YamlFileError(path, f"malformed YAML: character #x{code:04x}: {exc.reason}",
+                            line) from None
     except yaml.YAMLError as exc:
-        raise YamlFileError(path, f"malformed YAML: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise YamlFileError(path, f"malformed YAML: {first}") from None
     except _Refused as exc:
         raise YamlFileError(path, exc.message, exc.line) from None
 
