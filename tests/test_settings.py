@@ -92,9 +92,9 @@ def test_deeply_nested_toml_is_refused_not_a_recursion_error(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("command", "why"), [
-    ('["/bin/echo\\u0000x"]', "an empty word, or one with a NUL character"),
+    ('["/bin/echo\\u0000x"]', "a NUL character"),
     ('["/bin/echo", ""]', "an empty word"),
-    ('["/nowhere/text-my-sister"]', "/nowhere/text-my-sister is not a file"),
+    ('["/nowhere/text-my-sister"]', "'/nowhere/text-my-sister' is not a file"),
     ('["text-my-sister-nowhere-on-path"]', "is not found on PATH"),
 ])
 def test_a_notify_command_that_cannot_run_is_refused_at_start_not_at_the_emergency(
@@ -108,9 +108,16 @@ def test_a_notify_hook_that_is_not_executable_is_refused_at_start(tmp_path: Path
     hook.write_text("#!/bin/sh\n")
     hook.chmod(0o644)
     message = _refused(tmp_path, f'notify_command = ["{hook}"]\n')
-    assert f"{hook} is not executable" in message
+    assert f"'{hook}' is not executable" in message
     hook.chmod(0o755)
     assert load_settings(tmp_path / "config.toml").notify_command == (str(hook),)
+
+
+@pytest.mark.parametrize("line", ['voice = "en\\u0000x"', 'input_device = "USB\\u0000"',
+                                  'start_phrases = ["first\\u0000aid"]'])
+def test_a_nul_in_any_text_setting_is_refused(tmp_path: Path, line: str) -> None:
+    message = _refused(tmp_path, line + "\n")
+    assert f"setting {line.split()[0]} = " in message and "(a NUL character)" in message
 
 
 @pytest.mark.parametrize(("value", "why"), [("", "an empty path"),

@@ -205,18 +205,23 @@ def _refused(where: str, name: str, value: Any, why: str, allowed: str) -> Voice
 
 def _problem(s: Settings) -> tuple[str, str] | None:
     """What the types cannot say: a notify command that cannot run (found at the emergency,
-    too late), a log folder that moves with the working directory."""
+    too late), a log folder that moves with the working directory, a NUL (no device, voice or
+    program has one in its name: it raised where the text was finally used)."""
+    for name, value in _values(s).items():
+        words = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(w, str) and "\0" in w for w in words):
+            return name, "a NUL character"
     if s.notify_command:
         program = s.notify_command[0]
-        if any(not word or "\0" in word for word in s.notify_command):
-            return "notify_command", "an empty word, or one with a NUL character"
+        if not all(s.notify_command):
+            return "notify_command", "an empty word"
         if os.sep in program:
             if not os.path.isfile(program):
-                return "notify_command", f"{program} is not a file"
+                return "notify_command", f"{program!r} is not a file"
             if not os.access(program, os.X_OK):
-                return "notify_command", f"{program} is not executable"
+                return "notify_command", f"{program!r} is not executable"
         elif shutil.which(program) is None:
-            return "notify_command", f"{program} is not found on PATH"
+            return "notify_command", f"{program!r} is not found on PATH"
     if not s.log_dir.is_absolute():
         return "log_dir", "a relative folder follows the working directory"
     return None
