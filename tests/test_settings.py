@@ -121,7 +121,9 @@ def test_a_nul_in_any_text_setting_is_refused(tmp_path: Path, line: str) -> None
 
 
 @pytest.mark.parametrize(("value", "why"), [("", "an empty path"),
-                                            ("logs", "a relative folder")])
+                                            ("logs", "a relative folder"),
+                                            # found by the fuzz test: a RuntimeError
+                                            ("~{/logs", "no user's home folder is ~{")])
 def test_a_log_dir_that_would_follow_the_working_directory_is_refused(
         tmp_path: Path, value: str, why: str) -> None:
     message = _refused(tmp_path, f'log_dir = "{value}"\n')

@@ -155,7 +155,10 @@ def _to_path(kind: type, value: Any) -> Any:
             raise ValueError("an empty path")
         if "\0" in str(value):
             raise ValueError("a path holds a NUL character")
-        return Path(value).expanduser()
+        try:
+            return Path(value).expanduser()
+        except RuntimeError:  # "~someone" with no such user
+            raise ValueError(f"no user's home folder is {str(value).split('/')[0]}") from None
     raise TypeError(f"expected a path (text), got {type(value).__name__}")
 
 
