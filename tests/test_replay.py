@@ -145,6 +145,9 @@ def _scenario(tmp_path: Path, text: str) -> Path:
     (("  level: emergency\n", "  levle: emergency\n"), "end: unknown field 'levle'"),
     (("say: ../../fixtures/audio/slt/clean/what.wav", "say: [what.wav]"),
      "turn 4: say must name a WAV file"),
+    # found by the fuzz test: OSError from stat
+    (("say: ../../fixtures/audio/slt/clean/what.wav", "say: " + "x" * 5000),
+     r"turn 4: audio file x+\.\.\. cannot be used: File name too long"),
 ])
 def test_a_scenario_that_crashed_the_loader_or_the_replay_loads_or_is_named(
         tmp_path: Path, mutation: tuple[str, str], message: str | None) -> None:

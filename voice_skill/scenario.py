@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,14 +168,20 @@ def _audio(path: Path, say: Any, fail: Any, line: int, i: int) -> Path:
     """The recording a turn says, relative to the scenario: a regular file that exists."""
     if not isinstance(say, str) or not say.strip() or "\0" in say:
         raise fail(line, f"turn {i}: say must name a WAV file")
+    name = say if len(say) <= 80 else say[:60] + "..."  # in the message
     try:
         audio = (path.parent / say).resolve()
-    except (OSError, RuntimeError):  # RuntimeError: a loop of symbolic links (Python 3.11)
-        raise fail(line, f"turn {i}: audio file {say} is a loop of symbolic links") from None
-    if audio.exists() and not audio.is_file():
-        raise fail(line, f"turn {i}: audio file {say} is not a regular file")
-    if not audio.is_file():
-        raise fail(line, f"turn {i}: audio file not found: {say}")
+        mode = audio.stat().st_mode
+    except FileNotFoundError:
+        raise fail(line, f"turn {i}: audio file not found: {name}") from None
+    except RuntimeError:  # a loop of symbolic links (Python 3.11's resolve)
+        raise fail(line, f"turn {i}: audio file {name} is a loop of symbolic links") from None
+    except OSError as exc:  # the loop again (stat), a name too long, no permission
+        why = "is a loop of symbolic links" if exc.errno == errno.ELOOP else \
+            f"cannot be used: {exc.strerror}"
+        raise fail(line, f"turn {i}: audio file {name} {why}") from None
+    if not stat.S_ISREG(mode):
+        raise fail(line, f"turn {i}: audio file {name} is not a regular file")
     return audio
 
 
