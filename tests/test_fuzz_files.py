@@ -10,8 +10,10 @@ that passes `dialog check` must also survive a short typed session.
 from __future__ import annotations
 
 import math
+import signal
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,29 @@ def folder() -> Iterator[Path]:
         yield Path(name)
 
 
+HANG_S = 20
+"""one example (load, check, a short session) taking longer than this is a hang"""
+
+
+class Hang(Exception):
+    pass
+
+
+@contextmanager
+def _no_hang() -> Iterator[None]:
+    """Fail the example, instead of the whole run waiting, when it takes too long."""
+    def hung(_signum: int, _frame: object) -> None:
+        raise Hang(f"an example took over {HANG_S} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(HANG_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _one_line(exc: VoiceSkillError, path: Path) -> None:
     assert str(path) in str(exc) and "\n" not in str(exc), str(exc)
 
@@ -190,9 +215,14 @@ sessions_run = 0
 @given(text=DIALOG_DOCUMENTS)
 def test_a_fuzzed_dialogue_loads_or_is_refused_and_if_it_passes_check_it_runs(
         folder: Path, text: str) -> None:
-    global sessions_run
     path = folder / "dialog.yaml"
     path.write_text(text, encoding="utf-8")
+    with _no_hang():
+        _load_check_and_run(path)
+
+
+def _load_check_and_run(path: Path) -> None:
+    global sessions_run
     try:
         dialog = load_dialog(path)
     except DialogError as exc:
@@ -274,7 +304,8 @@ def test_a_fuzzed_settings_file_loads_or_is_refused(folder: Path, text: str) -> 
     path = folder / "config.toml"
     path.write_text(text, encoding="utf-8")
     try:
-        loaded = load_settings(path)
+        with _no_hang():
+            loaded = load_settings(path)
     except VoiceSkillError as exc:
         _one_line(exc, path)
         return
@@ -301,7 +332,8 @@ def test_a_fuzzed_scenario_loads_or_is_refused(folder: Path, text: str) -> None:
     path = folder / "fuzzed.yaml"
     path.write_text(text, encoding="utf-8")
     try:
-        scenario = load_scenario(path, DIALOG, 8.0)
+        with _no_hang():
+            scenario = load_scenario(path, DIALOG, 8.0)
     except ScenarioError as exc:
         _one_line(exc, path)
         return
