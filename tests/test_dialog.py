@@ -327,3 +327,16 @@ def test_a_key_with_a_newline_or_of_any_length_keeps_the_message_on_one_line(
     assert len(str(err)) < 700
     err = _refused(tmp_path, "version: 1\nstart: \x00\n")  # YAML's own message had two lines
     assert err.line == 2 and "malformed YAML: character #x0000" in str(err)
+
+
+def test_an_answer_understood_as_its_opposite_is_refused_where_it_is_written(
+        tmp_path: Path) -> None:
+    # the matcher reads `understood` phrases as it reads intents: "yep" under no is a no
+    text = _mutant("global_intents:", "understood: {yes: [yep, definitely], no: [nah, yep yep]}\n"
+                                      "global_intents:")
+    err = _refused(tmp_path, text)
+    assert err.field == "understood.no" and "phrase 'yep yep' is said only in answers of" \
+        " 'yes'" in str(err), str(err)
+    path = tmp_path / "fine.yaml"  # "definitely not" is a no: the longer phrase is read
+    path.write_text(text.replace("yep yep", "definitely not"))
+    assert check(load_dialog(path)) == []
