@@ -294,6 +294,9 @@ def test_the_mutants_are_valid_but_for_their_one_fault(tmp_path: Path) -> None:
     path = tmp_path / "breathing.yaml"
     path.write_text(_timed("rounds: 4", "rounds: 4"))
     assert check(load_dialog(path)) == []
+    # found by the fuzz test: `rounds:` with no value was None, a TypeError in the check
+    path.write_text(_timed("rounds: 4\n    round_s: 10", "rounds:\n    duration_s: 10"))
+    assert load_dialog(path).states["rest"].rounds == 1
 
 
 def test_a_chain_of_3000_states_is_loaded_and_checked_without_recursion(tmp_path: Path) -> None:

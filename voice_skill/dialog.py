@@ -300,7 +300,8 @@ class _Reader:
 
     def whole(self, key: str, default: int | None, minimum: int, maximum: int) -> int | None:
         """A whole number from `minimum` to `maximum` (None when absent and no default)."""
-        value = self.data.get(key, default)
+        value = self.data.get(key)
+        value = default if value is None else value  # `rounds:` with nothing is left out
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
