@@ -135,6 +135,37 @@ def mutated(draw: st.DrawFn, bases: list[Any]) -> Any:
     return doc
 
 
+PLAUSIBLE = {  # by the type of the value replaced
+    str: st.one_of(
+        st.sampled_from(sorted({*DIALOG.states, *DIALOG.intents, "@resume"})),
+        st.sampled_from(["Say yes or no.", "Call {emergency_number} now. Say yes or no.",
+                         "{pain_start} to {pain_end}.", "About {minutes_left} minutes.",
+                         "{rounds} rounds, {minutes} minutes of {cold_or_heat}."])),
+    int: st.integers(0, 30),
+    float: st.sampled_from([0.5, 1.0, 2.5, 10.0, 600.0, 1200.0]),
+    list: st.lists(st.sampled_from(sorted(DIALOG.intents)), min_size=1, max_size=4,
+                   unique=True),
+}
+
+
+@st.composite
+def plausible(draw: st.DrawFn, bases: list[Any]) -> Any:
+    """One of the bases with one state field changed to a likely value, or left out: most of
+    these still pass `dialog check`, so the session that follows is where a fault would show."""
+    import copy
+
+    doc = copy.deepcopy(draw(st.sampled_from(bases)))
+    places = [p for p in _paths(doc["states"]) if len(p) >= 2]
+    path = draw(st.sampled_from(places))
+    parent, key = _at(doc["states"], path[:-1]), path[-1]
+    kind = type(parent[key])
+    if kind in PLAUSIBLE and (draw(st.integers(0, 3)) or not isinstance(parent, dict)):
+        parent[key] = draw(PLAUSIBLE[kind])
+    elif isinstance(parent, dict):
+        del parent[key]
+    return doc
+
+
 @st.composite
 def spliced(draw: st.DrawFn, text: str) -> str:
     """The file's text with lines dropped, repeated or cut, and characters inserted."""
@@ -203,7 +234,7 @@ def _one_line(exc: VoiceSkillError, path: Path) -> None:
 BUNDLED_TEXT = bundled_dialog_path().read_text(encoding="utf-8")
 MINIMAL_TEXT = (TESTS / "dialogs" / "minimal.yaml").read_text(encoding="utf-8")
 DIALOG_DOCUMENTS = st.one_of(
-    mutated(DIALOG_BASES).map(_yaml),
+    mutated(DIALOG_BASES).map(_yaml), plausible(DIALOG_BASES).map(_yaml),
     spliced(BUNDLED_TEXT), spliced(MINIMAL_TEXT),
 )
 ANSWERS = ["yes", "no", "not sure", "purple", SILENCE, "seven", "ready", "back", WAIT, "repeat",
