@@ -145,6 +145,7 @@ def _scenario(tmp_path: Path, text: str) -> Path:
     (("  level: emergency\n", "  levle: emergency\n"), "end: unknown field 'levle'"),
     (("say: ../../fixtures/audio/slt/clean/what.wav", "say: [what.wav]"),
      "turn 4: say must name a WAV file"),
+    (("turns:\n", "turns:\n" + "  - silence: 3600\n" * 501), "turns must be a list of 1 to 500"),
     # found by the fuzz test: OSError from stat
     (("say: ../../fixtures/audio/slt/clean/what.wav", "say: " + "x" * 5000),
      r"turn 4: audio file x+\.\.\. cannot be used: File name too long"),

@@ -18,6 +18,8 @@ LEVELS = ("emergency", "urgent", "routine", "none")
 MAX_SILENCE_S = 3 * 3600.0
 """a silent turn is at most this long (a 20-minute ice timer needs 1,200 s)"""
 PAIN_VALUES = range(0, 11)
+MAX_TURNS = 500
+"""the longest scenario here has 26 turns; each silent one may run a timer for hours"""
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ def load_scenario(path: Path, dialog: Dialog, no_input_timeout_s: float) -> Scen
     except VoiceSkillError as exc:
         raise ScenarioError(str(exc)) from None
     raw_turns = raw.get("turns")
-    if not isinstance(raw_turns, list) or not raw_turns:
-        raise fail(raw.line_of("turns"), "turns must be a non-empty list")
+    if not isinstance(raw_turns, list) or not 0 < len(raw_turns) <= MAX_TURNS:
+        raise fail(raw.line_of("turns"), f"turns must be a list of 1 to {MAX_TURNS} turns")
 
     turns = []
     for i, t in enumerate(raw_turns, 1):
