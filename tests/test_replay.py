@@ -114,3 +114,83 @@ def test_a_vosk_scenario_without_the_model_is_skipped_as_the_suite_skips_it(tmp_
     assert done.returncode == 77, done.stdout + done.stderr
     assert done.stdout.startswith("SKIP ") and "Vosk English model, which is not installed" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+# ---- bad scenario files: each ends in one line naming file and line ------------------------------
+
+RED_FLAG_SADDLE = (SCENARIOS / "red_flag_saddle" / "scenario.yaml").read_text()
+
+
+def _scenario(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text.replace("../../fixtures", str(ROOT / "fixtures")))
+    return path
+
+
+@pytest.mark.parametrize(("mutation", "message"), [
+    (("end:\n  outcome: escalated\n  level: emergency\n", ""), None),  # no end: loads
+    (("turns:", "settings: {speech_rate_wpm: fast}\nturns:"),
+     r"settings: setting speech_rate_wpm = 'fast' is not allowed"),
+    (("turns:", "settings: {no_such: 1}\nturns:"), r"settings: unknown setting 'no_such'"),
+    (("  - say: ../../fixtures/audio/slt/clean/what.wav", "  - silence: .nan"),
+     r"turn 4: silence must be a number of seconds, over 0 and at most 10,800"),
+    (("  - say: ../../fixtures/audio/slt/clean/what.wav", "  - silence: .inf"),
+     "silence must be a number of seconds"),
+    (("intent: no}", "intent: no, value: abc}"), r"turn 2: value must be a pain score"),
+    (("intent: no}", "intent: no, value: [1]}"), "value must be a pain score"),
+    (("intent: no}", "intent: no, value: 11}"), "value must be a pain score"),
+    (("{state: opening}", "{state: [opening]}"), r"turn 1: unknown state \['opening'\]"),
+    (("intent: no}", "intent: [no]}"), r"turn 2: unknown intent \['no'\]"),
+    (("  level: emergency\n", "  level: [emergency]\n"), "level must be one of"),
+    (("  level: emergency\n", "  levle: emergency\n"), "end: unknown field 'levle'"),
+    (("say: ../../fixtures/audio/slt/clean/what.wav", "say: [what.wav]"),
+     "turn 4: say must name a WAV file"),
+    (("turns:\n", "turns:\n" + "  - silence: 3600\n" * 501), "turns must be a list of 1 to 500"),
+    # found by the fuzz test: OSError from stat
+    (("say: ../../fixtures/audio/slt/clean/what.wav", "say: " + "x" * 5000),
+     r"turn 4: audio file x+\.\.\. cannot be used: File name too long"),
+])
+def test_a_scenario_that_crashed_the_loader_or_the_replay_loads_or_is_named(
+        tmp_path: Path, mutation: tuple[str, str], message: str | None) -> None:
+    assert mutation[0] in RED_FLAG_SADDLE
+    path = _scenario(tmp_path, RED_FLAG_SADDLE.replace(*mutation, 1))
+    if message is None:
+        scenario = load_scenario(path, load_dialog(), 8.0)
+        from voice_skill.settings import Settings
+
+        settings = Settings()
+        # what run_scenario does first: scenario settings over the tester's, the log off
+        assert not settings.replace(**{**scenario.settings, "log_enabled": False}).log_enabled
+        return
+    with pytest.raises(ScenarioError, match=r"scenario\.yaml:\d+: .*" + message) as caught:
+        load_scenario(path, load_dialog(), 8.0)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_scenario_with_a_symlink_loop_or_a_fifo_is_named(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop2.wav")
+    (tmp_path / "loop2.wav").symlink_to(tmp_path / "loop.wav")
+    os.mkfifo(tmp_path / "fifo.wav")
+    for say, message in (("loop.wav", "is a loop of symbolic links"),
+                         ("fifo.wav", "is not a regular file")):
+        path = _scenario(tmp_path, RED_FLAG_SADDLE.replace(
+            "../../fixtures/audio/slt/clean/what.wav", say))
+        with pytest.raises(ScenarioError, match=rf"scenario\.yaml:\d+: turn 4: audio file "
+                                                rf"{say} {message}"):
+            load_scenario(path, load_dialog(), 8.0)
+    os.mkfifo(tmp_path / "fifo.yaml")  # reading it would wait for a writer for ever
+    with pytest.raises(ScenarioError, match=r"fifo\.yaml: is a FIFO"):
+        load_scenario(tmp_path / "fifo.yaml", load_dialog(), 8.0)
+    (tmp_path / "self.yaml").symlink_to(tmp_path / "self.yaml")
+    with pytest.raises(ScenarioError, match=r"self\.yaml: is a loop of symbolic links"):
+        load_scenario(tmp_path / "self.yaml", load_dialog(), 8.0)
+
+
+def test_replay_of_a_scenario_with_log_enabled_runs(tmp_path: Path) -> None:
+    path = _scenario(tmp_path, RED_FLAG_SADDLE.replace(
+        "turns:", "settings: {log_enabled: true}\nturns:", 1))
+    done = cli("replay", str(path), "--engine", "pocketsphinx")
+    assert "Traceback" not in done.stderr and done.stdout.rstrip().endswith("scenario.yaml"), \
+        done.stderr

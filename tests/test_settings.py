@@ -15,7 +15,7 @@ BAD = [
      "at least 60 and at most 400 words per minute"),
     ('no_input_timeout_s = "ten"', "no_input_timeout_s = 'ten'", "expected float, got str",
      "seconds"),
-    ("log_dir = 5", "log_dir = 5", "expected a path (text), got int", "Path"),
+    ("log_dir = 5", "log_dir = 5", "expected a path (text), got int", "a folder from / or ~"),
     ('volume = "loud"', "volume = 'loud'", "expected float, got str", "at least 0.05"),
     ('notify_command = "/bin/echo hi"', "notify_command = '/bin/echo hi'", "expected array",
      'a list of words, e.g. ["/usr/local/bin/text-my-sister", "--urgent"]'),
@@ -74,3 +74,76 @@ def test_good_values_load_with_their_types(tmp_path: Path) -> None:
 def test_a_change_in_code_is_checked_too() -> None:
     with pytest.raises(VoiceSkillError, match="max_reprompts = -1 is not allowed"):
         Settings().replace(max_reprompts=-1)
+
+
+def _refused(tmp_path: Path, text: str) -> str:
+    config = tmp_path / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(VoiceSkillError) as caught:
+        load_settings(config)
+    message = str(caught.value)
+    assert message.startswith(f"{config}: ") and "\n" not in message, message
+    return message
+
+
+def test_deeply_nested_toml_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    message = _refused(tmp_path, "a = " + "[" * 3000 + "]" * 3000 + "\n")
+    assert "not valid TOML: nested too deeply" in message
+
+
+@pytest.mark.parametrize(("command", "why"), [
+    ('["/bin/echo\\u0000x"]', "a NUL character"),
+    ('["/bin/echo", ""]', "an empty word"),
+    ('["/nowhere/text-my-sister"]', "'/nowhere/text-my-sister' is not a file"),
+    ('["text-my-sister-nowhere-on-path"]', "is not found on PATH"),
+])
+def test_a_notify_command_that_cannot_run_is_refused_at_start_not_at_the_emergency(
+        tmp_path: Path, command: str, why: str) -> None:
+    message = _refused(tmp_path, f"notify_command = {command}\n")
+    assert "setting notify_command = " in message and why in message, message
+
+
+def test_a_notify_hook_that_is_not_executable_is_refused_at_start(tmp_path: Path) -> None:
+    hook = tmp_path / "hook.sh"
+    hook.write_text("#!/bin/sh\n")
+    hook.chmod(0o644)
+    message = _refused(tmp_path, f'notify_command = ["{hook}"]\n')
+    assert f"'{hook}' is not executable" in message
+    hook.chmod(0o755)
+    assert load_settings(tmp_path / "config.toml").notify_command == (str(hook),)
+
+
+@pytest.mark.parametrize("line", ['voice = "en\\u0000x"', 'input_device = "USB\\u0000"',
+                                  'start_phrases = ["first\\u0000aid"]'])
+def test_a_nul_in_any_text_setting_is_refused(tmp_path: Path, line: str) -> None:
+    message = _refused(tmp_path, line + "\n")
+    assert f"setting {line.split()[0]} = " in message and "(a NUL character)" in message
+
+
+@pytest.mark.parametrize(("value", "why"), [("", "an empty path"),
+                                            ("logs", "a relative folder"),
+                                            # found by the fuzz test: a RuntimeError
+                                            ("~{/logs", "no user's home folder is ~{")])
+def test_a_log_dir_that_would_follow_the_working_directory_is_refused(
+        tmp_path: Path, value: str, why: str) -> None:
+    message = _refused(tmp_path, f'log_dir = "{value}"\n')
+    assert f"setting log_dir = '{value}' is not allowed ({why}" in message
+    assert 'allowed: a folder from / or ~' in message
+
+
+def test_a_long_bad_value_is_shown_shortened_on_one_line(tmp_path: Path) -> None:
+    message = _refused(tmp_path, f'speech_rate_wpm = "{"x" * 5000}"\n')
+    assert len(message) < 300 and "..." in message
+
+
+def test_a_config_that_is_a_fifo_or_a_device_is_refused_before_it_is_opened(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)  # reading it would wait for a writer for ever
+    assert main(["dialog", "check", "--config", str(fifo)]) == 1
+    assert f"{fifo}: is a FIFO (named pipe): only a regular file can be read" in \
+        capsys.readouterr().err
+    with pytest.raises(VoiceSkillError, match="/dev/null: is a character device"):
+        load_settings(Path("/dev/null"))

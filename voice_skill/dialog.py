@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,20 @@ TEMPLATE_FIELDS = frozenset(
     {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds",
      "urgent_reasons", "routine_reasons", "minutes_left", "when_heard"}
 )
+OPPOSITES = (("yes", "no"), ("ready", "cannot"), ("stop", "resume"), ("pause", "resume"),
+             ("back", "side"))
+"""answers that must never be heard as each other: no phrase of one is made only of words
+that answer the other ("no": [..., "yes"] would make "yes" a no)"""
+SAFETY = ("help", "emergency")
+"""no phrase of another intent holds a one-word phrase of these ("no help" would be a "no")"""
+MAX_TIMED_S = 3 * 3600.0
+"""a timed state runs at most this long, as do its cues (ice and heat take 1,200 s)"""
+MAX_ROUNDS = 100
+MAX_CUES = 100
+"""per state"""
+MAX_SPOKEN_CUES = 500
+"""cues times rounds: the timers a timed state sets at once (breathing sets 40)"""
+MAX_VISITS = 100
 
 
 def bundled_dialog_path() -> Path:
@@ -275,12 +289,24 @@ class _Reader:
             _check_template(self, key, v)
         return tuple(v.strip() for v in value)
 
-    def number(self, key: str, default: float = 0.0, minimum: float = 0.0) -> float:
-        """A number value, at least `minimum`."""
+    def number(self, key: str, default: float = 0.0, minimum: float = 0.0,
+               maximum: float = MAX_TIMED_S) -> float:
+        """A number value from `minimum` to `maximum` (never NaN or infinite)."""
         value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise self.fail(key, f"must be a number of at least {minimum:g}")
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not minimum <= value <= maximum):  # NaN compares false
+            raise self.fail(key, f"must be a number from {minimum:g} to {maximum:g}")
         return float(value)
+
+    def whole(self, key: str, default: int | None, minimum: int, maximum: int) -> int | None:
+        """A whole number from `minimum` to `maximum` (None when absent and no default)."""
+        value = self.data.get(key)
+        value = default if value is None else value  # `rounds:` with nothing is left out
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.fail(key, f"must be a whole number from {minimum} to {maximum}")
+        return value
 
     def mapping(self, key: str) -> _Reader | None:
         """A nested mapping, as a reader."""
@@ -295,15 +321,30 @@ def template_fields(text: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
 
 
-def _check_template(reader: _Reader, key: str, value: str) -> None:
+def template_problem(text: str, known: frozenset[str]) -> str | None:
+    """Why `text` cannot be filled safely with the `known` fields, or None.
+
+    Only a bare {field}: a format spec or conversion ({emergency_number:d}, {x!r}) raises or
+    misquotes when the sentence is finally said, which may be at the escalation.
+    """
     try:
-        names = template_fields(value)
+        parts = list(string.Formatter().parse(text))
     except ValueError as exc:
-        raise reader.fail(key, f"bad {{placeholder}}: {exc}") from None
-    unknown = names - TEMPLATE_FIELDS
-    if unknown:
-        raise reader.fail(key, f"unknown placeholder {{{sorted(unknown)[0]}}}"
-                               f" (known: {', '.join(sorted(TEMPLATE_FIELDS))})")
+        return f"bad {{placeholder}}: {exc}"
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in known:
+            return f"unknown placeholder {{{name}}} (known: {', '.join(sorted(known))})"
+        if spec or conversion:
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            return f"placeholder {{{shown}}}: write {{{name}}}, without a format or conversion"
+    return None
+
+
+def _check_template(reader: _Reader, key: str, value: str) -> None:
+    if (problem := template_problem(value, TEMPLATE_FIELDS)) is not None:
+        raise reader.fail(key, problem)
 
 
 _STATE_FIELDS = {
@@ -335,6 +376,8 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
     level = d.get("level")
     if kind == "escalation" and level not in LEVELS:
         raise r.fail("level", f"an escalation needs a level: one of {', '.join(LEVELS)}")
+    if kind != "escalation" and level is not None:
+        raise r.fail("level", "only an escalation has a level (a red flag: red_flag.level)")
     on_raw = r.mapping("on")
     on: dict[str, str] = {}
     if on_raw is not None:
@@ -344,22 +387,23 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
             on[intent] = target
     expect = r.texts("expect")
     cues = []
-    for i, cue in enumerate(d.get("cues", []) or []):
+    raw_cues = d.get("cues") or []
+    if not isinstance(raw_cues, list) or len(raw_cues) > MAX_CUES:
+        raise r.fail("cues", f"must be a list of at most {MAX_CUES} {{at_s: seconds, say: text}}")
+    for i, cue in enumerate(raw_cues):
         c = _Reader(path, cue, f"states.{name}.cues[{i}]", d.line_of("cues"))
         c.only({"at_s", "say"})
         cues.append(Cue(at_s=c.number("at_s"), text=cast(str, c.text("say", required=True))))
     record: dict[str, str | int] = {}
     if (rec := r.mapping("record")) is not None:
         record = {k: v for k, v in rec.data.items() if isinstance(v, str | int)}
-    max_visits = d.get("max_visits")
-    if max_visits is not None and (not isinstance(max_visits, int) or max_visits < 1):
-        raise r.fail("max_visits", "must be a whole number of at least 1")
+    max_visits = r.whole("max_visits", None, 1, MAX_VISITS)
     return State(
         name=name, kind=kind, line=line,
         source=r.texts("source"), say=r.texts("say"), ask=ask, reprompts=r.texts("reprompts"),
         expect=expect, on=MappingProxyType(on), default=r.text("default"), then=r.text("then"),
         red_flag=red_flag, level=level, store=r.text("store"),
-        duration_s=r.number("duration_s"), rounds=int(r.number("rounds", 1, 1)),
+        duration_s=r.number("duration_s"), rounds=cast(int, r.whole("rounds", 1, 1, MAX_ROUNDS)),
         round_s=r.number("round_s"), cues=tuple(cues), record=MappingProxyType(record),
         max_visits=max_visits, when_exhausted=r.text("when_exhausted"),
         summary=_summary_lines(r), on_stop=r.texts("on_stop"),
@@ -411,7 +455,11 @@ def load_dialog(path: Path | None = None) -> Dialog:
         raise top.fail("version", "must be 1")
 
     sources_r = top.mapping("sources")
-    sources = {k: str(v) for k, v in sources_r.data.items()} if sources_r else {}
+    sources: dict[str, str] = {}
+    for key, value in (sources_r.data.items() if sources_r else ()):
+        if not isinstance(value, str) or not value.strip():
+            raise cast(_Reader, sources_r).fail(key, "must be non-empty text: what the source is")
+        sources[key] = value
 
     intents_r = top.mapping("intents")
     if intents_r is None:
@@ -423,6 +471,9 @@ def load_dialog(path: Path | None = None) -> Dialog:
     for name in understood:
         if name not in intents:
             raise understood_r.fail(name, "not an intent (not under intents)")  # type: ignore
+    heard = {name: phrases + understood.get(name, ()) for name, phrases in intents.items()}
+    _check_opposites(heard, lambda name, p: understood_r if understood_r is not None
+                     and p in understood.get(name, ()) else intents_r)
 
     global_intents = top.texts("global_intents")
     for g in REQUIRED_GLOBALS:
@@ -455,8 +506,10 @@ def load_dialog(path: Path | None = None) -> Dialog:
             if m not in messages:
                 raise DialogError(str(path), "missing (a text says {when_heard})",
                                   messages_r.data.line, f"messages.{m}")
+    language = _load_language(top.mapping("language"))
+    _check_rewrites(language, heard, top)
     dialog = Dialog(
-        language=_load_language(top.mapping("language")),
+        language=language,
         path=path, start=cast(str, top.text("start", required=True)),
         sources=MappingProxyType(sources), intents=MappingProxyType(intents),
         global_intents=global_intents, messages=MappingProxyType(messages),
@@ -480,6 +533,47 @@ def _intent_phrases(r: _Reader, owner: dict[str, str]) -> dict[str, tuple[str, .
             owner[p] = name
         out[name] = phrases
     return out
+
+
+def _check_opposites(intents: Mapping[str, tuple[str, ...]],
+                     reader: Callable[[str, str], _Reader]) -> None:
+    """No answer may be heard as its opposite, and nothing may swallow a call for help.
+
+    `intents` holds every phrase each intent is heard by; `reader` gives the section a phrase
+    is written in (intents or understood), for the message.
+    """
+    words = {name: {p for p in phrases if " " not in p} | {name}
+             for name, phrases in intents.items()}
+    for name, phrases in intents.items():
+        for p in phrases:
+            if p in intents and p != name:
+                raise reader(name, p).fail(name, f"phrase {p!r} is the name of intent {p!r}: it"
+                                                 f" would be heard as {name!r}")
+    for a, b in [*OPPOSITES, *((b, a) for a, b in OPPOSITES)]:
+        for p in intents.get(a, ()) if b in intents else ():
+            if set(p.split()) <= words[b]:  # "yeah sure" under no; "definitely not" is a no
+                raise reader(a, p).fail(a, f"phrase {p!r} is said only in answers of {b!r}: it"
+                                           f" would be heard as {a!r}")
+    for safe in (s for s in SAFETY if s in intents):
+        for name, phrases in intents.items():
+            held = next((p for p in phrases if set(p.split()) & words[safe]), None)
+            if name not in SAFETY and held is not None:
+                raise reader(name, held).fail(name, f"phrase {held!r} holds a call for {safe!r}:"
+                                                    f" the longer phrase wins, so it would be"
+                                                    f" heard as {name!r}")
+
+
+def _check_rewrites(language: Language, intents: Mapping[str, tuple[str, ...]],
+                    top: _Reader) -> None:
+    """A filler is dropped and a contraction rewritten before matching: neither may be an
+    answer ("yes" as a filler is never heard; "yes": "no" as a contraction reads yes as no)."""
+    answers = {p: name for name, phrases in intents.items() for p in phrases if " " not in p}
+    for word in (*language.fillers, *language.contractions):
+        if word in answers:
+            kind = "filler" if word in language.fillers else "contraction"
+            raise DialogError(str(top.path), f"{kind} {word!r} is an answer of {answers[word]!r}:"
+                                             " it would never be heard as one",
+                              top.data.line_of("language"), "language")
 
 
 def _load_wake(r: _Reader | None, intents: Mapping[str, tuple[str, ...]]) -> Wake:
@@ -518,13 +612,20 @@ def _load_language(r: _Reader | None) -> Language:
     for p in pain_phrases:
         if "{n}" not in p:
             raise r.fail("pain_phrases", f"{p!r} must contain {{n}} (the number)")
+        if (problem := template_problem(p, frozenset({"n"}))) is not None:
+            raise r.fail("pain_phrases", f"{p!r}: {problem}")
+    number_words, pain_words = table("number_words", int), table("pain_words", int)
+    for key, scores in (("number_words", number_words), ("pain_words", pain_words)):
+        for word, value in scores.items():
+            if isinstance(value, bool) or not 0 <= value <= 10:
+                raise r.fail(key, f"{word!r}: a pain score is a whole number from 0 to 10")
     return Language(
         fillers=frozenset(words("fillers")),
         lead_ins=words("lead_ins"),
         contractions=MappingProxyType(table("contractions", str)),
         numbers=words("numbers"),
-        number_words=MappingProxyType(table("number_words", int)),
-        pain_words=MappingProxyType(table("pain_words", int)),
+        number_words=MappingProxyType(number_words),
+        pain_words=MappingProxyType(pain_words),
         scale_words=words("scale_words"),
         pain_phrases=pain_phrases,
     )
@@ -570,9 +671,28 @@ def _cross_check(d: Dialog, states_r: _Reader) -> None:
             raise fail(s, "ask", "a question needs an ask")
         if s.kind == "say" and not s.then:
             raise fail(s, "then", "a say state needs `then`: where to go next")
+        listens = s.kind == "question" or (s.kind == "escalation" and s.level != "emergency")
+        if listens and not s.red_flag and not s.default:
+            raise fail(s, "default", "a question needs a default: where unclear answers go after"
+                                     " the re-asks (a red-flag question has red_flag instead)")
+        for label, target in s.targets().items():
+            esc = d.states.get(target)
+            if esc is None or esc.kind != "escalation":
+                continue
+            if not s.red_flag or label != "yes" or s.red_flag.level != esc.level:
+                raise fail(s, label if label in ("default", "then", "when_exhausted")
+                           else f"on.{label}", f"leads to escalation {target!r}: only the yes of"
+                           f" a red-flag question of level {esc.level} may (red_flag: {{level:"
+                           f" {esc.level}, reason: ...}})")
         if s.kind == "timed":
+            if s.rounds > 1 and (not s.round_s or s.duration_s):
+                raise fail(s, "rounds", "rounds over 1 need round_s (seconds a round), and no"
+                                        " duration_s")
             if not s.cues:
                 raise fail(s, "cues", "a timed state needs cues")
+            if len(s.cues) * s.rounds > MAX_SPOKEN_CUES:
+                raise fail(s, "rounds", f"{len(s.cues)} cues in each of {s.rounds} rounds: at"
+                                        f" most {MAX_SPOKEN_CUES} cues in all")
             if not s.then:
                 raise fail(s, "then", "a timed state needs `then`")
             if s.total_s <= 0:

@@ -67,14 +67,18 @@ def check(d: Dialog) -> list[Problem]:
     ends = {s.name for s in d.states.values() if _terminal(s)}
     if not any(d.states[e].kind == "final" for e in ends):
         problems.append(Problem(str(d.path), 1, "states", "no final state: a session cannot complete"))
-    can_end = set(ends)
-    changed = True
-    while changed:
-        changed = False
-        for name, targets in graph.items():
-            if name not in can_end and targets & can_end:
+    # backwards from the endings, once over each edge (a chain of thousands of states is
+    # checked in linear time)
+    sources: dict[str, list[str]] = {name: [] for name in graph}
+    for name, targets in graph.items():
+        for t in targets:
+            sources[t].append(name)
+    can_end, todo = set(ends), list(ends)
+    while todo:
+        for name in sources[todo.pop()]:
+            if name not in can_end:
                 can_end.add(name)
-                changed = True
+                todo.append(name)
     for s in d.states.values():
         if not _terminal(s) and not graph[s.name]:
             add(s, "on", "dead end: no way out of this state")
@@ -122,23 +126,26 @@ def _texts(s: State) -> list[tuple[str, str]]:
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str]:
-    """One cycle in `graph` as a path (first == last), or [] when there is none."""
-    colour: dict[str, int] = {}
-    stack: list[str] = []
+    """One cycle in `graph` as a path (first == last), or [] when there is none.
 
-    def visit(n: str) -> list[str]:
-        colour[n] = 1
-        stack.append(n)
-        for t in sorted(graph.get(n, ())):
-            if colour.get(t) == 1:
-                return [*stack[stack.index(t):], t]
-            if t not in colour and (found := visit(t)):
-                return found
-        stack.pop()
-        colour[n] = 2
-        return []
-
-    for n in sorted(graph):
-        if n not in colour and (found := visit(n)):
-            return found
+    A depth-first search with its own stack: recursion would fail on a long chain of states.
+    """
+    colour: dict[str, int] = {}  # 1: on the path now, 2: done
+    for root in sorted(graph):
+        if root in colour:
+            continue
+        colour[root] = 1
+        path = [root]
+        branches = [iter(sorted(graph.get(root, ())))]
+        while branches:
+            t = next(branches[-1], None)
+            if t is None:
+                colour[path.pop()] = 2
+                branches.pop()
+            elif colour.get(t) == 1:
+                return [*path[path.index(t):], t]
+            elif t not in colour:
+                colour[t] = 1
+                path.append(t)
+                branches.append(iter(sorted(graph.get(t, ()))))
     return []

@@ -175,7 +175,7 @@ class ReplayResult:
 def run_scenario(scenario: Scenario, settings: Settings, dialog: Dialog,
                  engine: str | None = None, speaker: Speaker | None = None) -> ReplayResult:
     """Play the scenario through the whole pipeline and check its expectations."""
-    settings = settings.replace(log_enabled=False, **scenario.settings)
+    settings = settings.replace(**{**scenario.settings, "log_enabled": False})
     clock = VirtualClock()
     recognizer = recognizer_for(settings, engine or scenario.engine)
     listener = ScenarioListener(scenario.turns, settings, clock, recognizer,

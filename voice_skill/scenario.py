@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import errno
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from voice_skill.dialog import Dialog
-from voice_skill.errors import ScenarioError
+from voice_skill.errors import ScenarioError, VoiceSkillError
+from voice_skill.settings import checked
 from voice_skill.yamlfile import LineDict, YamlFileError, load_yaml
 
 OUTCOMES = ("completed", "stopped", "escalated")
 LEVELS = ("emergency", "urgent", "routine", "none")
+MAX_SILENCE_S = 3 * 3600.0
+"""a silent turn is at most this long (a 20-minute ice timer needs 1,200 s)"""
+PAIN_VALUES = range(0, 11)
+MAX_TURNS = 500
+"""the longest scenario here has 26 turns; each silent one may run a timer for hours"""
 
 
 @dataclass(frozen=True)
@@ -79,9 +87,13 @@ def load_scenario(path: Path, dialog: Dialog, no_input_timeout_s: float) -> Scen
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         raise fail(raw.line_of("settings"), "settings must be a mapping")
+    try:  # checked now, so a bad one names this file, not the replay that would crash on it
+        checked(dict(settings), f"{path}:{raw.line_of('settings')}: settings")
+    except VoiceSkillError as exc:
+        raise ScenarioError(str(exc)) from None
     raw_turns = raw.get("turns")
-    if not isinstance(raw_turns, list) or not raw_turns:
-        raise fail(raw.line_of("turns"), "turns must be a non-empty list")
+    if not isinstance(raw_turns, list) or not 0 < len(raw_turns) <= MAX_TURNS:
+        raise fail(raw.line_of("turns"), f"turns must be a list of 1 to {MAX_TURNS} turns")
 
     turns = []
     for i, t in enumerate(raw_turns, 1):
@@ -95,24 +107,27 @@ def load_scenario(path: Path, dialog: Dialog, no_input_timeout_s: float) -> Scen
         audio = None
         silence_s = 0.0
         if "say" in t:
-            audio = (path.parent / str(t["say"])).resolve()
-            if not audio.is_file():
-                raise fail(t.line_of("say"), f"turn {i}: audio file not found: {t['say']}")
+            audio = _audio(path, t["say"], fail, t.line_of("say"), i)
         else:
             value = t.get("silence", t.get("wait"))
             value = no_input_timeout_s if value is None else value
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise fail(line, f"turn {i}: silence must be a number of seconds")
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not 0 < value <= MAX_SILENCE_S):  # not NaN either
+                raise fail(line, f"turn {i}: silence must be a number of seconds, over 0 and at"
+                                 f" most {MAX_SILENCE_S:,.0f}")
             silence_s = float(value)
         turns.append(Turn(line, audio, silence_s, _expect(t.get("expect"), dialog, fail, line, i)))
 
     end = raw.get("end") or LineDict()
     if not isinstance(end, LineDict):
         raise fail(raw.line_of("end"), "end must be a mapping")
+    bad_end = sorted(set(end) - {"outcome", "level", "said"})
+    if bad_end:
+        raise fail(end.line_of(bad_end[0]), f"end: unknown field {bad_end[0]!r}")
     if end.get("outcome") not in (None, *OUTCOMES):
         raise fail(end.line_of("outcome"), f"outcome must be one of {', '.join(OUTCOMES)}")
     level = end.get("level")
-    if level is not None and str(level) not in LEVELS:
+    if level is not None and level not in LEVELS:
         raise fail(end.line_of("level"), f"level must be one of {', '.join(LEVELS)}")
     said = end.get("said") or []
     _check_keys(said if isinstance(said, list) else [said], dialog, fail, end.line_of("said"))
@@ -131,11 +146,11 @@ def _expect(raw: Any, dialog: Dialog, fail: Any, line: int, i: int) -> Expect:
     if bad:
         raise fail(raw.line_of(sorted(bad)[0]), f"turn {i}: unknown expectation {sorted(bad)[0]!r}")
     state = raw.get("state")
-    if state is not None and state not in dialog.states:
+    if state is not None and (not isinstance(state, str) or state not in dialog.states):
         raise fail(raw.line_of("state"), f"turn {i}: unknown state {state!r}")
     intent = raw.get("intent")
     known = {*dialog.intents, "no_match"}
-    if intent is not None and intent not in known:
+    if intent is not None and (not isinstance(intent, str) or intent not in known):
         raise fail(raw.line_of("intent"), f"turn {i}: unknown intent {intent!r}")
     reply = raw.get("reply") or []
     reply = reply if isinstance(reply, list) else [reply]
@@ -144,8 +159,32 @@ def _expect(raw: Any, dialog: Dialog, fail: Any, line: int, i: int) -> Expect:
     if escalation is not None and escalation not in LEVELS:
         raise fail(raw.line_of("escalation"), f"turn {i}: escalation must be one of {LEVELS}")
     value = raw.get("value")
-    return Expect(state, intent, None if value is None else int(value),
-                  tuple(str(r) for r in reply), escalation)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value not in PAIN_VALUES):
+        raise fail(raw.line_of("value"), f"turn {i}: value must be a pain score, a whole number"
+                                         " from 0 to 10")
+    return Expect(state, intent, value, tuple(str(r) for r in reply), escalation)
+
+
+def _audio(path: Path, say: Any, fail: Any, line: int, i: int) -> Path:
+    """The recording a turn says, relative to the scenario: a regular file that exists."""
+    if not isinstance(say, str) or not say.strip() or "\0" in say:
+        raise fail(line, f"turn {i}: say must name a WAV file")
+    name = say if len(say) <= 80 else say[:60] + "..."  # in the message
+    try:
+        audio = (path.parent / say).resolve()
+        mode = audio.stat().st_mode
+    except FileNotFoundError:
+        raise fail(line, f"turn {i}: audio file not found: {name}") from None
+    except RuntimeError:  # a loop of symbolic links (Python 3.11's resolve)
+        raise fail(line, f"turn {i}: audio file {name} is a loop of symbolic links") from None
+    except OSError as exc:  # the loop again (stat), a name too long, no permission
+        why = "is a loop of symbolic links" if exc.errno == errno.ELOOP else \
+            f"cannot be used: {exc.strerror}"
+        raise fail(line, f"turn {i}: audio file {name} {why}") from None
+    if not stat.S_ISREG(mode):
+        raise fail(line, f"turn {i}: audio file {name} is not a regular file")
+    return audio
 
 
 def _check_keys(items: list[Any], dialog: Dialog, fail: Any, line: int) -> None:

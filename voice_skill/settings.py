@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -13,13 +14,17 @@ from typing import Annotated, Any, Literal
 import msgspec
 import platformdirs
 
-from voice_skill.errors import VoiceSkillError
+from voice_skill.errors import TextFileError, VoiceSkillError
+from voice_skill.textfile import read_text
 
 APP_NAME = "voice-skill"
 
 ENGINES = ("auto", "vosk", "whisper", "pocketsphinx")
 """speech recognizers (the Engine type); auto picks the measured best that loads: the bundled
 Whisper tiny.en, then Vosk, then PocketSphinx"""
+
+MAX_CONFIG_BYTES = 64 * 1024
+"""a settings file is a few lines; anything bigger is not one"""
 
 EMERGENCY_NUMBERS = ("911", "112", "999", "000", "111", "119", "110", "102", "108")
 """Common numbers; any other of 2-6 digits is accepted too, these are the documented ones."""
@@ -134,6 +139,7 @@ def config_path() -> Path:
 
 _HINTS = {
     "notify_command": 'a list of words, e.g. ["/usr/local/bin/text-my-sister", "--urgent"] (no shell)',
+    "log_dir": 'a folder from / or ~, e.g. "~/voice-skill-logs"',
 }
 """what to write instead, for a setting people tend to get wrong"""
 
@@ -145,7 +151,14 @@ def _values(s: Settings) -> dict[str, Any]:
 def _to_path(kind: type, value: Any) -> Any:
     """Paths are written as text in a config file."""
     if kind is Path and isinstance(value, (str, Path)):
-        return Path(value).expanduser()
+        if not str(value).strip():  # Path("") is the working directory
+            raise ValueError("an empty path")
+        if "\0" in str(value):
+            raise ValueError("a path holds a NUL character")
+        try:
+            return Path(value).expanduser()
+        except RuntimeError:  # "~someone" with no such user
+            raise ValueError(f"no user's home folder is {str(value).split('/')[0]}") from None
     raise TypeError(f"expected a path (text), got {type(value).__name__}")
 
 
@@ -172,14 +185,49 @@ def checked(values: dict[str, Any], where: str) -> Settings:
             raise VoiceSkillError(f"{where}: unknown setting {key!r}"
                                   f" (known: {', '.join(sorted(known))})")
     try:
-        return msgspec.convert(values, Settings, strict=True, dec_hook=_to_path)
+        settings = msgspec.convert(values, Settings, strict=True, dec_hook=_to_path)
     except msgspec.ValidationError as exc:
         message, _, at = str(exc).partition(" - at `$.")
         name = at.rstrip("`").split("[")[0].split(".")[0]
         message = message.replace("`", "")
-        kind = f" ({message[:1].lower()}{message[1:]})" if ", got " in message else ""
-        raise VoiceSkillError(f"{where}: setting {name} = {values.get(name)!r} is not allowed"
-                              f"{kind}; allowed: {_allowed(name)}") from None
+        said = ", got " in message or message[:1].islower()  # a type, or a reason of _to_path
+        kind = f" ({message[:1].lower()}{message[1:]})" if said else ""
+        raise _refused(where, name, values.get(name), kind, _allowed(name)) from None
+    if problem := _problem(settings):
+        name, why = problem
+        raise _refused(where, name, values.get(name), f" ({why})", _allowed(name))
+    return settings
+
+
+def _refused(where: str, name: str, value: Any, why: str, allowed: str) -> VoiceSkillError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:60] + "..." + shown[-10:]  # one line
+    return VoiceSkillError(f"{where}: setting {name} = {shown} is not allowed{why};"
+                           f" allowed: {allowed}")
+
+
+def _problem(s: Settings) -> tuple[str, str] | None:
+    """What the types cannot say: a notify command that cannot run (found at the emergency,
+    too late), a log folder that moves with the working directory, a NUL (no device, voice or
+    program has one in its name: it raised where the text was finally used)."""
+    for name, value in _values(s).items():
+        words = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(w, str) and "\0" in w for w in words):
+            return name, "a NUL character"
+    if s.notify_command:
+        program = s.notify_command[0]
+        if not all(s.notify_command):
+            return "notify_command", "an empty word"
+        if os.sep in program:
+            if not os.path.isfile(program):
+                return "notify_command", f"{program!r} is not a file"
+            if not os.access(program, os.X_OK):
+                return "notify_command", f"{program!r} is not executable"
+        elif shutil.which(program) is None:
+            return "notify_command", f"{program!r} is not found on PATH"
+    if not s.log_dir.is_absolute():
+        return "log_dir", "a relative folder follows the working directory"
+    return None
 
 
 def validate(s: Settings) -> Settings:
@@ -195,15 +243,19 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     explicit = path is not None
     path = path or config_path()
     values: dict[str, Any] = {}
-    if path.exists():
+    try:
+        text = read_text(path, MAX_CONFIG_BYTES)
+    except TextFileError as exc:
+        if exc.reason != "file not found" or explicit:
+            raise VoiceSkillError(str(exc) if exc.reason != "file not found"
+                                  else f"{path}: settings file not found") from None
+    else:
         try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise VoiceSkillError(f"{path}: not valid TOML: {exc}") from exc
-        except OSError as exc:
-            raise VoiceSkillError(f"{path}: cannot be read: {exc.strerror}") from exc
-    elif explicit:
-        raise VoiceSkillError(f"{path}: settings file not found")
+            values = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise VoiceSkillError(f"{path}: not valid TOML: {exc}") from None
+        except RecursionError:  # tomllib recurses on nested arrays and tables
+            raise VoiceSkillError(f"{path}: not valid TOML: nested too deeply") from None
     if isinstance(values.get("emergency_number"), int):
         values["emergency_number"] = str(values["emergency_number"])  # 999 written as a number
     checked(values, str(path))  # the file on its own: its errors name the file
