@@ -125,9 +125,11 @@ class TimedRecognizer:
 
 
 def hear(clip: Clip, recognizer: TimedRecognizer, judge: TurnJudge, matcher: IntentMatcher,
-         dialog: Dialog, settings: Settings) -> dict[str, Any]:
-    """The live hearing path on one clip: endpoint, recognize in its state, match the intent."""
-    audio = read_wav(clip.path)
+         dialog: Dialog, settings: Settings, audio: np.ndarray | None = None) -> dict[str, Any]:
+    """The live hearing path on one clip (or on `audio` made of it, such as the clip played in a
+    room): endpoint, recognize in its state, match the intent."""
+    if audio is None:
+        audio = read_wav(clip.path)
     if clip.noise is not None and clip.snr_db is not None:
         audio = mix(audio, read_wav(clip.noise), clip.snr_db, f"{clip.path.name}|{clip.snr_db}")
     recognizer.decode_s.clear()
