@@ -148,7 +148,9 @@ def measure(engine: str, settings: Settings, corpus: Path, every: int,
             else:
                 audio = room_sim.in_room(speech, talker_rir, noise if snr is not None else None,
                                          noise_rir, snr)
-            row = hear(clip, recognizer, judge, matcher, dialog, settings, audio)
+            # A room goes on sounding after the word: its own trail, not added quiet.
+            after = None if cond == "close" else np.zeros(0, np.int16)
+            row = hear(clip, recognizer, judge, matcher, dialog, settings, audio, after)
             row["condition"] = cond
             rows.append(row)
         if progress and (i + 1) % 50 == 0:
@@ -268,7 +270,8 @@ def render(report: dict[str, Any]) -> str:
         "of a wall; the reverberant speech keeps the recording's active level. With noise, a real "
         f"noise clip (looped) plays from another place in the room (at least {p['noise_away_m']:g} m "
         f"from both, {p['noise_height_m'][0]:g}-{p['noise_height_m'][1]:g} m high) from "
-        f"{p['lead_s']:g} s before the word to {p['trail_s']:g} s after its echoes, at 10 or 5 dB "
+        f"{p['lead_s']:g} s before the word to {p['trail_s']:g} s after its echoes (as long as the "
+        "skill listens after a word: no quiet is added), at 10 or 5 dB "
         "under the reverberant speech's active level (10 ms frames within 20 dB of the loudest). "
         "Every draw is seeded by sha256 of `label/file name`; the same noise clip and room serve "
         "both noise levels. Each room and its measured RT60 are in the JSON. "

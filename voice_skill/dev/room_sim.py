@@ -41,8 +41,10 @@ WALL_MARGIN_M = 0.3
 """nothing is nearer a wall than this (metres)"""
 LEAD_S = 0.5
 """room sound before the word starts (seconds)"""
-TRAIL_S = 1.0
-"""room sound (noise, if any) after the word and its echoes (seconds)"""
+TRAIL_S = 2.5
+"""room sound (noise, if any) after the word and its echoes (seconds): longer than the
+listening goes on after a word (the patient end of a turn, 1.2 s), so the noise never stops
+while the skill listens; the benchmark adds no quiet after it"""
 RT60_DECAY_DB = 30
 """the RT60 is measured from the first 30 dB of the impulse response's decay (T30)"""
 
