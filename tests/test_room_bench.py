@@ -119,8 +119,15 @@ def test_the_report_renders_from_the_saved_json_into_its_own_section(tmp_path: P
                              "trail_s": 1.0},
               "rt60": {"median_error_s": 0.04, "p90_abs_error_s": 0.13, "min_s": 0.3,
                        "max_s": 0.85, "median_s": 0.55},
-              "runs": [run, run | {"step": "after"}]}
+              "runs": [run, run | {"step": "after"}], "findings": ["speex noise suppression: worse"],
+              "wake": {"commit": "abc", "recordings": 100, "phrases": 24, "conditions": {
+                  c: {"minutes": 5.0, "false_starts_per_hour": 0.0, "start_caught_pct": 80.0,
+                      "help_caught_pct": 50.0, "false_starts": ["first aid"] if c == "room" else []}
+                  for c in CONDITIONS}}}
     md = render(json.loads(json.dumps(report)))
+    assert "- speex noise suppression: worse" in md
+    assert "| calls for help caught (%) | 50.0 | 50.0 | 50.0 | 50.0 |" in md
+    assert "| false starts heard | none | 'first aid' | none | none |" in md
     assert "| yes | 95.5 | 95.5 | 95.5 | 95.5 | 10 |" in md
     assert "| yes | room | 95.5 | >= 97 | **missed** by 1.5 |" in md
     assert "| before | `abc` | 900 | room |" in md and "| after |" in md

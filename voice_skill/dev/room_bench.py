@@ -166,6 +166,66 @@ def measure(engine: str, settings: Settings, corpus: Path, every: int,
             "rows": rows, "rooms": rooms, "summary": summary}
 
 
+def room_audio(name: str, speech: np.ndarray, cond: str, noises: list[Path],
+               cache: Path | None) -> np.ndarray:
+    """One sound as heard in a condition, in the room drawn from `name`."""
+    if cond == "close":
+        return speech
+    room = room_sim.draw_room(name)
+    talker_rir, noise_rir = room_sim.cached_responses(room, cache)
+    snr = CONDITIONS[cond]
+    noise = read_wav(noises[int(room.noise_pick * len(noises))]) if snr is not None else None
+    return room_sim.in_room(speech, talker_rir, noise, noise_rir, snr)
+
+
+def measure_wake(settings: Settings, corpus: Path, every: int, cache: Path | None,
+                 engine: str = "whisper") -> dict[str, Any]:
+    """The waiting speaker (`voice-skill serve`) in rooms: false starts over real sound that is
+    not a start phrase, each recording played in its own room one after another; and the start
+    phrases and calls for help (synthesized: no real recordings of them exist here) caught."""
+    from voice_skill.dev.fixtures import clean_take, synthesize
+    from voice_skill.dev.wake_bench import HELP_PHRASES, NOT_START, VOICES, detections
+    from voice_skill.recognizers import recognizer_for
+    from voice_skill.serve import WakePhrases
+
+    dialog = load_dialog(settings.dialog_path)
+    matcher = IntentMatcher(dialog)
+    phrases = WakePhrases.of(dialog, settings)
+    recognizer = recognizer_for(settings, engine)
+    folders = label_folders(corpus)
+    noises = sorted(folders["noise"].glob("*.wav"))
+    negatives = [(label, f) for label in NOT_START if label in folders
+                 for f in sorted(folders[label].glob("*.wav"))[::every]]
+    spoken = [(text, kind, voice, clean_take(synthesize(text, voice)))
+              for text, kind in [*((p, "start") for p in settings.start_phrases or dialog.wake.start),
+                                 *((p, "emergency") for p in HELP_PHRASES)]
+              for voice in VOICES]
+    out: dict[str, Any] = {"recordings": len(negatives), "phrases": len(spoken), "conditions": {}}
+    gap = np.zeros(round(1.5 * 16000), np.int16)
+    for cond in CONDITIONS:
+        parts = [room_audio(f"{label}/{f.name}", read_wav(f), cond, noises, cache)
+                 for label, f in negatives if cond in conditions_for(label)]
+        stream = np.concatenate([x for part in parts for x in (part, gap)])
+        hours = len(stream) / 16000 / 3600
+        found, segments, _ = detections(stream, settings, recognizer, phrases, matcher)
+        caught: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        for text, kind, voice, speech in spoken:
+            got, _, _ = detections(room_audio(f"wake/{text}/{voice}", speech, cond, noises, cache),
+                                   settings, recognizer, phrases, matcher)
+            total[kind] += 1
+            caught[kind] += any(h.kind == kind for h in got)
+        out["conditions"][cond] = {
+            "minutes": round(hours * 60, 1), "segments": segments,
+            "false_starts": [h.text for h in found if h.kind == "start"],
+            "false_emergencies": [h.text for h in found if h.kind == "emergency"],
+            "false_starts_per_hour": round(sum(h.kind == "start" for h in found) / hours, 1),
+            "start_caught_pct": _pct(caught["start"], total["start"]),
+            "help_caught_pct": _pct(caught["emergency"], total["emergency"]),
+            "n_start": total["start"], "n_help": total["emergency"]}
+    return out
+
+
 def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, Any]:
     """The figures of one condition."""
     def pick(label: str) -> list[dict[str, Any]]:
@@ -323,6 +383,26 @@ def render(report: dict[str, Any]) -> str:
         notes = [f"- {r['step']}: {r['note']}" for r in report["runs"] if r.get("note")]
         if notes:
             lines += ["", *notes]
+    if report.get("wake"):
+        w = report["wake"]
+        lines += ["", f"Waiting for \"first aid\" in the same rooms (`--wake`, at commit "
+                  f"`{w.get('commit', '?')}`): false starts over {w['recordings']} real recordings "
+                  "that are not a start phrase (noise, other words, go, yes, no, stop, digits), each "
+                  "in its own room, one after another; start phrases and calls for help "
+                  f"synthesized ({w['phrases']} takes: 4 voices; no real recordings of them exist "
+                  "here), played in rooms the same way.", "",
+                  "| figure | " + " | ".join(conds) + " |", "|---|" + "---|" * len(conds)]
+        wc = w["conditions"]
+        for title, key in (("minutes of sound", "minutes"),
+                           ("false starts per hour", "false_starts_per_hour"),
+                           ("start phrases caught (%)", "start_caught_pct"),
+                           ("calls for help caught (%)", "help_caught_pct")):
+            lines.append(f"| {title} | " + " | ".join(str(wc[c].get(key, "-")) for c in conds) + " |")
+        lines.append("| false starts heard | " + " | ".join(
+            ", ".join(repr(t) for t in wc[c]["false_starts"]) or "none" for c in conds) + " |")
+    if report.get("findings"):
+        lines += ["", "What was tried on samples of this benchmark, and kept or not:", "",
+                  *(f"- {f}" for f in report["findings"])]
     lines += ["", "Most common mishearings, latest run (text heard -> intent):", ""]
     for c in conds:
         parts = [f"{label}: " + ", ".join(f"{t} x{k}" for t, k in s[c]["misheard"].get(label, [])[:4])
@@ -341,6 +421,11 @@ def rt60_spread(rooms: dict[str, dict[str, Any]]) -> dict[str, float]:
             "p90_abs_error_s": round(float(np.percentile(np.abs(err), 90)), 3),
             "min_s": round(float(got.min()), 3), "max_s": round(float(got.max()), 3),
             "median_s": round(float(np.median(got)), 3), "n": len(got)}
+
+
+def _commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=REPO, check=False).stdout.strip() or "unknown"
 
 
 def parameters() -> dict[str, Any]:
@@ -364,8 +449,7 @@ def run(settings: Settings, corpus: Path, out_dir: Path, every: int = 1, engine:
     import os
 
     result = measure(engine, settings, corpus, every, cache)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=REPO, check=False).stdout.strip() or "unknown"
+    commit = _commit()
     try:
         shown = str(corpus.resolve().relative_to(REPO))
     except ValueError:
@@ -378,11 +462,15 @@ def run(settings: Settings, corpus: Path, out_dir: Path, every: int = 1, engine:
             "summary": result["summary"], "verdicts": verdicts(result["summary"])}
     path = out_dir / JSON_NAME
     old: list[dict[str, Any]] = []
+    findings: list[str] = []
+    wake = None
     if path.exists():
-        old = [r for r in json.loads(path.read_text(encoding="utf-8")).get("runs", [])
-               if r["step"] != step]
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        old = [r for r in saved.get("runs", []) if r["step"] != step]
+        findings = saved.get("findings", [])
+        wake = saved.get("wake")
     report = {"parameters": parameters(), "rt60": rt60_spread(result["rooms"]),
-              "runs": [*old, this], "rooms": result["rooms"],
+              "runs": [*old, this], "findings": findings, "wake": wake, "rooms": result["rooms"],
               "rows": [{k: r[k] for k in ("condition", "label", "file", "text", "intent", "value",
                                           "confidence", "decode_s", "correct")}
                        for r in result["rows"]]}
@@ -411,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cache", action="store_true",
                         help="compute every impulse response anew (they are kept in the user's "
                              "cache folder otherwise)")
+    parser.add_argument("--wake", action="store_true",
+                        help="measure only the waiting speaker in rooms (false starts, phrases "
+                             "caught) and add it to the saved report")
     parser.add_argument("--render", action="store_true",
                         help="only write the doc section again from the saved JSON")
     args = parser.parse_args(argv)
@@ -419,6 +510,18 @@ def main(argv: list[str] | None = None) -> int:
         write_section(args.out / "benchmarks.md", SECTION, render(saved))
         return 0
     cache = None if args.no_cache else Path(platformdirs.user_cache_dir("voice-skill")) / "rooms"
+    if args.wake:
+        path = args.out / JSON_NAME
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        started = time.perf_counter()
+        saved["wake"] = measure_wake(Settings(log_enabled=False), args.corpus, args.every, cache,
+                                     args.engine)
+        saved["wake"].update(commit=_commit(), every=args.every,
+                             seconds=round(time.perf_counter() - started))
+        path.write_text(json.dumps(saved, separators=(",", ":")) + "\n", encoding="utf-8")
+        write_section(args.out / "benchmarks.md", SECTION, render(saved))
+        print(f"room_bench --wake: {json.dumps(saved['wake']['conditions'])}", file=sys.stderr)
+        return 0
     shown = "" if args.every == 1 else f" --every {args.every}"
     if args.corpus != CORPUS:
         shown += " --corpus DIR"
