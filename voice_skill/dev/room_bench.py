@@ -368,8 +368,9 @@ def render(report: dict[str, Any]) -> str:
     if len(report["runs"]) > 1:
         lines += ["", "Step by step (each run of the benchmark, oldest first; n differs when a run "
                   "heard a sample):", "",
-                  "| step | commit | clips | condition | yes | no | stop | digits | other as yes/no "
-                  "| go as no | yes as sure no | decode p95 |", "|---|" + "---|" * 11]
+                  "| step | commit | clips | condition | yes | no | stop | digits | digits8k "
+                  "| other as yes/no | go as no | yes as sure no | sure wrong yes/no "
+                  "| right but confirmed | false escalation | decode p95 |", "|---|" + "---|" * 15]
         for run in report["runs"]:
             for c in conds:
                 sc = run["summary"][c]
@@ -377,9 +378,11 @@ def render(report: dict[str, Any]) -> str:
                 lines.append(
                     f"| {run['step']} | `{run['commit']}` | {run['clips']} | {c} | "
                     + " | ".join(_cell(figure(sc, "accuracy", k)) for k in ("yes", "no", "stop",
-                                                                          "digits"))
+                                                                          "digits", "digits8k"))
                     + f" | {_cell(sc.get('other_words_as_yes_no'))} | {_cell(sc.get('go_as_no'))} | "
-                    f"{sc.get('yes_as_confident_no')} | {d['p95'] if d else '-'} |")
+                    f"{sc.get('yes_as_confident_no')} | {_cell(sc.get('sure_wrong_yes_no'))} | "
+                    f"{_cell(sc.get('right_but_confirmed'))} | {_cell(sc.get('false_escalation_pct'))} | "
+                    f"{d['p95'] if d else '-'} |")
         notes = [f"- {r['step']}: {r['note']}" for r in report["runs"] if r.get("note")]
         if notes:
             lines += ["", *notes]
