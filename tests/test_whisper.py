@@ -22,7 +22,9 @@ from voice_skill.whisper_recognizer import (
     WhisperRecognizer,
     bundled_whisper,
     checked_model_path,
+    context_for,
     log_mel,
+    repeats_prompt,
 )
 
 REAL = Path(__file__).parent / "fixtures" / "real_speech"
@@ -142,3 +144,37 @@ def test_the_recognize_command_hears_a_real_8_khz_recording() -> None:
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert '"intent": "pain", "value": 7' in done.stdout
+
+
+def test_a_question_naming_a_range_gives_the_whole_range_as_context() -> None:
+    pain = context_for(DIALOG.question("pain_start"), MATCHER.grammar("pain_start"))
+    assert pain == "Zero, one, two, three, four, five, six, seven, eight, nine, ten."
+    # a yes/no question keeps its words: "Yes. No." alone made "go" heard as "no" in a room
+    red_flag = DIALOG.question("rf_bladder")
+    assert context_for(red_flag, MATCHER.grammar("rf_bladder")) == red_flag
+    assert context_for(red_flag, None) == red_flag and context_for("", ("yes",)) == ""
+
+
+@pytest.mark.parametrize("text, context, said_back", [
+    ("say a number from zero to ten", "How bad is it? Say a number from zero to ten.", True),
+    ("say back or side", "Would you rather lie on your back, or on your side? Say back or side.", True),
+    ("two three", "Zero, one, two, three, four, five, six, seven, eight, nine, ten.", True),
+    ("seven", "Zero, one, two, three, four, five, six, seven, eight, nine, ten.", False),
+    ("seven out of ten", "Zero, one, two, three, four, five, six, seven, eight, nine, ten.", False),
+    ("no i have not", "Have you lost any control of your bladder? Say yes or no.", False),
+    ("yes", "Say yes or no.", False),
+])
+def test_text_that_says_the_context_back_is_told_apart_from_an_answer(
+        text: str, context: str, said_back: bool) -> None:
+    assert repeats_prompt(text, context) is said_back
+
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def test_real_digits_are_heard_with_the_range_as_context(whisper: WhisperRecognizer) -> None:
+    files = sorted((REAL / "digits").glob("*.wav"))[::10]
+    for f in files:
+        _, intent, value, _ = heard(whisper, f"digits/{f.name}", "pain_start")
+        want = DIGIT_WORDS.index(f.name.split("_")[0])
+        assert (intent, value) == ("pain", want), f.name

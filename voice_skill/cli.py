@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Reproduce the benchmark report in docs/.")
     bench.add_argument("--out", type=Path, default=Path("docs"), help="report folder")
     bench.add_argument("--quick", action="store_true", help="a small sample (for a smoke test)")
+    bench.add_argument("--room", action="store_true",
+                       help="the room benchmark instead: real recordings in simulated rooms "
+                            "with echoes and noise (python -m voice_skill.dev.room_bench)")
     bench.add_argument("--soak-minutes", type=float, default=30.0,
                        help="simulated conversation for the memory soak (virtual minutes)")
     bench.set_defaults(func=cmd_bench)

@@ -125,15 +125,19 @@ class TimedRecognizer:
 
 
 def hear(clip: Clip, recognizer: TimedRecognizer, judge: TurnJudge, matcher: IntentMatcher,
-         dialog: Dialog, settings: Settings) -> dict[str, Any]:
-    """The live hearing path on one clip: endpoint, recognize in its state, match the intent."""
-    audio = read_wav(clip.path)
+         dialog: Dialog, settings: Settings, audio: np.ndarray | None = None,
+         after: np.ndarray | None = None) -> dict[str, Any]:
+    """The live hearing path on one clip (or on `audio` made of it, such as the clip played in a
+    room, with `after` as the sound that follows it instead of quiet): endpoint, recognize in
+    its state, match the intent."""
+    if audio is None:
+        audio = read_wav(clip.path)
     if clip.noise is not None and clip.snr_db is not None:
         audio = mix(audio, read_wav(clip.noise), clip.snr_db, f"{clip.path.name}|{clip.snr_db}")
     recognizer.decode_s.clear()
     # The recording's own room sound leads in; the quiet after it ends the turn.
     heard = hear_recording(audio, settings, cast("Recognizer", recognizer), clip.state,
-                           matcher.grammar(clip.state), dialog.question(clip.state), judge)
+                           matcher.grammar(clip.state), dialog.question(clip.state), judge, after)
     u = heard.utterance
     row: dict[str, Any] = {"label": clip.label, "file": clip.path.name, "snr_db": clip.snr_db,
                            "text": "", "intent": "no_match", "value": None, "confidence": 0.0,

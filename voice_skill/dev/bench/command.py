@@ -31,7 +31,14 @@ def _progress(started: float, message: str) -> None:
 
 
 def bench_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`voice-skill bench`: measure every engine available and write the report into --out."""
+    """`voice-skill bench`: measure every engine available and write the report into --out;
+    with --room, the room benchmark instead (voice_skill.dev.room_bench)."""
+    if getattr(args, "room", False):
+        from voice_skill.dev.room_bench import main as room_bench
+
+        engine = getattr(args, "engine", None)
+        return room_bench(["--out", str(args.out)] + (["--every", "10"] if args.quick else [])
+                          + (["--engine", engine] if engine not in (None, "auto") else []))
     plan = Plan.make(bool(args.quick), float(args.soak_minutes))
     settings = settings.replace(log_enabled=False)
     dialog = load_dialog(settings.dialog_path)

@@ -1,0 +1,66 @@
+"""An answer heard through loud noise is not sure, whatever the engine says: its confidence
+falls with the speech-to-noise ratio of what was heard, so a red-flag answer is confirmed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from voice_skill.audio import PIPELINE_RATE_HZ, read_wav, silence
+from voice_skill.dev.real_speech import CORPUS, mix
+from voice_skill.events import Utterance
+from voice_skill.settings import Settings
+from voice_skill.voice_input import (
+    SNR_NONE_DB,
+    SNR_SURE_DB,
+    hear_recording,
+    sound_factor,
+    speech_to_noise_db,
+)
+
+YES = read_wav(sorted((CORPUS / "yes").glob("*.wav"))[0])
+NOISE = read_wav(sorted((CORPUS / "noise").glob("*.wav"))[5])
+
+
+def padded(audio: np.ndarray) -> np.ndarray:
+    return np.concatenate([silence(0.5), audio, silence(0.5)])
+
+
+class SureOfNo:
+    """An engine that always hears "no" and is always sure of it."""
+
+    name = "sure"
+
+    def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None, hint: str = "") -> Utterance:
+        return Utterance("no", 0.95, len(audio) / PIPELINE_RATE_HZ, 0.0)
+
+    def missing_words(self, phrases: Sequence[str]) -> list[str]:
+        return []
+
+
+def test_the_speech_to_noise_ratio_falls_with_the_noise() -> None:
+    clean = speech_to_noise_db(padded(YES))
+    at = {snr: speech_to_noise_db(mix(padded(YES), NOISE, snr, "x")) for snr in (20.0, 10.0, 0.0)}
+    assert clean > 30 and clean > at[20.0] > at[10.0] > at[0.0]
+    assert speech_to_noise_db(np.zeros(10, np.int16)) == 0.0  # too short to tell
+
+
+def test_confidence_is_kept_in_quiet_and_lost_in_loud_noise() -> None:
+    assert sound_factor(SNR_SURE_DB) == 1.0 and sound_factor(60.0) == 1.0
+    assert sound_factor(SNR_NONE_DB) == 0.0 and sound_factor(-30.0) == 0.0
+    assert sound_factor((SNR_SURE_DB + SNR_NONE_DB) / 2) == pytest.approx(0.5)
+
+
+def test_a_sure_answer_through_loud_noise_is_confirmed_not_trusted() -> None:
+    settings = Settings()
+    engine = SureOfNo()
+    quiet = hear_recording(padded(YES), settings, engine, "rf_bladder", ("yes", "no"))  # type: ignore[arg-type]
+    # the noise goes on while the skill listens (no quiet after it)
+    loud = mix(np.concatenate([padded(YES), silence(2.0)]), NOISE, 0.0, "x")
+    noisy = hear_recording(loud, settings, engine, "rf_bladder", ("yes", "no"),  # type: ignore[arg-type]
+                           after=np.zeros(0, np.int16))
+    assert quiet.utterance is not None and noisy.utterance is not None
+    assert quiet.utterance.confidence == pytest.approx(0.95)
+    assert noisy.utterance.confidence < settings.low_confidence
