@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, read_wav
 from voice_skill.dev.report_doc import write_section
-from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import Utterance
-from voice_skill.intents import IntentMatcher
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, read_wav
+from voice_skill.hearing.turns import TurnJudge
+from voice_skill.hearing.voice_input import hear_recording
 from voice_skill.settings import Settings
-from voice_skill.turns import TurnJudge
-from voice_skill.voice_input import hear_recording
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_speech"
 RED_FLAG_STATE, PAIN_STATE = "rf_bladder", "pain_start"
@@ -163,7 +163,7 @@ def is_correct(clip: Clip, row: dict[str, Any]) -> bool:
 
 def measure(engine: str, settings: Settings, every: int = 1) -> dict[str, Any]:
     """Hear every clip with one engine; the raw rows and the summary."""
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.hearing.recognizers import recognizer_for
 
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)

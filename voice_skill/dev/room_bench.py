@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from voice_skill.audio import read_wav
 from voice_skill.dev import room_sim
 from voice_skill.dev.real_speech import (
     ANSWER_INTENTS,
@@ -43,13 +42,14 @@ from voice_skill.dev.real_speech import (
     red_flag_questions,
 )
 from voice_skill.dev.report_doc import write_section
-from voice_skill.dialog import load_dialog
-from voice_skill.intents import IntentMatcher
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.hearing.audio import read_wav
+from voice_skill.hearing.turns import TurnJudge
 from voice_skill.settings import Settings
-from voice_skill.turns import TurnJudge
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 SECTION = "room"
 """its markers in docs/benchmarks.md"""
@@ -117,7 +117,7 @@ def conditions_for(label: str) -> tuple[str, ...]:
 def measure(engine: str, settings: Settings, corpus: Path, every: int,
             cache: Path | None, progress: bool = True) -> dict[str, Any]:
     """Hear every clip in every condition; rows, rooms and a summary per condition."""
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.hearing.recognizers import recognizer_for
 
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)
@@ -185,8 +185,8 @@ def measure_wake(settings: Settings, corpus: Path, every: int, cache: Path | Non
     phrases and calls for help (synthesized: no real recordings of them exist here) caught."""
     from voice_skill.dev.fixtures import clean_take, synthesize
     from voice_skill.dev.wake_bench import HELP_PHRASES, NOT_START, VOICES, detections
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.serve import WakePhrases
+    from voice_skill.front.serve import WakePhrases
+    from voice_skill.hearing.recognizers import recognizer_for
 
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)

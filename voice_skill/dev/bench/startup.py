@@ -22,11 +22,11 @@ def main(settings_text: str, engine: str) -> None:
         _speech_worker_peak_mb,
         first_audio_s,
     )
-    from voice_skill.dialog import load_dialog
+    from voice_skill.dialogue.dialog import load_dialog
+    from voice_skill.dialogue.manager import DialogueManager
     from voice_skill.events import Reply
-    from voice_skill.manager import DialogueManager
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.tts import Pyttsx3Speaker
+    from voice_skill.hearing.recognizers import recognizer_for
+    from voice_skill.speaking.tts import Pyttsx3Speaker
 
     settings = settings_from_json(settings_text)
     with _audio_output() as device, open(os.devnull, "w") as quiet:

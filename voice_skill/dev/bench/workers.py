@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.audio import read_wav
 from voice_skill.clock import VirtualClock
 from voice_skill.dev.bench.corpus import (
     drive_to,
@@ -40,10 +39,11 @@ from voice_skill.dev.bench.plan import (
     settings_json,
     summarize,
 )
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.events import Recognized, Reply, SessionEvent
-from voice_skill.intents import IntentMatcher
-from voice_skill.manager import DialogueManager
+from voice_skill.hearing.audio import read_wav
 from voice_skill.settings import Settings
 
 
@@ -180,7 +180,7 @@ def first_audio_s(speaker: Any, text: str) -> float | None:
 
 def _work_speed(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     """Turn latency split into endpointing, recognition, dialogue and speech synthesis."""
-    from voice_skill.tts import Pyttsx3Speaker, WavSpeaker
+    from voice_skill.speaking.tts import Pyttsx3Speaker, WavSpeaker
 
     dialog = load_dialog(settings.dialog_path)
     recognizer, why = open_engine(settings, engine)
@@ -265,9 +265,9 @@ def _work_startup(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]
 
 def _work_session(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     """Peak resident memory of this process over one full replayed session."""
-    from voice_skill.replay import run_scenario
-    from voice_skill.scenario import load_scenario
-    from voice_skill.tts import NullSpeaker
+    from voice_skill.front.replay import run_scenario
+    from voice_skill.front.scenario import load_scenario
+    from voice_skill.speaking.tts import NullSpeaker
 
     before = _peak_mb()
     dialog = load_dialog(settings.dialog_path)
@@ -283,11 +283,11 @@ def _work_session(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]
 
 def _work_soak(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     """Loop every scenario on virtual clocks with real decoding; sample RSS after each one."""
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.replay import ScenarioListener
-    from voice_skill.scenario import load_scenario
+    from voice_skill.front.replay import ScenarioListener
+    from voice_skill.front.scenario import load_scenario
+    from voice_skill.hearing.recognizers import recognizer_for
     from voice_skill.session import Session
-    from voice_skill.tts import NullSpeaker
+    from voice_skill.speaking.tts import NullSpeaker
 
     dialog = load_dialog(settings.dialog_path)
     paths = sorted(SCENARIOS.glob("*/scenario.yaml"))

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from voice_skill.errors import ModelError, VoiceSkillError
-from voice_skill.model_download import download
-from voice_skill.models import (
+from voice_skill.models.download import download
+from voice_skill.models.manifest import (
     _load,
     default_download_dir,
     find_entry,

@@ -350,7 +350,7 @@ class MicrophoneSource:
         try:
             info = sd.query_devices(self.device, "input")
         except (ValueError, sd.PortAudioError) as exc:
-            from voice_skill.devices import check_device
+            from voice_skill.front.devices import check_device
 
             if self.device is not None:
                 check_device(str(self.device), "input")  # names the microphones there are

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, MicrophoneSource, _sounddevice, parse_device
 from voice_skill.errors import AudioError
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, MicrophoneSource, _sounddevice, parse_device
 from voice_skill.settings import Settings
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
-    from voice_skill.tts import Speaker
+    from voice_skill.hearing.recognizers import Recognizer
+    from voice_skill.speaking.tts import Speaker
 
 HEARD_ABOVE_DB = 10.0
 """the microphone heard the speaker when it was this much louder during the phrase than before"""
@@ -147,10 +147,10 @@ def devices_command(settings: Settings, check: bool, announce: Any = print) -> i
                  "group (`id -nG`).")
     if not check:
         return 0
-    from voice_skill.dialog import load_dialog
+    from voice_skill.dialogue.dialog import load_dialog
     from voice_skill.errors import VoiceSkillError
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.tts import Pyttsx3Speaker
+    from voice_skill.hearing.recognizers import recognizer_for
+    from voice_skill.speaking.tts import Pyttsx3Speaker
 
     dialog = load_dialog(settings.dialog_path)
     phrase = dialog.messages.get("sound_check")

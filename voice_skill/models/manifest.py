@@ -23,7 +23,7 @@ STAMP_NAME = ".voice-skill-model.json"
 """written into an installed model: what was installed and the size of every file"""
 
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # voice_skill/
 
 
 _REPO_MODELS = _PACKAGE_DIR.parent / "models"
