@@ -34,12 +34,12 @@ from voice_skill.dev.real_speech import (
     CORPUS,
     Clip,
     TimedRecognizer,
-    _pct,
-    _spread,
     answer_outcomes,
     false_escalation,
     hear,
+    percent,
     red_flag_questions,
+    spread,
 )
 from voice_skill.dev.report_doc import write_section
 from voice_skill.dialogue.dialog import load_dialog
@@ -220,8 +220,8 @@ def measure_wake(settings: Settings, corpus: Path, every: int, cache: Path | Non
             "false_starts": [h.text for h in found if h.kind == "start"],
             "false_emergencies": [h.text for h in found if h.kind == "emergency"],
             "false_starts_per_hour": round(sum(h.kind == "start" for h in found) / hours, 1),
-            "start_caught_pct": _pct(caught["start"], total["start"]),
-            "help_caught_pct": _pct(caught["emergency"], total["emergency"]),
+            "start_caught_pct": percent(caught["start"], total["start"]),
+            "help_caught_pct": percent(caught["emergency"], total["emergency"]),
             "n_start": total["start"], "n_help": total["emergency"]}
     return out
 
@@ -235,28 +235,28 @@ def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, An
     for label in ANSWER_LABELS:
         sel = pick(label)
         if sel:
-            out["accuracy"][label] = _pct(sum(r["correct"] for r in sel), len(sel))
+            out["accuracy"][label] = percent(sum(r["correct"] for r in sel), len(sel))
             out["n"][label] = len(sel)
             wrong = Counter(f"{r['text']!r}->{r['intent']}" + (f"={r['value']}" if r["value"] is not None
                                                               else "")
                             for r in sel if not r["correct"])
             out["misheard"][label] = wrong.most_common(6)
     other, go, noise = pick("other-words"), pick("go"), pick("noise")
-    out["other_words_as_yes_no"] = _pct(sum(r["intent"] in ("yes", "no") for r in other), len(other))
-    out["other_words_as_answer"] = _pct(sum(r["intent"] in ANSWER_INTENTS for r in other), len(other))
-    out["go_as_no"] = _pct(sum(r["intent"] == "no" for r in go), len(go))
-    out["noise_as_answer"] = _pct(sum(r["intent"] in ANSWER_INTENTS for r in noise), len(noise))
+    out["other_words_as_yes_no"] = percent(sum(r["intent"] in ("yes", "no") for r in other), len(other))
+    out["other_words_as_answer"] = percent(sum(r["intent"] in ANSWER_INTENTS for r in other), len(other))
+    out["go_as_no"] = percent(sum(r["intent"] == "no" for r in go), len(go))
+    out["noise_as_answer"] = percent(sum(r["intent"] in ANSWER_INTENTS for r in noise), len(noise))
     out["yes_as_confident_no"] = sum(r["intent"] == "no" and r["confidence"] >= low_confidence
                                      for r in pick("yes"))
     asked = [r for r in rows if r["label"] in RED_FLAG_LABELS]
-    out["sure_wrong_yes_no"] = _pct(sum(
+    out["sure_wrong_yes_no"] = percent(sum(
         r["intent"] in ("yes", "no") and r["intent"] != r["label"] and r["confidence"] >= low_confidence
         for r in asked), len(asked))
     right = [r for r in asked if r["label"] in ("yes", "no") and r["correct"]]
-    out["right_but_confirmed"] = _pct(sum(r["confidence"] < low_confidence for r in right), len(right))
+    out["right_but_confirmed"] = percent(sum(r["confidence"] < low_confidence for r in right), len(right))
     out["n"].update({"other-words": len(other), "go": len(go), "noise": len(noise),
                      "red-flag": len(asked), "right yes/no": len(right)})
-    out["decode_s"] = _spread([r["decode_s"] for r in rows if r["decode_s"] is not None])
+    out["decode_s"] = spread([r["decode_s"] for r in rows if r["decode_s"] is not None])
     out["no_outcomes"] = answer_outcomes(pick("no"), low_confidence)
     return out
 

@@ -151,7 +151,7 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
 
 def _any_sound_device() -> bool:
     """Whether PortAudio sees any microphone or speaker at all (True when it cannot tell)."""
-    from voice_skill.front.devices import list_devices
+    from voice_skill.hearing.audio import list_devices
 
     try:
         return any(d.inputs or d.outputs for d in list_devices())

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_skill.errors import VoiceSkillError
-from voice_skill.front.devices import Device, check_device, list_devices
+from voice_skill.hearing.audio import Device, check_device, list_devices
 from voice_skill.settings import config_path, load_settings
 
 SOUND_SERVERS = ("pipewire", "pulse")

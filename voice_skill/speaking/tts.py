@@ -171,7 +171,7 @@ def _speak_via_file(
     import sounddevice as sd
 
     from voice_skill.errors import AudioError
-    from voice_skill.hearing.audio import _decode_wav
+    from voice_skill.hearing.audio import decode_wav_native
 
     path = os.path.join(tmpdir, "reply.wav")
     for attempt in (1, 2):
@@ -181,7 +181,7 @@ def _speak_via_file(
         engine.runAndWait()
         try:
             with open(path, "rb") as fh:
-                samples, rate = _decode_wav(fh.read(), "synthesized speech")
+                samples, rate = decode_wav_native(fh.read(), "synthesized speech")
             break
         except FileNotFoundError:
             raise RuntimeError("the engine wrote no audio") from None

@@ -94,11 +94,11 @@ def _rss_mb() -> float:
 
 def _maxrss_mb() -> float:
     """getrusage's peak (MB). On Linux it carries over the parent's peak through fork and exec,
-    so a worker started by a big process reports the parent's size: see _peak_mb."""
+    so a worker started by a big process reports the parent's size: see peak_mb."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _peak_mb(pid: int | str = "self") -> float | None:
+def peak_mb(pid: int | str = "self") -> float | None:
     """Peak resident memory of one process as the kernel tracks it (VmHWM, MB)."""
     with contextlib.suppress(OSError, ValueError, IndexError):
         status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
@@ -106,19 +106,19 @@ def _peak_mb(pid: int | str = "self") -> float | None:
     return None
 
 
-def _speech_worker_peak_mb() -> float | None:
+def speech_worker_peak_mb() -> float | None:
     """Peak memory of this process's pyttsx3 worker (a multiprocessing child), while it runs."""
     me = os.getpid()
     with contextlib.suppress(OSError):
         for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split():
             with contextlib.suppress(OSError):
                 if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return _peak_mb(pid)
+                    return peak_mb(pid)
     return None
 
 
 @contextlib.contextmanager
-def _audio_output() -> Iterator[str]:
+def audio_output() -> Iterator[str]:
     """A real output device: the system's, or else a private PulseAudio null sink we start."""
     import sounddevice as sd
 
@@ -194,7 +194,7 @@ def _work_speed(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     deadline = time.perf_counter() + plan.speed_s
     matcher = IntentMatcher(dialog)
     turns: list[dict[str, Any]] = []
-    with _audio_output() as device, tempfile.TemporaryDirectory() as tmp:
+    with audio_output() as device, tempfile.TemporaryDirectory() as tmp:
         speaker: Any = Pyttsx3Speaker(settings, stream=open(os.devnull, "w"))  # noqa: SIM115
         tts_how = f"pyttsx3 -> espeak-ng, played to {device}"
         if not device:
@@ -269,7 +269,7 @@ def _work_session(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]
     from voice_skill.front.scenario import load_scenario
     from voice_skill.speaking.tts import NullSpeaker
 
-    before = _peak_mb()
+    before = peak_mb()
     dialog = load_dialog(settings.dialog_path)
     scenario = load_scenario(SCENARIOS / plan.session_scenario / "scenario.yaml", dialog,
                              settings.no_input_timeout_s)
@@ -277,7 +277,7 @@ def _work_session(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]
     result = run_scenario(scenario, settings, dialog, engine, NullSpeaker())
     return {"scenario": plan.session_scenario, "passed": result.passed,
             "failures": result.failures[:5], "wall_s": round(time.perf_counter() - t0, 2),
-            "peak_before_mb": before, "peak_mb": _peak_mb(), "rss_end_mb": round(_rss_mb(), 1),
+            "peak_before_mb": before, "peak_mb": peak_mb(), "rss_end_mb": round(_rss_mb(), 1),
             "getrusage_maxrss_mb": _maxrss_mb()}
 
 
@@ -337,7 +337,7 @@ def _work_soak(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
             "speech_decoded_min": round(audio_s / 60, 1), "passes": passes,
             "wall_s": round(time.perf_counter() - t0, 1), "scenarios": len(scenarios),
             "rss_first_mb": rss[0], "rss_max_mb": max(rss), "rss_last_mb": rss[-1],
-            "rss_after_gc_mb": round(_rss_mb(), 2), "peak_mb": _peak_mb(),
+            "rss_after_gc_mb": round(_rss_mb(), 2), "peak_mb": peak_mb(),
             "second_half_slope_mb_per_1000_turns": round(1000 * slope, 3),
             "samples": samples}
 
