@@ -169,3 +169,11 @@ def test_the_corpora_exist_and_are_large_enough() -> None:
     covered = {o.state for o in main}
     assert {s for s in asked if s.startswith("rf_")} <= covered
     assert Path(HELD_OUT).exists() and len(OUTCOMES[HELD_OUT.name]) >= 200
+
+
+def test_silence_then_stop_on_a_red_flag_is_no_emergency() -> None:
+    """Only doubt said about a flag counts as a yes at the end, not a question left unanswered
+    (or words from a television): a false emergency is a harm too."""
+    d = Driver()
+    d.run(["yes", SILENCE, "stop"])
+    assert d.t.ended is not None and d.t.ended.outcome == "stopped" and not d.t.escalations

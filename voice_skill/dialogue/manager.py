@@ -63,7 +63,8 @@ class DialogueManager:
         self._reasks = 0
         self._confirming = False
         self._in_doubt = False
-        """a red-flag answer here was unsure, unclear or missing: a stop then gives its advice"""
+        """a red-flag answer here was said in doubt or heard unsurely: a stop then gives its
+        advice"""
         self._resume_to: str | None = None
         self._reason = ""
         self._timers: list[_Timer] = []
@@ -269,8 +270,8 @@ class DialogueManager:
         heard but not understood), and whatever stays unclear after the re-asks is taken as the
         safer "yes".
         """
-        if s.red_flag:
-            self._in_doubt = True
+        if s.red_flag and unsure:
+            self._in_doubt = True  # doubt said, not silence or words from elsewhere (a TV)
         if s.red_flag and (self._confirming or self._reasks >= self.settings.max_reprompts):
             self._red_flag_default(s)
         elif s.red_flag and not understood and s.red_flag.confirm and not unsure:
