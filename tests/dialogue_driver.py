@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from voice_skill.clock import VirtualClock
-from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.events import Escalated, Intent, NoInput, Output, RateChanged, Reply, SessionEnded
-from voice_skill.intents import IntentMatcher
-from voice_skill.manager import DialogueManager
 from voice_skill.settings import Settings
 
 SILENCE = "<silence>"

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from pulse_rig import PulseRig, rms
 
-from voice_skill.audio import (
+from voice_skill.errors import AudioError
+from voice_skill.hearing.audio import (
     MicrophoneSource,
     WavSource,
     read_wav,
     silence,
     to_pipeline_format,
 )
-from voice_skill.endpointing import Endpointer
-from voice_skill.errors import AudioError
+from voice_skill.hearing.endpointing import Endpointer
 from voice_skill.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "audio"

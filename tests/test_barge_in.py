@@ -19,9 +19,9 @@ import pytest
 from pulse_rig import PulseRig, loud
 from test_voice_session import SpokenSession
 
-from voice_skill.audio import read_wav, silence
 from voice_skill.dev.fixtures import write_wav
 from voice_skill.dev.turn_bench import trim
+from voice_skill.hearing.audio import read_wav, silence
 
 REAL = Path(__file__).parent / "fixtures" / "real_speech"
 CLEAN = Path(__file__).parent / "fixtures" / "audio" / "slt" / "clean"

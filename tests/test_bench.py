@@ -18,8 +18,8 @@ from voice_skill.dev.bench.corpus import (
     red_flag_states,
 )
 from voice_skill.dev.bench.plan import ANSWER_STATE, SECTIONS, Plan
-from voice_skill.dialog import load_dialog
-from voice_skill.manager import DialogueManager
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.settings import Settings
 
 pytestmark = pytest.mark.xdist_group("bench")  # the quick run below, once per worker, is 15 s

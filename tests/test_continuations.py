@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from voice_skill.clock import VirtualClock
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.events import Utterance
-from voice_skill.listening import EndOfInput, Heard
+from voice_skill.hearing.listening import EndOfInput, Heard
 from voice_skill.session import Session
 from voice_skill.session_log import record
 from voice_skill.settings import Settings
-from voice_skill.tts import NullSpeaker
+from voice_skill.speaking.tts import NullSpeaker
 
 
 class Script:

@@ -13,7 +13,7 @@ from dialogue_driver import (
     converse,
 )
 
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.errors import SessionOver
 from voice_skill.events import Intent
 

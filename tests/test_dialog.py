@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from voice_skill.dialog import load_dialog
-from voice_skill.dialog_check import check
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.dialog_check import check
 from voice_skill.errors import DialogError
 
 DIALOGS = Path(__file__).parent / "dialogs"
@@ -165,7 +165,7 @@ def test_a_dialogue_that_is_a_fifo_or_a_device_is_refused_before_it_is_opened(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import os
 
-    from voice_skill.cli import main
+    from voice_skill.front.cli import main
 
     fifo = tmp_path / "dialog.yaml"
     os.mkfifo(fifo)  # reading it would wait for a writer for ever
@@ -278,7 +278,7 @@ REFUSED_AT_LOAD = {
 @pytest.mark.parametrize("case", sorted(REFUSED_AT_LOAD))
 def test_what_would_crash_or_mislead_a_session_is_refused_at_load_and_by_check(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str) -> None:
-    from voice_skill.cli import main
+    from voice_skill.front.cli import main
 
     text, field, message = REFUSED_AT_LOAD[case]
     err = _refused(tmp_path, text)

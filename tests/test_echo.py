@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from pulse_rig import loud
 
-from voice_skill.audio import read_wav, silence
-from voice_skill.echo import EchoCancelledSource, Playback
+from voice_skill.hearing.audio import read_wav, silence
+from voice_skill.hearing.echo import EchoCancelledSource, Playback
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROMPT = FIXTURES / "audio" / "slt" / "clean" / "i_have_no_idea.wav"

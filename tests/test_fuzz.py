@@ -21,18 +21,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voice_skill.audio import decode_wav
 from voice_skill.clock import WallClock
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.errors import AudioError
 from voice_skill.events import SessionEnded, SessionEvent
-from voice_skill.intents import IntentMatcher
-from voice_skill.live import _console_sink, _json_sink
+from voice_skill.front.live import _console_sink, _json_sink
+from voice_skill.front.text_input import TextListener
+from voice_skill.hearing.audio import decode_wav
 from voice_skill.session import Session
 from voice_skill.session_log import SessionLog
 from voice_skill.settings import Settings
-from voice_skill.text_input import TextListener
-from voice_skill.tts import NullSpeaker
+from voice_skill.speaking.tts import NullSpeaker
 
 DIALOG = load_dialog()
 MATCHER = IntentMatcher(DIALOG)

@@ -23,10 +23,10 @@ from dialogue_driver import SILENCE, WAIT, Driver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voice_skill.dialog import bundled_dialog_path, load_dialog
-from voice_skill.dialog_check import check
+from voice_skill.dialogue.dialog import bundled_dialog_path, load_dialog
+from voice_skill.dialogue.dialog_check import check
 from voice_skill.errors import DialogError, ScenarioError, VoiceSkillError
-from voice_skill.scenario import load_scenario
+from voice_skill.front.scenario import load_scenario
 from voice_skill.settings import Settings, load_settings
 from voice_skill.yamlfile import load_yaml
 

@@ -8,17 +8,17 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from voice_skill.audio import PIPELINE_RATE_HZ, read_wav, silence
 from voice_skill.dev.real_speech import CORPUS, mix
 from voice_skill.events import Utterance
-from voice_skill.settings import Settings
-from voice_skill.voice_input import (
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, read_wav, silence
+from voice_skill.hearing.voice_input import (
     SNR_NONE_DB,
     SNR_SURE_DB,
     hear_recording,
     sound_factor,
     speech_to_noise_db,
 )
+from voice_skill.settings import Settings
 
 YES = read_wav(sorted((CORPUS / "yes").glob("*.wav"))[0])
 NOISE = read_wav(sorted((CORPUS / "noise").glob("*.wav"))[5])

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_skill.dialog import load_dialog
-from voice_skill.intents import IntentMatcher
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 
 DIALOG = load_dialog()
 MATCHER = IntentMatcher(DIALOG)

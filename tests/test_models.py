@@ -19,13 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from voice_skill import model_download, models, models_command
 from voice_skill.errors import ModelError
-from voice_skill.models import ModelEntry
+from voice_skill.models import command as models_command
+from voice_skill.models import download as model_download
+from voice_skill.models import manifest as models
+from voice_skill.models.manifest import ModelEntry
 from voice_skill.settings import load_settings
 
 NAME = "vosk-model-test-0.1"
-REPO_MANIFEST = Path(models.__file__).resolve().parent.parent / "models" / "manifest.yaml"
+REPO_MANIFEST = Path(models.__file__).resolve().parents[2] / "models" / "manifest.yaml"
 
 # A model laid out like vosk-model-small-en-us-0.15 (layout v2, lookahead graph, i-vectors).
 MODEL_FILES = {

@@ -12,7 +12,7 @@ import pytest
 from dialogue_driver import HAPPY_PREFIX, RED_FLAGS_NO, SILENCE, WAIT, Driver
 
 from voice_skill.dev.own_words import CORPUS, Outcome, figures, measure
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.events import Intent
 
 HELD_OUT = CORPUS.with_name("own_words_heldout.yaml")

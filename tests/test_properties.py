@@ -6,7 +6,7 @@ from dialogue_driver import SILENCE, WAIT, Driver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.events import Escalated, NoInput, StateChanged
 
 DIALOG = load_dialog()

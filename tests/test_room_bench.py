@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_skill.audio import PIPELINE_RATE_HZ, read_wav
 from voice_skill.dev import room_sim
 from voice_skill.dev.real_speech import CORPUS
 from voice_skill.dev.report_doc import write_section
 from voice_skill.dev.room_bench import CONDITIONS, label_folders, render, verdicts
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, read_wav
 
 SPEECH = read_wav(sorted((CORPUS / "yes").glob("*.wav"))[0])
 NOISE = read_wav(sorted((CORPUS / "noise").glob("*.wav"))[0])
@@ -141,7 +141,7 @@ def test_the_report_renders_from_the_saved_json_into_its_own_section(tmp_path: P
 def test_voice_skill_bench_room_runs_the_room_benchmark(monkeypatch: pytest.MonkeyPatch,
                                                         tmp_path: Path) -> None:
     import voice_skill.dev.room_bench as room_bench
-    from voice_skill.cli import main
+    from voice_skill.front.cli import main
 
     seen: list[list[str]] = []
     monkeypatch.setattr(room_bench, "main", lambda argv: seen.append(argv) or 0)

@@ -15,9 +15,9 @@ import pytest
 from pulse_rig import MIC_SINK, PulseRig
 from test_voice_session import fast_speech_config
 
-from voice_skill.dialog import load_dialog
-from voice_skill.intents import IntentMatcher
-from voice_skill.serve import WakePhrases
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.front.serve import WakePhrases
 from voice_skill.settings import Settings
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio" / "slt" / "clean"
@@ -50,9 +50,9 @@ def test_what_sounds_like_a_start_phrase_is_looked_at_again_and_other_talk_is_no
 @pytest.mark.slow
 def test_help_my_back_misheard_by_free_decoding_still_starts(tmp_path: Path) -> None:
     """flite's slt "help my back" is "held my back" to free Whisper: held to the phrases, a start."""
-    from voice_skill.audio import read_wav
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.serve import wake_of
+    from voice_skill.front.serve import wake_of
+    from voice_skill.hearing.audio import read_wav
+    from voice_skill.hearing.recognizers import recognizer_for
 
     wav = tmp_path / "help_my_back.wav"
     subprocess.run(["flite", "-voice", "slt", "-t", "help my back", "-o", str(wav)], check=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from voice_skill.devices import Device
 from voice_skill.errors import VoiceSkillError
-from voice_skill.service_setup import choose, write_settings
+from voice_skill.front.service_setup import choose, write_settings
+from voice_skill.hearing.audio import Device
 from voice_skill.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]

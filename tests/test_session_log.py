@@ -20,7 +20,7 @@ from typed_session import FIFTH_FLAG_YES, SKILL, TYPED_FIFTH_FLAG_YES, session, 
 from voice_skill.events import Escalated, Notice, SessionEvent
 from voice_skill.session_log import SessionLog
 from voice_skill.settings import Settings
-from voice_skill.tts import Pyttsx3Speaker
+from voice_skill.speaking.tts import Pyttsx3Speaker
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from voice_skill.cli import main
 from voice_skill.errors import VoiceSkillError
+from voice_skill.front.cli import main
 from voice_skill.settings import Settings, load_settings
 
 BAD = [
@@ -42,7 +42,7 @@ def test_a_bad_setting_is_refused_at_start_naming_file_field_and_what_is_allowed
 def test_config_works_before_and_after_the_command(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('emergency_number = "112"\n', encoding="utf-8")
-    from voice_skill.cli import _settings, build_parser
+    from voice_skill.front.cli import _settings, build_parser
 
     for argv in (["--config", str(config), "dialog", "check"],
                  ["dialog", "check", "--config", str(config)]):

@@ -15,7 +15,7 @@ from pulse_rig import PulseRig, SpeakerRecorder, rms
 from typed_session import SKILL, session, until, whole_lines
 
 from voice_skill.events import InputClosed, SessionEvent
-from voice_skill.tts import NullSpeaker
+from voice_skill.speaking.tts import NullSpeaker
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])

@@ -58,7 +58,7 @@ def test_a_spoken_session_keeps_speaking_when_its_json_reader_goes_away(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from voice_skill.live import _json_sink
+    from voice_skill.front.live import _json_sink
 
     read, write = os.pipe()
     os.close(read)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from pulse_rig import PulseRig, rms
 
-from voice_skill.audio import WavSource, read_wav
-from voice_skill.endpointing import Endpointer
+from voice_skill.hearing.audio import WavSource, read_wav
+from voice_skill.hearing.endpointing import Endpointer
 from voice_skill.settings import Settings
-from voice_skill.tts import (
+from voice_skill.speaking.tts import (
     ConsoleSpeaker,
     NullSpeaker,
     Pyttsx3Speaker,
@@ -225,8 +225,8 @@ def test_slugify() -> None:
 def test_what_the_wav_speaker_says_is_heard_back_as_its_words(tmp_path: Path) -> None:
     """What the skill writes goes back through the same input path as a person's voice (16 kHz
     WAV, endpointing, the bundled recognizer) and is heard as what it said."""
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.voice_input import hear_recording
+    from voice_skill.hearing.recognizers import recognizer_for
+    from voice_skill.hearing.voice_input import hear_recording
 
     speaker = WavSpeaker(tmp_path, Settings())
     speaker.say("No.")

@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_skill.audio import WavSource, read_wav, silence
 from voice_skill.dev.turn_bench import trim
-from voice_skill.dialog import load_dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import Utterance
-from voice_skill.intents import IntentMatcher
-from voice_skill.recognizers import recognizer_for
+from voice_skill.hearing.audio import WavSource, read_wav, silence
+from voice_skill.hearing.endpointing import Endpointer
+from voice_skill.hearing.recognizers import recognizer_for
+from voice_skill.hearing.turns import TurnJudge
+from voice_skill.hearing.voice_input import AudioListener
 from voice_skill.settings import Settings
-from voice_skill.turns import TurnJudge
-from voice_skill.voice_input import AudioListener
 
 CLEAN = Path(__file__).parent / "fixtures" / "audio" / "slt" / "clean"
 SETTINGS = Settings()

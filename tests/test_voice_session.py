@@ -101,7 +101,7 @@ class SpokenSession:
 
 def short_timers_dialog(tmp_path: Path) -> Path:
     """The bundled dialogue with its 20-minute timers cut to seconds, so a happy path fits CI."""
-    from voice_skill.dialog import bundled_dialog_path
+    from voice_skill.dialogue.dialog import bundled_dialog_path
 
     text = bundled_dialog_path().read_text(encoding="utf-8")
     text = text.replace("duration_s: 1200", "duration_s: 4").replace("at_s: 600", "at_s: 2")
@@ -134,8 +134,8 @@ def test_spoken_red_flag_yes_escalates_and_the_skill_is_heard_on_its_speaker(
     # (about 35 words at 400 words a minute) make seconds of voiced audio.
     spoken = recording["audio"]
     assert rms(spoken) > 300, "the skill's speaker stayed silent"
-    from voice_skill.audio import WavSource
-    from voice_skill.endpointing import Endpointer
+    from voice_skill.hearing.audio import WavSource
+    from voice_skill.hearing.endpointing import Endpointer
     from voice_skill.settings import Settings
 
     source = WavSource(spoken)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from typed_session import SKILL
 
-from voice_skill.audio import read_wav
 from voice_skill.errors import AudioError
+from voice_skill.hearing.audio import read_wav
 
 
 def wav_bytes(tag: int, channels: int, rate: int, bits: int, data: bytes,

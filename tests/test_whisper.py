@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_skill.audio import read_wav
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.errors import AudioError, ModelError
-from voice_skill.intents import IntentMatcher
-from voice_skill.recognizers import open_recognizer
-from voice_skill.settings import Settings
-from voice_skill.whisper_recognizer import (
+from voice_skill.hearing.audio import read_wav
+from voice_skill.hearing.recognizers import open_recognizer
+from voice_skill.hearing.whisper_recognizer import (
     BundledModel,
     WhisperRecognizer,
     bundled_whisper,
@@ -26,6 +25,7 @@ from voice_skill.whisper_recognizer import (
     log_mel,
     repeats_prompt,
 )
+from voice_skill.settings import Settings
 
 REAL = Path(__file__).parent / "fixtures" / "real_speech"
 DIALOG = load_dialog()

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from voice_skill.clock import VirtualClock
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.events import SessionEnded, SessionEvent, Utterance
-from voice_skill.listening import EndOfInput, Heard
+from voice_skill.hearing.listening import EndOfInput, Heard
 from voice_skill.session import Session
 from voice_skill.settings import Settings
-from voice_skill.tts import NullSpeaker
+from voice_skill.speaking.tts import NullSpeaker
 
 SKILL = [sys.executable, "-m", "voice_skill"]
 # "yes" to the opening, "no" to the first four red flags, then "yes" to the fifth (chest pain,

@@ -1,5 +1,5 @@
 """`python -m voice_skill` is the `voice-skill` command."""
 
-from voice_skill.cli import main
+from voice_skill.front.cli import main
 
 raise SystemExit(main())

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from voice_skill import shutdown
 from voice_skill.clock import Clock
-from voice_skill.dialog import Dialog
+from voice_skill.dialogue.dialog import Dialog
+from voice_skill.dialogue.intents import NO_MATCH, IntentMatcher
+from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.events import (
     Continued,
     Corrected,
@@ -33,12 +35,10 @@ from voice_skill.events import (
     Understood,
     Utterance,
 )
-from voice_skill.intents import NO_MATCH, IntentMatcher
-from voice_skill.listening import EndOfInput, Heard, Listener
-from voice_skill.manager import DialogueManager
+from voice_skill.hearing.listening import EndOfInput, Heard, Listener
 from voice_skill.notify import Notifier
 from voice_skill.settings import Settings
-from voice_skill.tts import Speaker
+from voice_skill.speaking.tts import Speaker
 
 Sink = Callable[[SessionEvent], None]
 

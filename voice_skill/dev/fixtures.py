@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource, read_wav
-from voice_skill.dialog import Dialog, load_dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import NO_MATCH, IntentMatcher
 from voice_skill.errors import AudioError, SpeechOutputError, VoiceSkillError
-from voice_skill.intents import NO_MATCH, IntentMatcher
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, read_wav
+from voice_skill.hearing.endpointing import Endpointer
 from voice_skill.settings import Settings
 
 DEFAULT_OUT = Path("tests/fixtures/audio")
@@ -523,7 +523,7 @@ def fixtures_command(args: argparse.Namespace) -> int:
 
 
 def _record_command(args: argparse.Namespace, dialog: Dialog) -> int:
-    from voice_skill.audio import MicrophoneSource
+    from voice_skill.hearing.audio import MicrophoneSource
 
     phrases = corpus_phrases(dialog)
     if args.only:

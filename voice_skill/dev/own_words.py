@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from voice_skill.clock import VirtualClock
-from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.events import Escalated, Intent, StateChanged
-from voice_skill.intents import IntentMatcher
-from voice_skill.manager import DialogueManager
 from voice_skill.settings import Settings
 from voice_skill.yamlfile import load_yaml
 

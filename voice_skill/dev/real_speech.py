@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, read_wav
 from voice_skill.dev.report_doc import write_section
-from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import Utterance
-from voice_skill.intents import IntentMatcher
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, read_wav
+from voice_skill.hearing.turns import TurnJudge
+from voice_skill.hearing.voice_input import hear_recording
 from voice_skill.settings import Settings
-from voice_skill.turns import TurnJudge
-from voice_skill.voice_input import hear_recording
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real_speech"
 RED_FLAG_STATE, PAIN_STATE = "rf_bladder", "pain_start"
@@ -163,7 +163,7 @@ def is_correct(clip: Clip, row: dict[str, Any]) -> bool:
 
 def measure(engine: str, settings: Settings, every: int = 1) -> dict[str, Any]:
     """Hear every clip with one engine; the raw rows and the summary."""
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.hearing.recognizers import recognizer_for
 
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)
@@ -175,7 +175,7 @@ def measure(engine: str, settings: Settings, every: int = 1) -> dict[str, Any]:
             "rows": rows, "summary": summarize(rows, settings.low_confidence)}
 
 
-def _spread(xs: list[float]) -> dict[str, float] | None:
+def spread(xs: list[float]) -> dict[str, float] | None:
     """Median, 95th percentile and count (None for no values)."""
     if not xs:
         return None
@@ -183,7 +183,7 @@ def _spread(xs: list[float]) -> dict[str, float] | None:
             "n": len(xs)}
 
 
-def _pct(k: int, n: int) -> float | None:
+def percent(k: int, n: int) -> float | None:
     return round(100.0 * k / n, 1) if n else None
 
 
@@ -198,21 +198,21 @@ def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, An
             sel = pick(label, snr)
             if sel:
                 key = f"{label} {'clean' if snr is None else f'{snr:g} dB'}"
-                out["accuracy"][key] = _pct(sum(r["correct"] for r in sel), len(sel))
+                out["accuracy"][key] = percent(sum(r["correct"] for r in sel), len(sel))
                 out["n"][key] = len(sel)
     noise, other, go, yes = pick("noise"), pick("other-words"), pick("go"), pick("yes")
-    out["noise_as_yes_no"] = _pct(sum(r["intent"] in ("yes", "no") for r in noise), len(noise))
-    out["noise_as_answer"] = _pct(sum(r["intent"] in ANSWER_INTENTS for r in noise), len(noise))
-    out["other_words_as_answer"] = _pct(sum(r["intent"] in ANSWER_INTENTS for r in other), len(other))
-    out["go_as_no"] = _pct(sum(r["intent"] == "no" for r in go), len(go))
+    out["noise_as_yes_no"] = percent(sum(r["intent"] in ("yes", "no") for r in noise), len(noise))
+    out["noise_as_answer"] = percent(sum(r["intent"] in ANSWER_INTENTS for r in noise), len(noise))
+    out["other_words_as_answer"] = percent(sum(r["intent"] in ANSWER_INTENTS for r in other), len(other))
+    out["go_as_no"] = percent(sum(r["intent"] == "no" for r in go), len(go))
     out["yes_as_confident_no"] = sum(
         r["intent"] == "no" and r["confidence"] >= low_confidence
         for r in rows if r["label"] == "yes")
     out["n"].update(noise=len(noise), other_words=len(other), go=len(go), yes_all=len(yes))
     times = [r["decode_s"] for r in rows if r["decode_s"] is not None and r["snr_db"] is None
              and r["label"] in ("yes", "no", "stop", "digits")]
-    out["decode_s"] = _spread(times)
-    out["reply_wait_s"] = _spread([r["reply_wait_s"] for r in rows if r["reply_wait_s"] is not None
+    out["decode_s"] = spread(times)
+    out["reply_wait_s"] = spread([r["reply_wait_s"] for r in rows if r["reply_wait_s"] is not None
                                    and r["snr_db"] is None])
     no_rows = [r for r in rows if r["label"] == "no" and r["snr_db"] is None]
     out["no_outcomes"] = answer_outcomes(no_rows, low_confidence)

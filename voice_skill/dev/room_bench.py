@@ -28,28 +28,28 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from voice_skill.audio import read_wav
 from voice_skill.dev import room_sim
 from voice_skill.dev.real_speech import (
     ANSWER_INTENTS,
     CORPUS,
     Clip,
     TimedRecognizer,
-    _pct,
-    _spread,
     answer_outcomes,
     false_escalation,
     hear,
+    percent,
     red_flag_questions,
+    spread,
 )
 from voice_skill.dev.report_doc import write_section
-from voice_skill.dialog import load_dialog
-from voice_skill.intents import IntentMatcher
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.hearing.audio import read_wav
+from voice_skill.hearing.turns import TurnJudge
 from voice_skill.settings import Settings
-from voice_skill.turns import TurnJudge
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 SECTION = "room"
 """its markers in docs/benchmarks.md"""
@@ -117,7 +117,7 @@ def conditions_for(label: str) -> tuple[str, ...]:
 def measure(engine: str, settings: Settings, corpus: Path, every: int,
             cache: Path | None, progress: bool = True) -> dict[str, Any]:
     """Hear every clip in every condition; rows, rooms and a summary per condition."""
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.hearing.recognizers import recognizer_for
 
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)
@@ -185,8 +185,8 @@ def measure_wake(settings: Settings, corpus: Path, every: int, cache: Path | Non
     phrases and calls for help (synthesized: no real recordings of them exist here) caught."""
     from voice_skill.dev.fixtures import clean_take, synthesize
     from voice_skill.dev.wake_bench import HELP_PHRASES, NOT_START, VOICES, detections
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.serve import WakePhrases
+    from voice_skill.front.serve import WakePhrases
+    from voice_skill.hearing.recognizers import recognizer_for
 
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)
@@ -220,8 +220,8 @@ def measure_wake(settings: Settings, corpus: Path, every: int, cache: Path | Non
             "false_starts": [h.text for h in found if h.kind == "start"],
             "false_emergencies": [h.text for h in found if h.kind == "emergency"],
             "false_starts_per_hour": round(sum(h.kind == "start" for h in found) / hours, 1),
-            "start_caught_pct": _pct(caught["start"], total["start"]),
-            "help_caught_pct": _pct(caught["emergency"], total["emergency"]),
+            "start_caught_pct": percent(caught["start"], total["start"]),
+            "help_caught_pct": percent(caught["emergency"], total["emergency"]),
             "n_start": total["start"], "n_help": total["emergency"]}
     return out
 
@@ -235,28 +235,28 @@ def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, An
     for label in ANSWER_LABELS:
         sel = pick(label)
         if sel:
-            out["accuracy"][label] = _pct(sum(r["correct"] for r in sel), len(sel))
+            out["accuracy"][label] = percent(sum(r["correct"] for r in sel), len(sel))
             out["n"][label] = len(sel)
             wrong = Counter(f"{r['text']!r}->{r['intent']}" + (f"={r['value']}" if r["value"] is not None
                                                               else "")
                             for r in sel if not r["correct"])
             out["misheard"][label] = wrong.most_common(6)
     other, go, noise = pick("other-words"), pick("go"), pick("noise")
-    out["other_words_as_yes_no"] = _pct(sum(r["intent"] in ("yes", "no") for r in other), len(other))
-    out["other_words_as_answer"] = _pct(sum(r["intent"] in ANSWER_INTENTS for r in other), len(other))
-    out["go_as_no"] = _pct(sum(r["intent"] == "no" for r in go), len(go))
-    out["noise_as_answer"] = _pct(sum(r["intent"] in ANSWER_INTENTS for r in noise), len(noise))
+    out["other_words_as_yes_no"] = percent(sum(r["intent"] in ("yes", "no") for r in other), len(other))
+    out["other_words_as_answer"] = percent(sum(r["intent"] in ANSWER_INTENTS for r in other), len(other))
+    out["go_as_no"] = percent(sum(r["intent"] == "no" for r in go), len(go))
+    out["noise_as_answer"] = percent(sum(r["intent"] in ANSWER_INTENTS for r in noise), len(noise))
     out["yes_as_confident_no"] = sum(r["intent"] == "no" and r["confidence"] >= low_confidence
                                      for r in pick("yes"))
     asked = [r for r in rows if r["label"] in RED_FLAG_LABELS]
-    out["sure_wrong_yes_no"] = _pct(sum(
+    out["sure_wrong_yes_no"] = percent(sum(
         r["intent"] in ("yes", "no") and r["intent"] != r["label"] and r["confidence"] >= low_confidence
         for r in asked), len(asked))
     right = [r for r in asked if r["label"] in ("yes", "no") and r["correct"]]
-    out["right_but_confirmed"] = _pct(sum(r["confidence"] < low_confidence for r in right), len(right))
+    out["right_but_confirmed"] = percent(sum(r["confidence"] < low_confidence for r in right), len(right))
     out["n"].update({"other-words": len(other), "go": len(go), "noise": len(noise),
                      "red-flag": len(asked), "right yes/no": len(right)})
-    out["decode_s"] = _spread([r["decode_s"] for r in rows if r["decode_s"] is not None])
+    out["decode_s"] = spread([r["decode_s"] for r in rows if r["decode_s"] is not None])
     out["no_outcomes"] = answer_outcomes(pick("no"), low_confidence)
     return out
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ
 
 SIDE_M = (3.0, 6.0)
 """length and width of the room (metres)"""

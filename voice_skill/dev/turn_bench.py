@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
-from voice_skill.dialog import load_dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import Intent
-from voice_skill.intents import IntentMatcher
-from voice_skill.recognizers import recognizer_for
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
+from voice_skill.hearing.endpointing import Endpointer
+from voice_skill.hearing.recognizers import recognizer_for
+from voice_skill.hearing.turns import TurnJudge
+from voice_skill.hearing.voice_input import AudioListener
 from voice_skill.settings import Settings
-from voice_skill.turns import TurnJudge
-from voice_skill.voice_input import AudioListener
 
 PAUSES_S = (0.3, 0.45, 0.6)
 """silences put inside an answer: a breath, a wince, a search for the word (seconds)"""

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ
 
 REPO = Path(__file__).resolve().parents[2]
 CLEAN = REPO / "tests" / "fixtures" / "audio" / "slt" / "clean"
@@ -162,7 +162,7 @@ def block_levels(audio: np.ndarray) -> np.ndarray:
 
 def word_end_s(path: Path) -> float:
     """Where the spoken word in a recording ends: its last 10 ms within 20 dB of its loudest."""
-    from voice_skill.audio import read_wav
+    from voice_skill.hearing.audio import read_wav
 
     levels = block_levels(read_wav(path))
     loud = np.flatnonzero(levels > 0.1 * levels.max())
@@ -235,7 +235,7 @@ def main() -> None:
             config = base / "config.toml"
             config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n")
             dialog = base / "short.yaml"
-            from voice_skill.dialog import bundled_dialog_path
+            from voice_skill.dialogue.dialog import bundled_dialog_path
             text = bundled_dialog_path().read_text(encoding="utf-8")
             dialog.write_text(text.replace("duration_s: 1200", "duration_s: 4")
                               .replace("at_s: 600", "at_s: 2"), encoding="utf-8")

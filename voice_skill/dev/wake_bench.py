@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
 from voice_skill.dev.fixtures import clean_take, synthesize
 from voice_skill.dev.real_speech import CORPUS, mix
 from voice_skill.dev.report_doc import write_section
-from voice_skill.dialog import load_dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import WakeHeard
-from voice_skill.intents import IntentMatcher
-from voice_skill.serve import MIN_CONFIDENCE, WakePhrases, wake_of
+from voice_skill.front.serve import MIN_CONFIDENCE, WakePhrases, wake_of
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
+from voice_skill.hearing.endpointing import Endpointer
 from voice_skill.settings import Settings
 
 SECTION = "wake"
@@ -92,7 +92,7 @@ def spoken_phrases(start: tuple[str, ...], noise_files: list[Path]) -> list[dict
 
 def measure(engine: str, settings: Settings, every: int = 1) -> dict[str, Any]:
     """False starts on the real stream, and the catch rate of spoken phrases, for one engine."""
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.hearing.recognizers import recognizer_for
 
     dialog = load_dialog(settings.dialog_path)
     matcher = IntentMatcher(dialog)

@@ -18,7 +18,7 @@ from voice_skill.dev.bench.plan import ENGINES, Plan
 from voice_skill.dev.bench.report import render_markdown, targets
 from voice_skill.dev.bench.workers import run_worker
 from voice_skill.dev.report_doc import write_section
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.settings import Settings
 
 SECTION = "bench"

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from voice_skill.audio import WavSource, silence
-from voice_skill.dialog import Dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.dialogue.dialog import Dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.errors import ModelError, VoiceSkillError
 from voice_skill.events import Intent
-from voice_skill.intents import IntentMatcher
-from voice_skill.manager import DialogueManager
+from voice_skill.hearing.audio import WavSource, silence
+from voice_skill.hearing.endpointing import Endpointer
 from voice_skill.settings import Settings
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 from voice_skill.dev.bench.plan import ANSWER_STATE, FIXTURES, GLOBAL_STATE
 
@@ -109,7 +109,7 @@ def drive_to(manager: DialogueManager, target: str) -> None:
 
 def open_engine(settings: Settings, engine: str) -> tuple[Recognizer | None, str]:
     """The engine's recognizer, or None and the reason it cannot be measured here."""
-    from voice_skill.recognizers import recognizer_for
+    from voice_skill.hearing.recognizers import recognizer_for
 
     try:
         return recognizer_for(settings, engine), ""

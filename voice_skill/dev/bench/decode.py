@@ -8,7 +8,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from voice_skill.audio import read_wav
 from voice_skill.clock import VirtualClock
 from voice_skill.dev.bench.corpus import (
     Task,
@@ -22,17 +21,18 @@ from voice_skill.dev.bench.corpus import (
 )
 from voice_skill.dev.bench.plan import FIXTURES, Plan, percent, settings_from_json, settings_json, summarize
 from voice_skill.dev.real_speech import TimedRecognizer
-from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import NO_MATCH, IntentMatcher
+from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.errors import ModelError
 from voice_skill.events import Escalated, Intent, Reply
-from voice_skill.intents import NO_MATCH, IntentMatcher
-from voice_skill.manager import DialogueManager
+from voice_skill.hearing.audio import read_wav
+from voice_skill.hearing.turns import TurnJudge
+from voice_skill.hearing.voice_input import hear_recording
 from voice_skill.settings import Settings
-from voice_skill.turns import TurnJudge
-from voice_skill.voice_input import hear_recording
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 _POOL: dict[str, Any] = {}
 

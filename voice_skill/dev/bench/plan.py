@@ -9,7 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from voice_skill.intents import NO_MATCH
+from voice_skill.dialogue.intents import NO_MATCH
 from voice_skill.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]

@@ -17,19 +17,19 @@ def main(settings_text: str, engine: str) -> None:
     from voice_skill.clock import WallClock
     from voice_skill.dev.bench.plan import settings_from_json
     from voice_skill.dev.bench.workers import (
-        _audio_output,
-        _peak_mb,
-        _speech_worker_peak_mb,
+        audio_output,
         first_audio_s,
+        peak_mb,
+        speech_worker_peak_mb,
     )
-    from voice_skill.dialog import load_dialog
+    from voice_skill.dialogue.dialog import load_dialog
+    from voice_skill.dialogue.manager import DialogueManager
     from voice_skill.events import Reply
-    from voice_skill.manager import DialogueManager
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.tts import Pyttsx3Speaker
+    from voice_skill.hearing.recognizers import recognizer_for
+    from voice_skill.speaking.tts import Pyttsx3Speaker
 
     settings = settings_from_json(settings_text)
-    with _audio_output() as device, open(os.devnull, "w") as quiet:
+    with audio_output() as device, open(os.devnull, "w") as quiet:
         t_imported = time.time()
         dialog = load_dialog(settings.dialog_path)
         t_dialog = time.time()
@@ -41,7 +41,7 @@ def main(settings_text: str, engine: str) -> None:
         t_say = time.time()
         first = first_audio_s(speaker, greeting.spoken)
         worker_s = speaker.worker_start_s
-        worker_peak = _speech_worker_peak_mb()
+        worker_peak = speech_worker_peak_mb()
         speaker.close()
     print(json.dumps({
         "device": device, "engine": recognizer.name, "speaking": first is not None,
@@ -50,7 +50,7 @@ def main(settings_text: str, engine: str) -> None:
         "tts_engine_ready_s": worker_s,
         "first_word_s": (t_say + first - t_spawn) if first is not None else None,
         "greeting_first_audio_s": first,
-        "peak_mb": _peak_mb(), "tts_worker_peak_mb": worker_peak}))
+        "peak_mb": peak_mb(), "tts_worker_peak_mb": worker_peak}))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.audio import read_wav
 from voice_skill.clock import VirtualClock
 from voice_skill.dev.bench.corpus import (
     drive_to,
@@ -40,10 +39,11 @@ from voice_skill.dev.bench.plan import (
     settings_json,
     summarize,
 )
-from voice_skill.dialog import load_dialog
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.events import Recognized, Reply, SessionEvent
-from voice_skill.intents import IntentMatcher
-from voice_skill.manager import DialogueManager
+from voice_skill.hearing.audio import read_wav
 from voice_skill.settings import Settings
 
 
@@ -94,11 +94,11 @@ def _rss_mb() -> float:
 
 def _maxrss_mb() -> float:
     """getrusage's peak (MB). On Linux it carries over the parent's peak through fork and exec,
-    so a worker started by a big process reports the parent's size: see _peak_mb."""
+    so a worker started by a big process reports the parent's size: see peak_mb."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _peak_mb(pid: int | str = "self") -> float | None:
+def peak_mb(pid: int | str = "self") -> float | None:
     """Peak resident memory of one process as the kernel tracks it (VmHWM, MB)."""
     with contextlib.suppress(OSError, ValueError, IndexError):
         status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
@@ -106,19 +106,19 @@ def _peak_mb(pid: int | str = "self") -> float | None:
     return None
 
 
-def _speech_worker_peak_mb() -> float | None:
+def speech_worker_peak_mb() -> float | None:
     """Peak memory of this process's pyttsx3 worker (a multiprocessing child), while it runs."""
     me = os.getpid()
     with contextlib.suppress(OSError):
         for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split():
             with contextlib.suppress(OSError):
                 if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return _peak_mb(pid)
+                    return peak_mb(pid)
     return None
 
 
 @contextlib.contextmanager
-def _audio_output() -> Iterator[str]:
+def audio_output() -> Iterator[str]:
     """A real output device: the system's, or else a private PulseAudio null sink we start."""
     import sounddevice as sd
 
@@ -180,7 +180,7 @@ def first_audio_s(speaker: Any, text: str) -> float | None:
 
 def _work_speed(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     """Turn latency split into endpointing, recognition, dialogue and speech synthesis."""
-    from voice_skill.tts import Pyttsx3Speaker, WavSpeaker
+    from voice_skill.speaking.tts import Pyttsx3Speaker, WavSpeaker
 
     dialog = load_dialog(settings.dialog_path)
     recognizer, why = open_engine(settings, engine)
@@ -194,7 +194,7 @@ def _work_speed(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     deadline = time.perf_counter() + plan.speed_s
     matcher = IntentMatcher(dialog)
     turns: list[dict[str, Any]] = []
-    with _audio_output() as device, tempfile.TemporaryDirectory() as tmp:
+    with audio_output() as device, tempfile.TemporaryDirectory() as tmp:
         speaker: Any = Pyttsx3Speaker(settings, stream=open(os.devnull, "w"))  # noqa: SIM115
         tts_how = f"pyttsx3 -> espeak-ng, played to {device}"
         if not device:
@@ -265,11 +265,11 @@ def _work_startup(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]
 
 def _work_session(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     """Peak resident memory of this process over one full replayed session."""
-    from voice_skill.replay import run_scenario
-    from voice_skill.scenario import load_scenario
-    from voice_skill.tts import NullSpeaker
+    from voice_skill.front.replay import run_scenario
+    from voice_skill.front.scenario import load_scenario
+    from voice_skill.speaking.tts import NullSpeaker
 
-    before = _peak_mb()
+    before = peak_mb()
     dialog = load_dialog(settings.dialog_path)
     scenario = load_scenario(SCENARIOS / plan.session_scenario / "scenario.yaml", dialog,
                              settings.no_input_timeout_s)
@@ -277,17 +277,17 @@ def _work_session(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]
     result = run_scenario(scenario, settings, dialog, engine, NullSpeaker())
     return {"scenario": plan.session_scenario, "passed": result.passed,
             "failures": result.failures[:5], "wall_s": round(time.perf_counter() - t0, 2),
-            "peak_before_mb": before, "peak_mb": _peak_mb(), "rss_end_mb": round(_rss_mb(), 1),
+            "peak_before_mb": before, "peak_mb": peak_mb(), "rss_end_mb": round(_rss_mb(), 1),
             "getrusage_maxrss_mb": _maxrss_mb()}
 
 
 def _work_soak(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
     """Loop every scenario on virtual clocks with real decoding; sample RSS after each one."""
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.replay import ScenarioListener
-    from voice_skill.scenario import load_scenario
+    from voice_skill.front.replay import ScenarioListener
+    from voice_skill.front.scenario import load_scenario
+    from voice_skill.hearing.recognizers import recognizer_for
     from voice_skill.session import Session
-    from voice_skill.tts import NullSpeaker
+    from voice_skill.speaking.tts import NullSpeaker
 
     dialog = load_dialog(settings.dialog_path)
     paths = sorted(SCENARIOS.glob("*/scenario.yaml"))
@@ -337,7 +337,7 @@ def _work_soak(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]:
             "speech_decoded_min": round(audio_s / 60, 1), "passes": passes,
             "wall_s": round(time.perf_counter() - t0, 1), "scenarios": len(scenarios),
             "rss_first_mb": rss[0], "rss_max_mb": max(rss), "rss_last_mb": rss[-1],
-            "rss_after_gc_mb": round(_rss_mb(), 2), "peak_mb": _peak_mb(),
+            "rss_after_gc_mb": round(_rss_mb(), 2), "peak_mb": peak_mb(),
             "second_half_slope_mb_per_1000_turns": round(1000 * slope, 3),
             "samples": samples}
 

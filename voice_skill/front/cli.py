@@ -36,7 +36,7 @@ def _print_json(obj: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`voice-skill run`: one session by voice (or typed with --text)."""
-    from voice_skill.live import run_session
+    from voice_skill.front.live import run_session
 
     outcome = run_session(_settings(args), text=args.text, json_out=args.json)
     return 0 if outcome is not None else 1
@@ -44,14 +44,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """`voice-skill serve`: wait for a start phrase, run a session, wait again."""
-    from voice_skill.serve import serve
+    from voice_skill.front.serve import serve
 
     return serve(_settings(args), args.json, args.sessions)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """`voice-skill devices [--check]`: microphones and speakers by name; a sound check."""
-    from voice_skill.devices import devices_command
+    from voice_skill.front.devices import devices_command
 
     return devices_command(_settings(args), args.check)
 
@@ -61,14 +61,14 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """`voice-skill replay`: a recorded-audio scenario through the whole pipeline."""
-    from voice_skill.replay import replay_command
+    from voice_skill.front.replay import replay_command
 
     return int(replay_command(args, _settings(args)))
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
     """`voice-skill recognize`: what each WAV is heard as, in a state."""
-    from voice_skill.replay import recognize_command
+    from voice_skill.front.replay import recognize_command
 
     return int(recognize_command(args, _settings(args)))
 
@@ -93,8 +93,8 @@ def _dev_tool(module: str, command: str) -> Any:
 
 def cmd_dialog(args: argparse.Namespace) -> int:
     """`voice-skill dialog check|states|diagram`: the dialogue file, checked or shown."""
-    from voice_skill.dialog import load_dialog
-    from voice_skill.dialog_check import check
+    from voice_skill.dialogue.dialog import load_dialog
+    from voice_skill.dialogue.dialog_check import check
 
     dialog = load_dialog(_settings(args).dialog_path)
     if args.action == "states":
@@ -119,7 +119,7 @@ def cmd_dialog(args: argparse.Namespace) -> int:
         if not problems:
             print(f"{dialog.path}: OK ({len(dialog.states)} states)")
         return 1 if problems else 0
-    from voice_skill.diagram import draw
+    from voice_skill.dialogue.diagram import draw
 
     print(draw(dialog, args.out), end="")
     return 0
@@ -130,7 +130,7 @@ def cmd_dialog(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: every subcommand and its options."""
-    from voice_skill.models_command import add_models_parser
+    from voice_skill.models.command import add_models_parser
 
     parser = argparse.ArgumentParser(
         prog="voice-skill",

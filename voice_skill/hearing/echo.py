@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ
 from voice_skill.errors import AudioError
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ class EchoCancelledSource:
 
 def cancel_echo(mic: Any, speaker: Any) -> EchoCancelledSource:
     """The microphone with the speaker's replies cancelled out of it, wired to the speaker."""
-    from voice_skill.audio import to_pipeline_format
+    from voice_skill.hearing.audio import to_pipeline_format
 
     playback = Playback()
 

@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ  # every engine gets 16 kHz mono int16 audio
-from voice_skill.errors import AudioError, ModelError
+from voice_skill.errors import ModelError
 from voice_skill.events import Utterance
-from voice_skill.grammar import LruCache, jsgf, normalize, parse, phrase_key, split_known
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, pcm_bytes  # every engine gets 16 kHz mono int16 audio
+from voice_skill.hearing.grammar import LruCache, jsgf, normalize, parse, phrase_key, split_known
 from voice_skill.settings import Settings
 
 GRAMMAR_CACHE_SIZE = 16
@@ -64,17 +64,6 @@ class Recognizer(Protocol):
     def missing_words(self, phrases: Sequence[str]) -> list[str]:
         """Words of these phrases the engine cannot hear (sorted, each once)."""
         ...
-
-
-def _pcm(audio: np.ndarray) -> bytes:
-    """The audio as little-endian 16-bit bytes, after checking it is what the engines need."""
-    arr = np.asarray(audio)
-    if arr.dtype != np.int16 or arr.ndim != 1:
-        raise AudioError(
-            f"recognizer input must be 1-D int16 audio at {PIPELINE_RATE_HZ} Hz,"
-            f" got {arr.dtype} with shape {arr.shape}"
-        )
-    return arr.astype("<i2", copy=False).tobytes()
 
 
 class VoskRecognizer:
@@ -141,7 +130,7 @@ class VoskRecognizer:
     def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None,
                   hint: str = "") -> Utterance:
         """Text heard (or "" when not understood); `phrases` None means free dictation."""
-        data = _pcm(audio)
+        data = pcm_bytes(audio)
         start = time.perf_counter()
         rec = self._recognizer(phrases)
         if rec is None:  # nothing in this set can be heard: nothing is understood
@@ -273,7 +262,7 @@ class PocketSphinxRecognizer:
     def recognize(self, audio: np.ndarray, phrases: Sequence[str] | None,
                   hint: str = "") -> Utterance:
         """Text heard (or "" when not understood); `phrases` None means free dictation."""
-        data = _pcm(audio)
+        data = pcm_bytes(audio)
         start = time.perf_counter()
         grammar = None
         if phrases is not None:
@@ -312,7 +301,7 @@ def _rms(audio: np.ndarray) -> float:
 
 def _whisper() -> Recognizer:
     try:  # CTranslate2 loads only when Whisper is used
-        from voice_skill.whisper_recognizer import WhisperRecognizer
+        from voice_skill.hearing.whisper_recognizer import WhisperRecognizer
     except (ImportError, OSError) as exc:
         raise ModelError(f"the Whisper engine cannot be loaded ({exc}); run bin/setup") from exc
     return WhisperRecognizer()
@@ -320,7 +309,7 @@ def _whisper() -> Recognizer:
 
 def _lead_ins(settings: Settings) -> tuple[str, ...]:
     """What the dialogue says people say before an answer (a grammar lets it through)."""
-    from voice_skill.dialog import load_dialog
+    from voice_skill.dialogue.dialog import load_dialog
 
     return load_dialog(settings.dialog_path).language.lead_ins
 
@@ -386,7 +375,7 @@ def recognizer_for(settings: Settings, engine: str | None = None,
     """The configured engine with the model found where settings say; one per process,
     since loading a model takes a while. "vosk" without a Vosk model raises ModelError
     listing where it looked; any other engine goes on without one."""
-    from voice_skill.models import locate_vosk_model
+    from voice_skill.models.manifest import locate_vosk_model
 
     wanted = engine or settings.engine
     model_path = None

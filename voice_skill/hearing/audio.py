@@ -9,6 +9,7 @@ import stat
 import struct
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,7 +78,7 @@ def read_wav(path: Path) -> np.ndarray:
 
 def decode_wav(data: bytes, name: str) -> np.ndarray:
     """WAV bytes as int16 mono 16 kHz; AudioError (naming `name`) for anything else."""
-    samples, rate = _decode_wav(data, name)
+    samples, rate = decode_wav_native(data, name)
     return to_pipeline_format(samples, rate)
 
 
@@ -87,7 +88,7 @@ def _file_kind(mode: int) -> str:
     return next((what for test, what in kinds if test(mode)), "not a file")
 
 
-def _decode_wav(data: bytes, name: str) -> tuple[np.ndarray, int]:
+def decode_wav_native(data: bytes, name: str) -> tuple[np.ndarray, int]:
     """Parse RIFF/WAVE bytes into (samples as (frames, channels) floats or ints, rate)."""
     if len(data) == 0:
         raise AudioError(f"{name}: empty file (0 bytes), not a WAV file")
@@ -345,13 +346,11 @@ class MicrophoneSource:
         return "default" if self.device is None else str(self.device)
 
     def _open(self) -> None:
-        sd = _sounddevice()
+        sd = load_sounddevice()
         label = self.device_label
         try:
             info = sd.query_devices(self.device, "input")
         except (ValueError, sd.PortAudioError) as exc:
-            from voice_skill.devices import check_device
-
             if self.device is not None:
                 check_device(str(self.device), "input")  # names the microphones there are
             raise AudioError(f"No microphone found (device {label!r}): {exc}") from exc
@@ -489,7 +488,7 @@ class MicrophoneSource:
     def reopen(self) -> None:
         """Close and open the device again, rescanning devices (after an unplug or a busy error)."""
         self._close_stream()
-        sd = _sounddevice()
+        sd = load_sounddevice()
         # PortAudio lists devices once at start-up; restart it so a re-plugged device is seen.
         sd._terminate()
         sd._initialize()
@@ -527,7 +526,7 @@ def parse_device(device: str | int | None) -> str | int | None:
     return device
 
 
-def _sounddevice() -> Any:
+def load_sounddevice() -> Any:
     """Import sounddevice late: PortAudio scans devices at import, and a missing lib is an error."""
     try:
         import sounddevice
@@ -536,3 +535,70 @@ def _sounddevice() -> Any:
             f"No microphone support: the PortAudio library is missing ({exc}); install libportaudio2"
         ) from exc
     return sounddevice
+
+
+def pcm_bytes(audio: np.ndarray) -> bytes:
+    """The audio as little-endian 16-bit bytes, after checking it is what the engines need
+    (every recognizer checks its input with this)."""
+    arr = np.asarray(audio)
+    if arr.dtype != np.int16 or arr.ndim != 1:
+        raise AudioError(
+            f"recognizer input must be 1-D int16 audio at {PIPELINE_RATE_HZ} Hz,"
+            f" got {arr.dtype} with shape {arr.shape}"
+        )
+    return arr.astype("<i2", copy=False).tobytes()
+
+
+@dataclass(frozen=True)
+class Device:
+    """One audio device as PortAudio lists it."""
+
+    index: int
+    name: str
+    inputs: int
+    outputs: int
+    default_input: bool
+    default_output: bool
+
+
+def list_devices() -> list[Device]:
+    """Every audio device PortAudio sees, with its channels and whether it is a default."""
+    sd = load_sounddevice()
+    try:
+        devices = sd.query_devices()
+        default_in, default_out = (int(i) if i is not None else -1 for i in sd.default.device)
+    except sd.PortAudioError as exc:
+        raise AudioError(f"cannot list audio devices: {exc}") from exc
+    return [Device(i, str(d["name"]), int(d["max_input_channels"]),
+                   int(d["max_output_channels"]), i == default_in, i == default_out)
+            for i, d in enumerate(devices)]
+
+
+def device_table(devices: list[Device]) -> str:
+    """The devices as a person reads them: microphones, then speakers, defaults marked."""
+    lines = []
+    for title, kind in (("Microphones", "inputs"), ("Speakers", "outputs")):
+        lines.append(f"{title}:")
+        found = [d for d in devices if getattr(d, kind)]
+        for d in found:
+            default = d.default_input if kind == "inputs" else d.default_output
+            lines.append(f"  {d.index:>3}  {d.name}{'  (default)' if default else ''}")
+        if not found:
+            lines.append("  none")
+    return "\n".join(lines)
+
+
+def check_device(name: str | None, kind: str) -> None:
+    """Raise AudioError naming the devices there are when `name` (an input or output) is not
+    one of them; None, the system default, always passes."""
+    device = parse_device(name)
+    if device is None:
+        return
+    sd = load_sounddevice()
+    try:
+        sd.query_devices(device, kind)
+    except (ValueError, sd.PortAudioError) as exc:
+        channels = "inputs" if kind == "input" else "outputs"
+        there = ", ".join(repr(d.name) for d in list_devices() if getattr(d, channels)) or "none"
+        what = "microphone" if kind == "input" else "speaker"
+        raise AudioError(f"No {what} {name!r} here ({exc}). {what.capitalize()}s: {there}") from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from voice_skill.dialog import RESUME, Dialog, State
+from voice_skill.dialogue.dialog import RESUME, Dialog, State
 
 MAX_WORDS_PER_SENTENCE = 20
 """The voice rule: one idea per sentence, at most about 20 words."""

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ
-from voice_skill.endpointing import TAIL_S
+from voice_skill.dialogue.intents import NO_MATCH, IntentMatcher
 from voice_skill.events import Intent, Utterance
-from voice_skill.intents import NO_MATCH, IntentMatcher
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ
+from voice_skill.hearing.endpointing import TAIL_S
 from voice_skill.settings import Settings
 
 if TYPE_CHECKING:  # the engines load their libraries on import: not needed to type-check
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from voice_skill.clock import Clock
-from voice_skill.dialog import RESUME, WHEN_HEARD, Dialog, State, template_fields
+from voice_skill.dialogue.dialog import RESUME, WHEN_HEARD, Dialog, State, template_fields
 from voice_skill.errors import SessionOver
 from voice_skill.events import (
     Escalated,

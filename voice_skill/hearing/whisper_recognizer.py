@@ -23,9 +23,9 @@ import platformdirs
 import tokenizers
 import yaml
 
-from voice_skill.audio import PIPELINE_RATE_HZ
 from voice_skill.errors import ModelError
 from voice_skill.events import Utterance
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, pcm_bytes
 
 N_FFT, HOP, N_MELS = 400, 160, 80
 """Whisper's front end: 25 ms windows every 10 ms, 80 mel bands"""
@@ -110,9 +110,9 @@ def _sha256(path: Path) -> str:
 
 def bundled_whisper(manifest: Path | None = None) -> BundledModel:
     """The manifest's bundled Whisper model entry."""
-    from voice_skill.models import _read_manifest_text  # one manifest file for every model
+    from voice_skill.models.manifest import read_manifest_text  # one manifest file for every model
 
-    text, source = _read_manifest_text(manifest)
+    text, source = read_manifest_text(manifest)
     try:
         entry = next(e for e in (yaml.safe_load(text) or {}).get("bundled", [])
                      if e.get("engine") == "whisper")
@@ -364,9 +364,7 @@ class WhisperRecognizer:
         With a hint (the question asked), Whisper expects an answer: on real recordings
         "no" is heard 95 % instead of 88 % of the time, digits 88 % instead of 62 %.
         """
-        from voice_skill.recognizers import _pcm
-
-        _pcm(audio)  # the same input check as the other engines
+        pcm_bytes(audio)  # the same input check as the other engines
         start = time.perf_counter()
         window_s = max(WINDOW_S, math.ceil(len(audio) / PIPELINE_RATE_HZ) + 1.0)
         features = ctranslate2.StorageView.from_array(

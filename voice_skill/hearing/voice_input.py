@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import webrtcvad
 
-from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, silence
-from voice_skill.endpointing import START_WINDOW_S, Endpointer, Segment
+from voice_skill.dialogue.intents import NO_MATCH
 from voice_skill.errors import AudioError
 from voice_skill.events import Utterance
-from voice_skill.intents import NO_MATCH
-from voice_skill.listening import Heard, Listener
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, silence
+from voice_skill.hearing.endpointing import START_WINDOW_S, Endpointer, Segment
+from voice_skill.hearing.listening import Heard, Listener
+from voice_skill.hearing.turns import TurnJudge
 from voice_skill.settings import Settings
-from voice_skill.turns import TurnJudge
 
 if TYPE_CHECKING:  # the engines load their libraries on import: not needed to type-check
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ STAMP_NAME = ".voice-skill-model.json"
 """written into an installed model: what was installed and the size of every file"""
 
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # voice_skill/
 
 
 _REPO_MODELS = _PACKAGE_DIR.parent / "models"
@@ -71,7 +71,7 @@ class Opener(Protocol):
         """Open a request; the result is a file-like HTTP response."""
 
 
-def _read_manifest_text(path: Path | None) -> tuple[str, str]:
+def read_manifest_text(path: Path | None) -> tuple[str, str]:
     """The manifest's text and a name for it: the given file, the repo copy, or package data."""
     if path is not None:
         try:
@@ -129,8 +129,8 @@ def _parse_entry(item: Any, where: str) -> ModelEntry:
     )
 
 
-def _load(path: Path | None) -> tuple[tuple[ModelEntry, ...], str]:
-    text, source = _read_manifest_text(path)
+def read_manifest(path: Path | None) -> tuple[tuple[ModelEntry, ...], str]:
+    text, source = read_manifest_text(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -151,17 +151,17 @@ def _load(path: Path | None) -> tuple[tuple[ModelEntry, ...], str]:
 
 def load_manifest(path: Path | None = None) -> tuple[ModelEntry, ...]:
     """Every model of the manifest (the repo's models/manifest.yaml, else the packaged copy)."""
-    return _load(path)[0]
+    return read_manifest(path)[0]
 
 
 def default_model_name(path: Path | None = None) -> str:
     """The manifest's `default` model name."""
-    return _load(path)[1]
+    return read_manifest(path)[1]
 
 
 def find_entry(name: str | None = None, path: Path | None = None) -> ModelEntry:
     """The manifest entry called `name` (the default if None); ModelError lists the known ones."""
-    entries, default = _load(path)
+    entries, default = read_manifest(path)
     wanted = name or default
     for entry in entries:
         if entry.name == wanted:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from voice_skill.dialog import Dialog
+from voice_skill.dialogue.dialog import Dialog
+from voice_skill.dialogue.meaning import MeaningReader
 from voice_skill.events import Intent
-from voice_skill.meaning import MeaningReader
 
 NO_MATCH = "no_match"
 MAX_INPUT_CHARS = 500

@@ -19,8 +19,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from voice_skill.audio import parse_device
 from voice_skill.console import write_line
+from voice_skill.hearing.audio import parse_device
 from voice_skill.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,8 @@ def _speak_via_file(
     import numpy as np
     import sounddevice as sd
 
-    from voice_skill.audio import _decode_wav
     from voice_skill.errors import AudioError
+    from voice_skill.hearing.audio import decode_wav_native
 
     path = os.path.join(tmpdir, "reply.wav")
     for attempt in (1, 2):
@@ -181,7 +181,7 @@ def _speak_via_file(
         engine.runAndWait()
         try:
             with open(path, "rb") as fh:
-                samples, rate = _decode_wav(fh.read(), "synthesized speech")
+                samples, rate = decode_wav_native(fh.read(), "synthesized speech")
             break
         except FileNotFoundError:
             raise RuntimeError("the engine wrote no audio") from None

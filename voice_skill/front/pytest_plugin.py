@@ -38,10 +38,10 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         """Replay the scenario; fail with every expectation that did not hold."""
-        from voice_skill.dialog import load_dialog
+        from voice_skill.dialogue.dialog import load_dialog
         from voice_skill.errors import ModelError
-        from voice_skill.replay import run_scenario
-        from voice_skill.scenario import load_scenario
+        from voice_skill.front.replay import run_scenario
+        from voice_skill.front.scenario import load_scenario
         from voice_skill.settings import Settings
 
         settings = Settings()

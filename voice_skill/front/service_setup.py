@@ -1,6 +1,6 @@
 """The microphone and speaker for the always-ready service, found by name and kept in the settings.
 
-Run by bin/install-service: `python -m voice_skill.service_setup [--input-device NAME]
+Run by bin/install-service: `python -m voice_skill.front.service_setup [--input-device NAME]
 [--output-device NAME] [--yes]`. Where a sound server (PipeWire, PulseAudio) routes sound, its
 default devices are kept. Where ALSA alone does (Raspberry Pi OS Lite), the default card is the
 HDMI port or the headphone jack (a Pi 5 has none), never a USB microphone: the service would
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from voice_skill.devices import Device, check_device, list_devices
 from voice_skill.errors import VoiceSkillError
+from voice_skill.hearing.audio import Device, check_device, list_devices
 from voice_skill.settings import config_path, load_settings
 
 SOUND_SERVERS = ("pipewire", "pulse")
@@ -120,7 +120,7 @@ def write_settings(path: Path, values: dict[str, str | None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Choose the devices and write them into the settings; 1 with a plain message if none."""
     ap = argparse.ArgumentParser(
-        prog="python -m voice_skill.service_setup",
+        prog="python -m voice_skill.front.service_setup",
         description="Find the USB microphone and speaker by name and write them into the "
         "settings (input_device, output_device); with a sound server, keep its defaults.")
     ap.add_argument("--input-device", metavar="NAME", help="the microphone (skip the search)")

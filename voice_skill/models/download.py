@@ -23,7 +23,7 @@ from typing import IO
 
 from voice_skill import __version__
 from voice_skill.errors import ModelError
-from voice_skill.models import (
+from voice_skill.models.manifest import (
     STAMP_NAME,
     ModelEntry,
     Opener,

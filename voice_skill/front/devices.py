@@ -10,73 +10,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, MicrophoneSource, _sounddevice, parse_device
-from voice_skill.errors import AudioError
+from voice_skill.hearing.audio import (
+    PIPELINE_RATE_HZ,
+    MicrophoneSource,
+    check_device,
+    device_table,
+    list_devices,
+)
 from voice_skill.settings import Settings
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
-    from voice_skill.tts import Speaker
+    from voice_skill.hearing.recognizers import Recognizer
+    from voice_skill.speaking.tts import Speaker
 
 HEARD_ABOVE_DB = 10.0
 """the microphone heard the speaker when it was this much louder during the phrase than before"""
 QUIET_BEFORE_S = 0.6
 """room sound recorded before the phrase, for the comparison (seconds)"""
-
-
-@dataclass(frozen=True)
-class Device:
-    """One audio device as PortAudio lists it."""
-
-    index: int
-    name: str
-    inputs: int
-    outputs: int
-    default_input: bool
-    default_output: bool
-
-
-def list_devices() -> list[Device]:
-    """Every audio device PortAudio sees, with its channels and whether it is a default."""
-    sd = _sounddevice()
-    try:
-        devices = sd.query_devices()
-        default_in, default_out = (int(i) if i is not None else -1 for i in sd.default.device)
-    except sd.PortAudioError as exc:
-        raise AudioError(f"cannot list audio devices: {exc}") from exc
-    return [Device(i, str(d["name"]), int(d["max_input_channels"]),
-                   int(d["max_output_channels"]), i == default_in, i == default_out)
-            for i, d in enumerate(devices)]
-
-
-def device_table(devices: list[Device]) -> str:
-    """The devices as a person reads them: microphones, then speakers, defaults marked."""
-    lines = []
-    for title, kind in (("Microphones", "inputs"), ("Speakers", "outputs")):
-        lines.append(f"{title}:")
-        found = [d for d in devices if getattr(d, kind)]
-        for d in found:
-            default = d.default_input if kind == "inputs" else d.default_output
-            lines.append(f"  {d.index:>3}  {d.name}{'  (default)' if default else ''}")
-        if not found:
-            lines.append("  none")
-    return "\n".join(lines)
-
-
-def check_device(name: str | None, kind: str) -> None:
-    """Raise AudioError naming the devices there are when `name` (an input or output) is not
-    one of them; None, the system default, always passes."""
-    device = parse_device(name)
-    if device is None:
-        return
-    sd = _sounddevice()
-    try:
-        sd.query_devices(device, kind)
-    except (ValueError, sd.PortAudioError) as exc:
-        channels = "inputs" if kind == "input" else "outputs"
-        there = ", ".join(repr(d.name) for d in list_devices() if getattr(d, channels)) or "none"
-        what = "microphone" if kind == "input" else "speaker"
-        raise AudioError(f"No {what} {name!r} here ({exc}). {what.capitalize()}s: {there}") from exc
 
 
 @dataclass(frozen=True)
@@ -147,10 +97,10 @@ def devices_command(settings: Settings, check: bool, announce: Any = print) -> i
                  "group (`id -nG`).")
     if not check:
         return 0
-    from voice_skill.dialog import load_dialog
+    from voice_skill.dialogue.dialog import load_dialog
     from voice_skill.errors import VoiceSkillError
-    from voice_skill.recognizers import recognizer_for
-    from voice_skill.tts import Pyttsx3Speaker
+    from voice_skill.hearing.recognizers import recognizer_for
+    from voice_skill.speaking.tts import Pyttsx3Speaker
 
     dialog = load_dialog(settings.dialog_path)
     phrase = dialog.messages.get("sound_check")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import webrtcvad
 
-from voice_skill.audio import PIPELINE_RATE_HZ, AudioSource
 from voice_skill.errors import AudioError
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource
 from voice_skill.settings import Settings
 
 PREROLL_S = 0.3

@@ -8,9 +8,9 @@ import select
 import time
 from typing import TextIO
 
+from voice_skill.dialogue.intents import MAX_INPUT_CHARS
 from voice_skill.events import Utterance
-from voice_skill.intents import MAX_INPUT_CHARS
-from voice_skill.listening import EndOfInput, Heard
+from voice_skill.hearing.listening import EndOfInput, Heard
 
 
 class TextListener:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from voice_skill.dialog import Dialog
+from voice_skill.dialogue.dialog import Dialog
 from voice_skill.errors import VoiceSkillError
 
 

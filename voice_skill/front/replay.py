@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voice_skill.audio import PIPELINE_RATE_HZ, frame_samples_for, read_wav, silence
 from voice_skill.clock import VirtualClock
-from voice_skill.dialog import Dialog, load_dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.errors import ModelError, VoiceSkillError
 from voice_skill.events import (
     Escalated,
@@ -25,19 +24,20 @@ from voice_skill.events import (
     Unanswered,
     Understood,
 )
-from voice_skill.intents import IntentMatcher
-from voice_skill.listening import EndOfInput, Heard
-from voice_skill.recognizers import recognizer_for
-from voice_skill.scenario import Scenario, Turn, load_scenario
+from voice_skill.front.scenario import Scenario, Turn, load_scenario
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, frame_samples_for, read_wav, silence
+from voice_skill.hearing.endpointing import Endpointer
+from voice_skill.hearing.listening import EndOfInput, Heard
+from voice_skill.hearing.recognizers import recognizer_for
+from voice_skill.hearing.turns import TurnJudge
+from voice_skill.hearing.voice_input import AudioListener, hear_recording
 from voice_skill.session import Session
 from voice_skill.session_log import record
 from voice_skill.settings import Settings
-from voice_skill.tts import NullSpeaker, Speaker, WavSpeaker
-from voice_skill.turns import TurnJudge
-from voice_skill.voice_input import AudioListener, hear_recording
+from voice_skill.speaking.tts import NullSpeaker, Speaker, WavSpeaker
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 FRAME_S = 0.03
 """less listening time than one audio frame is no time to start a recording in"""

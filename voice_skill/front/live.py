@@ -7,18 +7,18 @@ import sys
 from collections.abc import Callable
 
 from voice_skill import console
-from voice_skill.audio import MicrophoneSource
 from voice_skill.clock import WallClock
 from voice_skill.console import json_text, write_line
-from voice_skill.dialog import Dialog, load_dialog
+from voice_skill.dialogue.dialog import Dialog, load_dialog
 from voice_skill.errors import AudioError
 from voice_skill.events import Intent, Notice, Recognized, Reply, SessionEnded, SessionEvent
-from voice_skill.listening import EndOfInput, Heard, Listener
+from voice_skill.front.text_input import TextListener
+from voice_skill.hearing.audio import MicrophoneSource
+from voice_skill.hearing.listening import EndOfInput, Heard, Listener
 from voice_skill.session import Session, Sink
 from voice_skill.session_log import SessionLog, record
 from voice_skill.settings import Settings
-from voice_skill.text_input import TextListener
-from voice_skill.tts import Pyttsx3Speaker, Speaker
+from voice_skill.speaking.tts import Pyttsx3Speaker, Speaker
 
 
 def _json_sink(event: SessionEvent) -> None:
@@ -120,13 +120,13 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
                     typed: TextListener, speaker: Pyttsx3Speaker,
                     mic: MicrophoneSource | None = None) -> Listener | None:
     """Microphone + endpointing + the best recognizer here; None (text mode) without a microphone."""
-    from voice_skill.audio import AudioSource
-    from voice_skill.echo import cancel_echo
-    from voice_skill.endpointing import Endpointer
-    from voice_skill.intents import IntentMatcher
-    from voice_skill.recognizers import guiding_recognizer
-    from voice_skill.turns import TurnJudge
-    from voice_skill.voice_input import AudioListener
+    from voice_skill.dialogue.intents import IntentMatcher
+    from voice_skill.hearing.audio import AudioSource
+    from voice_skill.hearing.echo import cancel_echo
+    from voice_skill.hearing.endpointing import Endpointer
+    from voice_skill.hearing.recognizers import guiding_recognizer
+    from voice_skill.hearing.turns import TurnJudge
+    from voice_skill.hearing.voice_input import AudioListener
 
     interactive = sys.stdin is not None and sys.stdin.isatty()
     try:
@@ -151,7 +151,7 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
 
 def _any_sound_device() -> bool:
     """Whether PortAudio sees any microphone or speaker at all (True when it cannot tell)."""
-    from voice_skill.devices import list_devices
+    from voice_skill.hearing.audio import list_devices
 
     try:
         return any(d.inputs or d.outputs for d in list_devices())

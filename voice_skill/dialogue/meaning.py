@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from voice_skill.dialog import Dialog, RedFlag
+from voice_skill.dialogue.dialog import Dialog, RedFlag
 
 LOSS_REACH = 3
 """how many words after a negation an ability may be and still be what it denies"""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice_skill.dialog import Dialog
+from voice_skill.dialogue.dialog import Dialog
 from voice_skill.errors import ScenarioError, VoiceSkillError
 from voice_skill.settings import checked
 from voice_skill.yamlfile import LineDict, YamlFileError, load_yaml

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from voice_skill.errors import ModelError, VoiceSkillError
-from voice_skill.model_download import download
-from voice_skill.models import (
-    _load,
+from voice_skill.models.download import download
+from voice_skill.models.manifest import (
     default_download_dir,
     find_entry,
     load_check,
     locate_vosk_model,
+    read_manifest,
     user_models_dir,
     verify,
 )
@@ -80,7 +80,7 @@ def _installed_at(settings: Settings, name: str) -> Path | None:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    entries, default = _load(None)
+    entries, default = read_manifest(None)
     rows = []
     for e in entries:
         where = _installed_at(settings, e.name)

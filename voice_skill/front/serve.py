@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING, Literal, cast
 import numpy as np
 
 from voice_skill import shutdown
-from voice_skill.audio import MicrophoneSource
 from voice_skill.console import json_text, write_line
-from voice_skill.dialog import Dialog, load_dialog
-from voice_skill.endpointing import Endpointer
+from voice_skill.dialogue.dialog import Dialog, load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.errors import AudioError
 from voice_skill.events import Intent, Notice, SessionEvent, Waiting, WakeHeard
-from voice_skill.intents import IntentMatcher
+from voice_skill.hearing.audio import MicrophoneSource
+from voice_skill.hearing.endpointing import Endpointer
 from voice_skill.session_log import record
 from voice_skill.settings import Settings
 
 if TYPE_CHECKING:
-    from voice_skill.recognizers import Recognizer
+    from voice_skill.hearing.recognizers import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +155,9 @@ def reopen(mic: MicrophoneSource, why: str, announce: Callable[[str], None]) -> 
 
 def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> int:
     """Wait for a start phrase, run a session, wait again; `sessions` caps them (tests)."""
-    from voice_skill.live import run_session
-    from voice_skill.recognizers import guiding_recognizer
-    from voice_skill.tts import Pyttsx3Speaker
+    from voice_skill.front.live import run_session
+    from voice_skill.hearing.recognizers import guiding_recognizer
+    from voice_skill.speaking.tts import Pyttsx3Speaker
 
     dialog = load_dialog(settings.dialog_path)
 
