@@ -434,12 +434,9 @@ class Pyttsx3Speaker:
             if not self._send(("say", text, rate, self.settings.volume, self.settings.voice)):
                 return "the speech engine process is gone"
             msg = self._next_event(t0 + limit)
-            if msg == "hung":
-                return f"the speech engine hung (no sound within {limit:g} s)"
-            if isinstance(msg, str):
-                return msg
-            if msg[0] == "error":
-                return f"the speech engine failed: {msg[1]}"
+            if (fault := _fault_of(msg, f"the speech engine hung (no sound within {limit:g} s)")):
+                return fault
+            assert isinstance(msg, tuple)  # _fault_of took every text
             if msg[0] == "started":
                 self.last_first_audio_s = time.perf_counter() - called
                 if self.on_playback is not None and len(msg) == 3:
@@ -447,14 +444,11 @@ class Pyttsx3Speaker:
                 # Generous: twice the expected length, plus slack for a slow machine.
                 budget = 2.0 * estimate_speech_s(text, rate) + 3.0
                 msg = self._next_event(time.perf_counter() + budget)
-                if msg == "hung" and self._stop_requested:
-                    return "the speech engine did not stop when asked"
-                if msg == "hung":
-                    return f"the speech engine hung (still speaking after {budget:.0f} s)"
-                if isinstance(msg, str):
-                    return msg
-                if msg[0] == "error":
-                    return f"the speech engine failed: {msg[1]}"
+                hung = ("the speech engine did not stop when asked" if self._stop_requested
+                        else f"the speech engine hung (still speaking after {budget:.0f} s)")
+                if (fault := _fault_of(msg, hung)):
+                    return fault
+                assert isinstance(msg, tuple)
             if msg[0] != "done":
                 return f"the speech engine sent {msg[0]!r} unexpectedly"
             return None
@@ -597,3 +591,14 @@ def slugify(text: str, max_len: int = 40) -> str:
     """A file-name-safe short form of a reply: "Can you move?" -> "can_you_move"."""
     slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
     return slug[:max_len].rstrip("_") or "reply"
+
+
+def _fault_of(msg: tuple[Any, ...] | str, hung: str) -> str | None:
+    """What went wrong, from the speech worker's next event (None: an event to read on)."""
+    if msg == "hung":
+        return hung
+    if isinstance(msg, str):
+        return msg
+    if msg[0] == "error":
+        return f"the speech engine failed: {msg[1]}"
+    return None
