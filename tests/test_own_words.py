@@ -177,3 +177,59 @@ def test_silence_then_stop_on_a_red_flag_is_no_emergency() -> None:
     d = Driver()
     d.run(["yes", SILENCE, "stop"])
     assert d.t.ended is not None and d.t.ended.outcome == "stopped" and not d.t.escalations
+
+
+@pytest.mark.parametrize("state,text", [
+    ("rf_bladder", "I can't urinate"), ("rf_bladder", "no, I've had an accident"),
+    ("rf_trauma", "no, I hit my back on the door"), ("rf_night", "no relief at all"),
+    ("rf_legs", "no weakness my legs feel numb"), ("rf_chest", "no chest pain my arm is tingling"),
+    ("rf_saddle", "no numbness but it tingles"), ("rf_bladder", "no I keep wetting myself"),
+])
+def test_found_by_review_a_symptom_after_a_no_is_a_yes(state: str, text: str) -> None:
+    assert outcome_of(state, text) == "yes"
+
+
+@pytest.mark.parametrize("state,text", [("rf_legs", "no I can barely walk"),
+                                        ("rf_bladder", "no I'm unsure")])
+def test_found_by_review_a_loss_or_doubt_after_a_no_is_asked_again(state: str, text: str) -> None:
+    assert outcome_of(state, text) == "asked"
+
+
+@pytest.mark.parametrize("text", ["no, only my back hurts", "my back hurts"])
+def test_back_pain_is_not_chest_pain(text: str) -> None:
+    assert outcome_of("rf_chest", text) == "no"
+
+
+def outcome_of(state: str, text: str) -> str:
+    """What a dialogue at red-flag `state` does with `text`: yes, no, asked or other."""
+    from voice_skill.dev.own_words import _red_flag_result
+    from voice_skill.dialogue.intents import IntentMatcher
+    dialog = load_dialog()
+    return _red_flag_result(dialog, state, IntentMatcher(dialog).match(text, state))
+
+
+def test_another_flag_heard_unsurely_raises_nothing_by_the_way() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("no, but my chest hurts", confidence=0.2)
+    assert not d.t.escalations and d.state == "rf_bladder"  # the answer is confirmed first
+
+
+def test_a_stop_heard_unsurely_then_a_stop_ends_without_an_emergency() -> None:
+    d = Driver()
+    d.run(["yes", ("stop", 0.2), "stop"])
+    assert d.t.ended is not None and d.t.ended.outcome == "stopped" and not d.t.escalations
+
+
+def test_an_urgent_flag_said_in_passing_is_still_said_at_a_stop() -> None:
+    d = Driver()
+    d.run(["yes", "no, but I've had a fever for days", "stop"])
+    assert "Remember to contact a doctor today about a fever." in d.t.texts()
+
+
+def test_yes_with_another_emergency_keeps_both_flags_once() -> None:
+    d = Driver()
+    d.run(["yes", "yes, and my legs are numb"])
+    assert d.state == "emergency"
+    assert d.manager.flags == [("emergency", "bladder or bowel trouble"),
+                               ("emergency", "weak or numb legs")]

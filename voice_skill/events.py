@@ -33,8 +33,8 @@ class Intent:
     also: tuple[str, ...] = ()
     """other red-flag questions whose symptom the words state ("no, but my chest hurts")"""
     understood: bool = True
-    """False for an "unsure" that is a sentence not clearly understood: it is asked about in
-    plain words, not passed"""
+    """False for a no_match that was a sentence, heard but not understood: on a red flag it is
+    asked about in plain words"""
 
 
 @dataclass(frozen=True)

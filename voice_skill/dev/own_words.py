@@ -162,8 +162,9 @@ HELD_OUT = """
 Held out: `tests/data/own_words_heldout.yaml`, {red_flag_answers} red-flag answers written
 without sight of the matcher or its word lists. First run, before any change it suggested:
 2 yes-meaning answers passed as no ("not low down, it's up ... by my shoulder blades", "not just
-days, it's been over a month"), 58 of 70 no's passed (82.9 %). Now, after the negation-scope
-fixes they showed (a negation stops at a new subject: "it", "i", "my"):
+days, it's been over a month"), 58 of 70 no's passed (82.9 %). Now, after the fixes they
+showed (a negation stops at a new subject: "it", "i", "my") and those of an independent review
+(a symptom after a "no" is stated: "no, I can't urinate", "no weakness, my legs feel numb"):
 yes or unsure passed as no **{yes_or_unsure_passed_as_no}**; no's passed without a re-ask
 **{no_passed_without_reask} of {no_answers} ({share:.1%})**; the main corpus above was used to
 write the word lists, so the held-out figure is the one to trust.

@@ -98,6 +98,9 @@ class RedFlag:
     """phrases that state the symptom on any question ("i fell", "chest pain")"""
     denials: tuple[str, ...] = ()
     """phrases that answer no without a "no" ("it is lower down", "lying still helps")"""
+    alone: tuple[str, ...] | None = None
+    """signs that state the symptom on its own question with no topic named (default: all the
+    signs); "hurts" alone is not chest pain"""
 
 
 @dataclass(frozen=True)
@@ -364,7 +367,7 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
         raise r.fail("kind", f"must be one of {', '.join(KINDS)}")
     red_flag = None
     if (rf := r.mapping("red_flag")) is not None:
-        rf.only({"level", "reason", "confirm", "about", "signs", "tells", "denials"})
+        rf.only({"level", "reason", "confirm", "about", "signs", "tells", "denials", "alone"})
         level = rf.data.get("level")
         if level not in LEVELS:
             raise rf.fail("level", f"must be one of {', '.join(LEVELS)}")
@@ -372,7 +375,8 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
             level=level, reason=cast(str, rf.text("reason", required=True)),
             confirm=rf.text("confirm") or "", about=_phrases(rf, "about"),
             signs=_phrases(rf, "signs"), tells=_phrases(rf, "tells"),
-            denials=_phrases(rf, "denials"))
+            denials=_phrases(rf, "denials"),
+            alone=_phrases(rf, "alone") if "alone" in rf.data else None)
     level = d.get("level")
     if kind == "escalation" and level not in LEVELS:
         raise r.fail("level", f"an escalation needs a level: one of {', '.join(LEVELS)}")

@@ -111,6 +111,9 @@ class IntentMatcher:
             return found("unsure")
         if state in reading.stated:
             return found("yes")
+        if reading.loss and state not in reading.denied:
+            # "no, I can barely walk": a lost ability with nothing to say of what: asked about
+            return found(NO_MATCH, understood=False)
         covered = {i for h in hits for i in range(h.start, h.start + h.length)}
         heads = set(reading.heads) | ({"no"} if state in reading.denied else set())
         said = {h.intent for h in hits if h.intent in ("yes", "no")
@@ -127,8 +130,6 @@ class IntentMatcher:
         commands = [h.intent for h in hits if h.intent in self.dialog.global_intents]
         if commands and not also:
             return found(commands[0])
-        if hits and len(words) == 1:
-            return found(hits[0].intent)
         # heard but not understood: a sentence is asked about in plain words, a word re-asked
         return found(NO_MATCH, understood=not (also or reading.loss or len(words) > 1))
 

@@ -194,7 +194,7 @@ class DialogueManager:
             return  # "no, but my chest hurts": the other flag's emergency comes first
         elif (name == "stop" and s.red_flag and not self._confirming and isinstance(event, Intent)
               and event.confidence < self.settings.low_confidence):
-            self._confirm(s)  # a misheard "yes" must not end the screening unnoticed
+            self._confirm(s, doubt=False)  # a misheard "yes" must not end the screening unnoticed
         elif name == "stop":
             self._stop()
         elif name == "time_left":
@@ -234,17 +234,29 @@ class DialogueManager:
             event.name in s.on or (bool(s.red_flag) and event.name == "unsure"))
 
     def _raises_other_flags(self, intent: Intent) -> bool:
-        """Note each other red flag the words state; escalate at once for an emergency one."""
-        for name in intent.also:
-            rf = self.dialog.states[name].red_flag
-            if rf is None or (rf.level, rf.reason) in self.flags:
-                continue
-            if rf.level == "emergency":
-                self._reason = rf.reason
-                self._escalate_emergency()
-                return True
-            self.flags.append((rf.level, rf.reason))  # said again in the closing summary
-        return False
+        """Note each other red flag the words state (and this one's, when they say yes to it);
+        escalate at once for an emergency one. Words heard unsurely raise nothing by the way:
+        the question they answer is confirmed first."""
+        if not intent.also or intent.confidence < self.settings.low_confidence:
+            return False
+        s = self.current
+        raised = [self.dialog.states[n].red_flag for n in intent.also]
+        if s is not None and s.red_flag and intent.name == "yes":
+            raised.insert(0, s.red_flag)
+        for rf in raised:
+            if rf is not None:
+                self._note(rf.level, rf.reason)
+        first = next((rf for rf in raised if rf is not None and rf.level == "emergency"), None)
+        if first is None:
+            return False
+        self._reason = first.reason
+        self.trigger("escalate_emergency")
+        return True
+
+    def _note(self, level: Level, reason: str) -> None:
+        """Keep a flag for the escalation and the closing summary, once."""
+        if (level, reason) not in self.flags:
+            self.flags.append((level, reason))
 
     def _answer(self, s: State, intent: Intent) -> None:
         rf = s.red_flag
@@ -254,7 +266,7 @@ class DialogueManager:
             self._confirm(s)  # a low-confidence answer to a red flag is never taken as heard
             return
         if rf and intent.name == "yes":
-            self.flags.append((rf.level, rf.reason))
+            self._note(rf.level, rf.reason)
             self._reason = rf.reason
             if rf.level == "urgent":
                 self._resume_to = s.on.get("no")
@@ -296,10 +308,11 @@ class DialogueManager:
             self._last_said = [self._reply(f"states.{s.name}.ask", s.ask or "", True)]
         self._emit(self._last_said)
 
-    def _confirm(self, s: State) -> None:
-        """Ask a red-flag question once more in the simplest words; after that, escalate."""
+    def _confirm(self, s: State, doubt: bool = True) -> None:
+        """Ask a red-flag question once more in the simplest words; after that, escalate.
+        `doubt`: the answer itself was unsure (a stop heard unsurely is not)."""
         self._confirming = True
-        self._in_doubt = True
+        self._in_doubt = self._in_doubt or doubt
         self._say("messages.confirm_red_flag", self.dialog.messages["confirm_red_flag"])
         self._reasks = len(s.reprompts)
         self._reprompt(s)
@@ -395,9 +408,17 @@ class DialogueManager:
         else:
             for i, text in enumerate(s.on_stop if s else ()):
                 self._say(f"states.{s.name}.on_stop.{i}" if s else "", text)
+            self._remind_urgent()
             self._say("messages.goodbye", m["goodbye"])
             self._say("messages.safety_line", m["safety_line"])
         self._end("stopped")
+
+    def _remind_urgent(self) -> None:
+        """A stop before the close: an urgent flag noted on the way is still said."""
+        reasons = [r for lvl, r in self.flags if lvl == "urgent"]
+        if reasons and "summary_urgent" in self.dialog.messages:
+            self.facts["urgent_reasons"] = " and ".join(dict.fromkeys(reasons))
+            self._say("messages.summary_urgent", self.dialog.messages["summary_urgent"])
 
     def _advise_unclear(self, s: State) -> None:
         """The session ends while a red-flag answer is unclear: it counts as a yes, and the
@@ -405,7 +426,7 @@ class DialogueManager:
         rf = s.red_flag
         assert rf is not None
         m = self.dialog.messages
-        self.flags.append((rf.level, rf.reason))
+        self._note(rf.level, rf.reason)
         self._reason = rf.reason
         if "red_flag_unclear_at_end" in m:
             self._say("messages.red_flag_unclear_at_end", m["red_flag_unclear_at_end"])

@@ -35,8 +35,10 @@ class Reading:
     """an ability lost with nothing to say what of ("I can't hold it")"""
 
 
-def _phrases(items: Iterable[str]) -> tuple[Phrase, ...]:
-    return tuple(sorted({tuple(p.split()) for p in items if p}, key=len, reverse=True))
+def _phrases(items: Iterable[str], tokens: Callable[[str], list[str]]) -> tuple[Phrase, ...]:
+    """Phrases as the matcher reads words (contractions expanded, fillers dropped), longest
+    first."""
+    return tuple(sorted({tuple(tokens(p)) for p in items if tokens(p)}, key=len, reverse=True))
 
 
 def _spans(words: list[str], phrases: tuple[Phrase, ...]) -> list[tuple[int, int]]:
@@ -52,11 +54,15 @@ class _Flag:
     signs: tuple[Phrase, ...]
     tells: tuple[Phrase, ...]
     denials: tuple[Phrase, ...]
+    alone: tuple[Phrase, ...]
+    """signs that state the symptom without naming its topic, on the flag's own question"""
 
     @classmethod
-    def of(cls, state: str, rf: RedFlag) -> _Flag:
-        return cls(state, _phrases(rf.about), _phrases(rf.signs), _phrases(rf.tells),
-                   _phrases(rf.denials))
+    def of(cls, state: str, rf: RedFlag, tokens: Callable[[str], list[str]]) -> _Flag:
+        def p(items: Iterable[str]) -> tuple[Phrase, ...]:
+            return _phrases(items, tokens)
+        return cls(state, p(rf.about), p(rf.signs), p(rf.tells), p(rf.denials),
+                   p(rf.alone if rf.alone is not None else rf.signs))
 
 
 class MeaningReader:
@@ -65,21 +71,21 @@ class MeaningReader:
     def __init__(self, dialog: Dialog, tokens: Callable[[str], list[str]]) -> None:
         m = dialog.meaning
         self._tokens = tokens
-        self._negations = _phrases(m.negations)
-        self._abilities = _phrases(m.abilities)
-        self._losses = _phrases(m.losses)
-        self._troubles = _phrases(m.troubles)
-        self._fine = _phrases(m.fine)
+        self._negations = _phrases(m.negations, tokens)
+        self._abilities = _phrases(m.abilities, tokens)
+        self._losses = _phrases(m.losses, tokens)
+        self._troubles = _phrases(m.troubles, tokens)
+        self._fine = _phrases(m.fine, tokens)
         self._breaks = frozenset(m.clause_breaks)
         self._scope_ends = frozenset(m.scope_ends)
         self._answer_words = frozenset(m.answer_words)
-        self._yes = _phrases(dialog.intents.get("yes", ()))
-        self._no = _phrases(dialog.intents.get("no", ()))
-        self.flags = tuple(_Flag.of(name, s.red_flag) for name, s in dialog.states.items()
-                           if s.red_flag)
+        self._yes = _phrases(dialog.intents.get("yes", ()), tokens)
+        self._no = _phrases(dialog.intents.get("no", ()), tokens)
+        self.flags = tuple(_Flag.of(name, s.red_flag, tokens)
+                           for name, s in dialog.states.items() if s.red_flag)
         self._all_signs = tuple(p for f in self.flags for p in f.signs)
         self._topics = frozenset(
-            p[0] for f in self.flags for p in (*f.about, *f.signs)
+            p[0] for f in self.flags for p in (*f.about, *f.signs, *f.denials)
         ) | {p[0] for p in (*self._abilities, *self._troubles)}
         """first words of what a "no" may deny: after "no" they make it a denial, not an answer"""
 
@@ -145,31 +151,40 @@ class MeaningReader:
         def right_after_negation(spans: list[tuple[int, int]]) -> bool:
             return any(a - 1 in negations for a, _ in spans)
 
+        def said(spans: list[tuple[int, int]], flag: str) -> None:
+            """Stated if any of them is said without a negation ("no weakness, my legs feel
+            numb"); denied only when every one is negated."""
+            if any(not negated([span]) for span in spans):
+                reading.stated.add(flag)
+            else:
+                reading.denied.add(flag)
+
         troubles, fine = _spans(words, self._troubles), _spans(words, self._fine)
         topical = False
         for f in self.flags:
             about, signs = _spans(words, f.about), _spans(words, f.signs)
             topical = topical or bool(about)
             if tells[f.state]:
-                (reading.denied if negated(tells[f.state]) else reading.stated).add(f.state)
+                said(tells[f.state], f.state)
             if not about:
                 continue
             complaint = signs + troubles
             if lost:
                 reading.stated.add(f.state)
             elif complaint:
-                (reading.denied if negated(complaint) else reading.stated).add(f.state)
+                said(complaint, f.state)
             elif fine:
                 # "my waterworks are fine"; "my bladder is not working" states the trouble
                 (reading.stated if right_after_negation(fine) else reading.denied).add(f.state)
             elif right_after_negation(about):
-                reading.denied.add(f.state)  # "no fever", "no accident"
+                reading.denied.add(f.state)  # "no fever", "I haven't fallen" (a lost ability
+                # was read above: "can't urinate" is a loss)
         own = next(f for f in self.flags if f.state == current)
-        if not topical:
-            signs = _spans(words, own.signs)
-            if signs:
-                (reading.denied if negated(signs) else reading.stated).add(current)
-            elif lost:
+        alone = _spans(words, own.alone)
+        if alone:
+            said(alone, current)  # "I had an accident" on the bladder question, a topic or not
+        elif not topical:
+            if lost:
                 reading.loss = True
             elif troubles and negated(troubles):
                 reading.denied.add(current)  # "no problems", "nothing wrong"
