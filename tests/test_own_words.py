@@ -184,13 +184,17 @@ def test_silence_then_stop_on_a_red_flag_is_no_emergency() -> None:
     ("rf_trauma", "no, I hit my back on the door"), ("rf_night", "no relief at all"),
     ("rf_legs", "no weakness my legs feel numb"), ("rf_chest", "no chest pain my arm is tingling"),
     ("rf_saddle", "no numbness but it tingles"), ("rf_bladder", "no I keep wetting myself"),
+    ("rf_trauma", "I lifted something and fell"),
 ])
 def test_found_by_review_a_symptom_after_a_no_is_a_yes(state: str, text: str) -> None:
     assert outcome_of(state, text) == "yes"
 
 
-@pytest.mark.parametrize("state,text", [("rf_legs", "no I can barely walk"),
-                                        ("rf_bladder", "no I'm unsure")])
+@pytest.mark.parametrize("state,text", [
+    ("rf_legs", "no I can barely walk"), ("rf_bladder", "no I'm unsure"),
+    ("rf_bladder", "I have not had any accidents, oh wait yes I have"),
+    ("rf_trauma", "I can't remember falling but I've got a bruise"),
+])
 def test_found_by_review_a_loss_or_doubt_after_a_no_is_asked_again(state: str, text: str) -> None:
     assert outcome_of(state, text) == "asked"
 

@@ -119,10 +119,7 @@ class IntentMatcher:
         said = {h.intent for h in hits if h.intent in ("yes", "no")
                 and (len(covered) == len(words)  # every word an answer or a command: plain
                      or words[h.start] in self.dialog.meaning.answer_words)}
-        if said == {"yes", "no"}:
-            heads = said  # "yes no I mean no"
-        elif len(covered) == len(words):
-            heads |= said
+        heads |= said  # "yes no I mean no", "no accidents ... oh wait, yes I have": contradictory
         if heads == {"yes", "no"}:
             return found("unsure")  # "yes ... no": contradictory, so confirmed
         if heads:
