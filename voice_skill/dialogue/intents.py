@@ -94,7 +94,7 @@ class IntentMatcher:
 
         A symptom stated anywhere is a "yes" ("no control of my bladder"); any doubt is unsure;
         a plain or stated "no" is a no; another flag's symptom rides along in `also`; a sentence
-        understood as none of these is unsure and not understood: asked about in plain words.
+        understood as none of these is a no_match not understood: asked about in plain words.
         """
         reading = self.meaning.read(text, state)
         states = self.dialog.states
@@ -128,7 +128,7 @@ class IntentMatcher:
         if commands and not also:
             return found(commands[0])
         # heard but not understood: a sentence is asked about in plain words, a word re-asked
-        return found(NO_MATCH, understood=not (also or reading.loss or len(words) > 1))
+        return found(NO_MATCH, understood=not (also or len(words) > 1))
 
     def _denied_call(self, words: list[str], hit: _Hit) -> bool:
         """ "Lying still doesn't help" is no call for help, "please don't stop" no stop: a

@@ -215,9 +215,9 @@ class DialogueManager:
         elif isinstance(event, Intent) and name in s.on:
             self._resume_if_paused()
             self._answer(s, event)
-        elif name == "unsure" and s.red_flag and isinstance(event, Intent):
+        elif name == "unsure" and s.red_flag:
             self._resume_if_paused()
-            self._unclear(s, unsure=True, understood=event.understood)
+            self._unclear(s, unsure=True)
         elif name == "resume":
             self._emit(self._last_said)
         elif s.kind == "timed":
@@ -250,7 +250,7 @@ class DialogueManager:
         if first is None:
             return False
         self._reason = first.reason
-        self.trigger("escalate_emergency")
+        self._escalate_emergency()
         return True
 
     def _note(self, level: Level, reason: str) -> None:
@@ -278,15 +278,15 @@ class DialogueManager:
                  understood: bool = True) -> None:
         """No input, no match, or unsure: re-ask more simply, a bounded number of times.
 
-        On a red flag, "unsure" gets one confirming re-ask (in plain words when a sentence was
-        heard but not understood), and whatever stays unclear after the re-asks is taken as the
-        safer "yes".
+        On a red flag, "unsure" gets one confirming re-ask, a sentence heard but not understood
+        is asked about in plain words (a re-ask), and whatever stays unclear after the re-asks is
+        taken as the safer "yes".
         """
         if s.red_flag and unsure:
             self._in_doubt = True  # doubt said, not silence or words from elsewhere (a TV)
         if s.red_flag and (self._confirming or self._reasks >= self.settings.max_reprompts):
             self._red_flag_default(s)
-        elif s.red_flag and not understood and s.red_flag.confirm and not unsure:
+        elif s.red_flag and not understood and s.red_flag.confirm:
             self._check_meaning(s, s.red_flag.confirm)
         elif s.red_flag and unsure:
             self._confirm(s)
@@ -417,7 +417,7 @@ class DialogueManager:
         """A stop before the close: an urgent flag noted on the way is still said."""
         reasons = [r for lvl, r in self.flags if lvl == "urgent"]
         if reasons and "summary_urgent" in self.dialog.messages:
-            self.facts["urgent_reasons"] = " and ".join(dict.fromkeys(reasons))
+            self.facts["urgent_reasons"] = _joined(reasons)
             self._say("messages.summary_urgent", self.dialog.messages["summary_urgent"])
 
     def _advise_unclear(self, s: State) -> None:
@@ -446,7 +446,7 @@ class DialogueManager:
         if self.current and self.current.name == self._emergency_state:
             self._repeat_emergency()
             return
-        self.flags.append(("emergency", self._reason))
+        self._note("emergency", self._reason)
         self.trigger("escalate_emergency")
 
     def _repeat_emergency(self) -> None:
@@ -536,7 +536,7 @@ class DialogueManager:
         for level in ("urgent", "routine"):
             reasons = [r for lvl, r in self.flags if lvl == level]
             if reasons:
-                f[f"{level}_reasons"] = " and ".join(dict.fromkeys(reasons))
+                f[f"{level}_reasons"] = _joined(reasons)
         # no breathing done: no rounds to tell
         known = {"emergency_number", *(k for k, v in f.items() if k != "rounds" or v)}
         out = []
@@ -604,6 +604,11 @@ class DialogueManager:
     def _flush(self) -> list[Output]:
         out, self._out = self._out, []
         return out
+
+
+def _joined(reasons: list[str]) -> str:
+    """Reasons as said: each once, in the order raised ("a fever and past cancer")."""
+    return " and ".join(dict.fromkeys(reasons))
 
 
 class _Fields(dict[str, str]):
