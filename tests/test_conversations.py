@@ -228,6 +228,53 @@ def test_a_low_confidence_answer_to_a_red_flag_is_confirmed(answer: str) -> None
         assert d.state == "rf_saddle"
 
 
+@pytest.mark.parametrize(("first", "second"), [("no", "yes"), ("yes", "no")])
+@pytest.mark.parametrize("third", ["yes", "no"])
+def test_two_unsure_answers_that_disagree_are_settled_by_a_third(first: str, second: str,
+                                                                  third: str) -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say(first, confidence=0.3)
+    d.say(second, confidence=0.3)  # a noisy room: neither is taken
+    assert d.state == "rf_bladder" and not d.t.escalations
+    assert d.t.keys()[-2] == "messages.confirm_again"
+    d.say(third, confidence=0.3)  # the third, however unsure, decides
+    if third == "yes":
+        assert d.t.escalations[0].level == "emergency"
+    else:
+        assert d.state == "rf_saddle" and not d.t.escalations
+
+
+def test_a_sure_yes_against_an_unsure_no_escalates_at_once() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("no", confidence=0.3)
+    d.say("yes", confidence=0.9)
+    assert d.t.escalations[0].level == "emergency"
+
+
+def test_nothing_heard_after_a_confirmation_asks_it_again_then_escalates() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("no", confidence=0.3)
+    d.silence()  # the answer to the confirmation lost in the noise: not a yes
+    assert d.state == "rf_bladder" and not d.t.escalations
+    d.say("purple")
+    assert "messages.not_understood" in d.t.keys()[-3:] and not d.t.escalations
+    d.silence()  # the bound, as for the question itself: the safer yes
+    assert "messages.red_flag_default" in d.t.keys()
+    assert d.t.escalations[0].level == "emergency"
+
+
+def test_nothing_heard_after_a_confirmation_then_a_no_goes_on() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("no", confidence=0.3)
+    d.silence()
+    d.say("no", confidence=0.3)
+    assert d.state == "rf_saddle" and not d.t.escalations
+
+
 def test_low_confidence_elsewhere_is_taken_as_heard() -> None:
     d = Driver()
     d.say("yes", confidence=0.2)

@@ -63,17 +63,29 @@ def test_real_noise_is_mixed_at_the_asked_snr(snr_db: float) -> None:
     assert np.array_equal(mixed, mix(speech, noise, snr_db, "seed"))  # reproducible
 
 
+def _outcomes(**shares: float) -> dict[str, float]:
+    keys = ("no", "no_unsure", "yes", "yes_unsure", "doubt", "unclear")
+    return {k: shares.get(k, 0.0) for k in keys}
+
+
 def test_false_escalation_follows_the_re_ask_rules() -> None:
-    sure = {"no": 1.0, "no_any": 1.0, "confirm": 0.0, "yes": 0.0, "unclear": 0.0}
-    assert false_escalation(sure, questions=9, max_reprompts=2) == 0.0
-    unclear = {"no": 0.0, "no_any": 0.0, "confirm": 0.0, "yes": 0.0, "unclear": 1.0}
-    assert false_escalation(unclear, questions=9, max_reprompts=2) == 1.0
+    assert false_escalation(_outcomes(no=1.0), questions=9, max_reprompts=2) == 0.0
+    assert false_escalation(_outcomes(unclear=1.0), questions=9, max_reprompts=2) == 1.0
     # every answer doubtful, but a "no" each time: confirmed once, then passed
-    doubtful = {"no": 0.0, "no_any": 1.0, "confirm": 1.0, "yes": 0.0, "unclear": 0.0}
-    assert false_escalation(doubtful, questions=9, max_reprompts=2) == 0.0
-    mostly = {"no": 0.9, "no_any": 0.9, "confirm": 0.0, "yes": 0.0, "unclear": 0.1}
+    assert false_escalation(_outcomes(no_unsure=1.0), questions=9, max_reprompts=2) == 0.0
+    mostly = _outcomes(no=0.9, unclear=0.1)
     assert false_escalation(mostly, questions=9, max_reprompts=2) == pytest.approx(
         1 - (0.9 * (1 + 0.1 + 0.01)) ** 9)
+    # a confirmation that hears nothing is asked again: passed when a "no" comes within the bound
+    noisy = _outcomes(no_unsure=0.5, unclear=0.5)
+    confirmed = 0.5 + 0.5 * (0.5 + 0.5 * 0.5)  # a "no" now, or after one or two re-asks
+    per_question = confirmed * (0.5 + 0.5 * 0.5 + 0.5 * 0.5 * 0.5)
+    assert false_escalation(noisy, questions=1, max_reprompts=2) == pytest.approx(
+        1 - per_question)
+    # an unsure "yes" after an unsure "no" is settled by a third answer, here always a "no"
+    split = _outcomes(no_unsure=0.5, yes_unsure=0.5)
+    assert false_escalation(split, questions=1, max_reprompts=0) == pytest.approx(1 - 0.5 * 0.5)
+    assert false_escalation(split, questions=1, max_reprompts=1) < 1 - 0.5 * 0.5
 
 
 def test_the_report_renders_from_saved_numbers_and_replaces_its_own_section(tmp_path) -> None:

@@ -220,39 +220,53 @@ def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, An
 
 
 def answer_outcomes(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, float]:
-    """What a spoken "no" to a red flag leads to: passed, confirmed, escalated, or re-asked.
-
-    As the dialogue manager treats them: a sure "no" passes; a doubtful answer (any
-    yes, no or stop below the confidence threshold, or "unsure") is confirmed; a sure "yes"
-    escalates; anything else (nothing heard, no match, another command) is re-asked.
-    """
+    """What a spoken "no" to a red flag is heard as, in the dialogue manager's terms: a sure or
+    unsure "no" or "yes" (sure: at or above the confidence threshold), doubt (said, or a stop
+    heard unsurely: confirmed without taking a side), or unclear (nothing heard, no match,
+    another command: re-asked). "confirm" and "no_any" are sums of those, for the report."""
     n = len(rows) or 1
 
     def share(test: Any) -> float:
         return sum(1 for r in rows if test(r)) / n
 
-    sure = share(lambda r: r["intent"] == "no" and r["confidence"] >= low_confidence)
-    no_any = share(lambda r: r["intent"] == "no")
-    confirm = share(lambda r: r["intent"] == "unsure" or (
-        r["intent"] in ("yes", "no", "stop") and r["confidence"] < low_confidence))
-    yes = share(lambda r: r["intent"] == "yes" and r["confidence"] >= low_confidence)
-    return {"no": sure, "no_any": no_any, "confirm": confirm, "yes": yes,
-            "unclear": max(0.0, 1.0 - sure - confirm - yes)}
+    def heard(name: str, sure: bool) -> float:
+        return share(lambda r: r["intent"] == name and (r["confidence"] >= low_confidence) == sure)
+
+    out = {"no": heard("no", True), "no_unsure": heard("no", False), "yes": heard("yes", True),
+           "yes_unsure": heard("yes", False),
+           "doubt": share(lambda r: r["intent"] == "unsure" or (
+               r["intent"] == "stop" and r["confidence"] < low_confidence))}
+    out["unclear"] = max(0.0, 1.0 - sum(out.values()))
+    return out | {"no_any": out["no"] + out["no_unsure"],
+                  "confirm": out["no_unsure"] + out["yes_unsure"] + out["doubt"]}
 
 
-def false_escalation(outcomes: dict[str, float], questions: int, max_reprompts: int) -> float:
+def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) -> float:
     """Chance that a person answering "no" to every red flag is told it is a red flag.
 
-    Follows the dialogue manager's rules, per question: a sure "no" passes; a doubtful answer
-    is confirmed once, and the answer to the confirmation is taken as heard (a "no" of any
-    confidence passes; anything else escalates); a sure "yes" escalates; an unclear answer is
-    re-asked up to `max_reprompts` times, then escalates. Answers are independent.
+    Follows the dialogue manager's rules, per question: a sure "no" passes and a sure "yes"
+    escalates; an unsure answer or doubt is confirmed; an unclear answer is re-asked up to
+    `max_reprompts` times, then taken as a yes. In the confirmation a "no" passes (unless it
+    disagrees with an unsure "yes" before it), a "yes" or doubt escalates, and two unsure answers
+    that disagree are settled by a third; unclear answers are asked again, up to `max_reprompts`
+    times in all. Answers are independent.
     """
-    pass_one, reach = 0.0, 1.0  # reach: chance of being asked (again), nothing pending
-    for _ in range(max_reprompts + 1):
-        pass_one += reach * (outcomes["no"] + outcomes["confirm"] * outcomes["no_any"])
-        reach *= outcomes["unclear"]
-    return 1.0 - pass_one**questions
+
+    def confirmed(doubted: str | None, left: int) -> float:
+        """Chance the confirmation passes, `left` re-asks left."""
+        decide = confirmed(None, left - 1) if left > 0 else 0.0
+        again = confirmed(doubted, left - 1) if left > 0 else 0.0
+        return (o["no"] + o["no_unsure"] * (decide if doubted == "yes" else 1.0)
+                + o["yes_unsure"] * (decide if doubted == "no" else 0.0) + o["unclear"] * again)
+
+    def asked(left: int) -> float:
+        """Chance the question passes, `left` re-asks left."""
+        return (o["no"] + o["no_unsure"] * confirmed("no", max_reprompts)
+                + o["yes_unsure"] * confirmed("yes", max_reprompts)
+                + o["doubt"] * confirmed(None, max_reprompts)
+                + o["unclear"] * (asked(left - 1) if left > 0 else 0.0))
+
+    return 1.0 - asked(max_reprompts) ** questions
 
 
 def red_flag_questions(dialog: Dialog) -> int:

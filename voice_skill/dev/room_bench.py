@@ -162,6 +162,9 @@ def measure(engine: str, settings: Settings, corpus: Path, every: int,
     for s in summary.values():
         s["false_escalation_pct"] = round(100 * false_escalation(
             s["no_outcomes"], questions, settings.max_reprompts), 2) if s["n"].get("no") else None
+        # The same rules for a real "yes": the chance that one red flag is passed as a "no".
+        s["missed_flag_pct"] = round(100 * (1 - false_escalation(
+            s["yes_outcomes"], 1, settings.max_reprompts)), 3) if s["n"].get("yes") else None
     return {"engine": recognizer.name, "seconds": round(time.perf_counter() - started, 1),
             "rows": rows, "rooms": rooms, "summary": summary}
 
@@ -258,6 +261,7 @@ def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, An
                      "red-flag": len(asked), "right yes/no": len(right)})
     out["decode_s"] = spread([r["decode_s"] for r in rows if r["decode_s"] is not None])
     out["no_outcomes"] = answer_outcomes(pick("no"), low_confidence)
+    out["yes_outcomes"] = answer_outcomes(pick("yes"), low_confidence)
     return out
 
 
@@ -271,6 +275,7 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("sure wrong yes/no, any red-flag sound", "sure_wrong_yes_no", ""),
     ("right yes/no, but confirmed", "right_but_confirmed", ""),
     ("false escalation, all-no screening", "false_escalation_pct", ""),
+    ("a red-flag yes passed as no (per question)", "missed_flag_pct", ""),
 )
 
 
@@ -342,7 +347,8 @@ def render(report: dict[str, Any]) -> str:
         "and question: yes/no/stop/other words/noise under `rf_bladder`, digits under `pain_start`; "
         "the intent matcher). Accuracy: the intent (and pain value) a person would want; \"stop\" "
         "must be the stop command. False escalation: as in the real-speech section, from the "
-        "measured outcomes of real \"no\"s in that condition. Decode: one recognizer run, on "
+        "measured outcomes of real \"no\"s in that condition; a red-flag yes passed as no: the "
+        "same rules on the real \"yes\"s, per question. Decode: one recognizer run, on "
         f"this shared machine{' pinned to one core' if latest.get('one_core') else ''}.", ""]
     conds = list(CONDITIONS)
     lines += ["| figure (%) | " + " | ".join(conds) + " | n |", "|---|" + "---|" * (len(conds) + 1)]
@@ -353,6 +359,7 @@ def render(report: dict[str, Any]) -> str:
                                        "other_words_as_answer": "other-words", "go_as_no": "go",
                                        "noise_as_answer": "noise", "yes_as_confident_no": "yes",
                                        "false_escalation_pct": "no",
+                                       "missed_flag_pct": "yes",
                                        "sure_wrong_yes_no": "red-flag",
                                        "right_but_confirmed": "right yes/no"}.get(key, ""), "")
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {n} |")
