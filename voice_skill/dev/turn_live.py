@@ -12,7 +12,15 @@ answers each question as a person would, and records both devices. Figures:
   the skill logs what it heard over itself, which is after speaker.stop() has returned), and
   what it heard.
 
+With --room, the person lies across a simulated room (voice_skill.dev.room_sim, one room per
+run): every answer is played with that room's echoes, real recordings where the repo has them
+(yes, no, the pain numbers; the rest synthetic), and with --snr a real household noise plays
+from elsewhere in the room all session long, that far under the answers' speech. The person's
+speech end is then the recording's own (its last loud 10 ms, after the room's lead-in), as the
+microphone cannot tell it from the noise.
+
 Run: .venv/bin/python -m voice_skill.dev.turn_live [--stops N] [--echo-volume 100%]
+                                                   [--room [--snr DB] [--sessions N]]
 """
 
 from __future__ import annotations
@@ -41,6 +49,11 @@ ANSWERS = {"opening": "yes", "rf_": "no", "pain_start": "its_about_a_seven", "ca
            "breathing_intro": "ready", "breathing_again": "no", "pain_end": "three"}
 LOUD = 500.0
 """a 10 ms block above this RMS (int16) is sound"""
+REAL_ANSWERS = {"yes": "yes", "no": "no", "its_about_a_seven": "digits/seven_", "three": "digits/three_"}
+"""answers a person gives in a room trial from real recordings: folder (and file-name start)"""
+EXPECTED = {"yes": "yes", "no": "no", "its_about_a_seven": "pain", "three": "pain",
+            "side": "side", "ready": "ready"}
+"""the intent each answer should be heard as"""
 
 
 def _rig() -> Any:
@@ -78,8 +91,66 @@ def answer_for(state: str) -> str | None:
     return None
 
 
+class RoomTrial:
+    """The answers as heard across one simulated room, and its household noise (optional)."""
+
+    def __init__(self, folder: Path, seed: str, snr_db: float | None) -> None:
+        from voice_skill.dev import room_sim
+        from voice_skill.dev.fixtures import write_wav
+        from voice_skill.hearing.audio import read_wav
+
+        room = room_sim.draw_room(seed)
+        talker, noise_rir = room_sim.impulse_responses(room)
+        self.rt60_s = round(room_sim.measured_rt60(talker), 3)
+        self.room = room.as_dict()
+        self.files: dict[str, Path] = {}
+        self.word_end_s: dict[Path, float] = {}
+        levels = []
+        for k, word in enumerate(dict.fromkeys(ANSWERS.values())):
+            dry = self.recording(word, k)
+            audio = read_wav(dry)
+            wet = room_sim.in_room(audio, talker)
+            self.files[word] = folder / f"{word}_room.wav"
+            write_wav(self.files[word], wet)
+            self.word_end_s[self.files[word]] = room_sim.LEAD_S + word_end_s(dry)
+            levels.append(room_sim.active_level(wet.astype(np.float64) / 32768.0))
+        self.noise: Path | None = None
+        if snr_db is not None:
+            clips = sorted((REAL / "noise").glob("*.wav"))
+            order = room_sim.rng_for(seed + "/noise").permutation(len(clips))
+            x = np.concatenate([read_wav(clips[i]) for i in order]).astype(np.float64) / 32768.0
+            nz = room_sim.fftconvolve(x, noise_rir)[len(noise_rir): len(x)]
+            nz *= np.sqrt(float(np.median(levels)) / 10 ** (snr_db / 10) / np.mean(nz**2))
+            self.noise = folder / "noise_room.wav"
+            write_wav(self.noise, np.clip(np.round(nz * 32768.0), -32768, 32767).astype(np.int16))
+
+    @staticmethod
+    def recording(word: str, k: int) -> Path:
+        """A real recording of the answer where the repo has one (a different speaker for each
+        answer), else the synthetic one."""
+        if word in REAL_ANSWERS:
+            folder, _, start = REAL_ANSWERS[word].partition("/")
+            takes = sorted((REAL / folder).glob(f"{start}*.wav"))
+            return takes[(7 * k) % len(takes)]
+        return CLEAN / f"{word}.wav"
+
+    def play_noise(self, rig: Any, until: threading.Event) -> threading.Thread:
+        """The household noise into the microphone, over and over until `until` is set."""
+        def loop() -> None:
+            while self.noise is not None and not until.is_set():
+                player = rig.play_into_mic(self.noise)
+                while player.poll() is None:
+                    if until.wait(0.2):
+                        player.kill()
+                        break
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        return thread
+
+
 def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None,
-            timeout_s: float) -> dict[str, Any]:
+            timeout_s: float, room: RoomTrial | None = None) -> dict[str, Any]:
     """One whole session with echo, answering each question; or, with `command`, a session
     where that word is said a second into the first safety instructions."""
     env = dict(rig.env, VOICE_SKILL_CONFIG=str(config))
@@ -96,12 +167,17 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
     timer = threading.Timer(timeout_s, proc.kill)
     timer.start()
     person_busy = threading.Lock()
+    quiet = threading.Event()
+    noise = room.play_noise(rig, quiet) if room else None
+    spoken: list[tuple[float, str, str]] = []  # (speech end, state, answer) in a room
 
     def speak(path: Path, state: str) -> None:
         with person_busy:
             t = time.monotonic()
             rig.play_into_mic(path).wait(15)
             answered_at.append((t, time.monotonic(), state))
+            if room:
+                spoken.append((t + room.word_end_s[path], state, path.stem.removesuffix("_room")))
 
     def say_over(path: Path) -> None:
         with person_busy:
@@ -116,7 +192,7 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
             events.append((now, e))
             if e["event"] == "listening" and (wav := answer_for(e["state"])):
                 time.sleep(0.3)
-                speak(CLEAN / f"{wav}.wav", e["state"])
+                speak(room.files[wav] if room else CLEAN / f"{wav}.wav", e["state"])
             elif e["event"] == "said" and commands and e["state"] == "rf_bladder":
                 # over the first safety instructions, about a second into them: a command
                 threading.Timer(1.0, say_over, (commands.pop(0),)).start()
@@ -127,10 +203,40 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
         proc.kill()
         proc.wait(30)
         timer.cancel()
+        quiet.set()
+        if noise:
+            noise.join(5)
         mic.stop()
         spk.stop()
     return {"events": events, "answers": answered_at, "overs": overs, "mic": mic, "spk": spk,
-            "stderr": proc.stderr.read() if proc.stderr else ""}
+            "spoken": spoken, "stderr": proc.stderr.read() if proc.stderr else ""}
+
+
+def room_figures(run: dict[str, Any]) -> dict[str, Any]:
+    """A room trial's reply latency (from each recording's own speech end) and what was heard:
+    latencies for every answer, and for all but the red-flag "no"s (the target's set)."""
+    spk_loud = run["spk"].loud()
+    intents = [(t, e) for t, e in run["events"] if e["event"] == "intent"]
+    rows = []
+    for end, state, word in run["spoken"]:
+        after = spk_loud[spk_loud > end + 0.05]
+        wait = round(float(after[0] - end), 3) if after.size and after[0] - end < 8.0 else None
+        heard = next((e for t, e in intents if t > end - 0.5), None)
+        rows.append({"state": state, "said": word, "reply_s": wait,
+                     "heard": heard and heard.get("name"), "confidence": heard and heard.get(
+                         "confidence"), "right": bool(heard and heard.get("name") == EXPECTED.get(word))})
+
+    def median(xs: list[float]) -> float | None:
+        return round(statistics.median(xs), 3) if xs else None
+
+    waits = [r["reply_s"] for r in rows if r["reply_s"] is not None]
+    others = [r["reply_s"] for r in rows if r["reply_s"] is not None
+              and not (r["state"].startswith("rf_") and r["said"] == "no")]
+    return {"answers": len(rows), "heard_right": sum(r["right"] for r in rows),
+            "reply_median_s": median(waits), "reply_median_not_red_flag_no_s": median(others),
+            "reply_p95_s": round(float(np.percentile(waits, 95)), 3) if waits else None,
+            "outcome": next((e.get("outcome") for _, e in run["events"] if e["event"] == "ended"),
+                            None), "rows": rows}
 
 
 def commands_to_say(n: int) -> list[Path]:
@@ -224,7 +330,15 @@ def main() -> None:
     ap.add_argument("--echo-volume", default="100%", help="loopback level (pactl volume)")
     ap.add_argument("--barge-in", choices=("on", "off"), default="on")
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--room", action="store_true",
+                    help="the person lies across a simulated room (whole sessions only)")
+    ap.add_argument("--snr", type=float, default=None,
+                    help="with --room: household noise all session, this many dB under the answers")
+    ap.add_argument("--sessions", type=int, default=3, help="with --room: sessions (one room each)")
     args = ap.parse_args()
+    if args.room:
+        print(json.dumps(room_main(args), indent=1))
+        return
     mod = _rig()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -258,6 +372,43 @@ def main() -> None:
         print(run["stderr"][-3000:], file=sys.stderr)
         for t, e in run["events"]:
             print(round(t, 2), json.dumps(e)[:150], file=sys.stderr)
+
+
+def room_main(args: argparse.Namespace) -> dict[str, Any]:
+    """Whole sessions answered from across a room (each its own), with or without noise."""
+    mod = _rig()
+    trials = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        rig = mod.PulseRig(base / "pulse")
+        rig.start()
+        try:
+            rig.echo_speaker_into_mic(args.echo_volume)
+            config = base / "config.toml"
+            config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n")
+            dialog = base / "short.yaml"
+            from voice_skill.dialogue.dialog import bundled_dialog_path
+            text = bundled_dialog_path().read_text(encoding="utf-8")
+            dialog.write_text(text.replace("duration_s: 1200", "duration_s: 4")
+                              .replace("at_s: 600", "at_s: 2"), encoding="utf-8")
+            for k in range(args.sessions):
+                folder = base / f"room{k}"
+                folder.mkdir()
+                room = RoomTrial(folder, f"live/{k}", args.snr)
+                result = room_figures(session(rig, mod, dialog, config, None, args.timeout, room))
+                trials.append(result | {"room": room.room, "rt60_measured_s": room.rt60_s})
+        finally:
+            rig.stop()
+    rows = [r for t in trials for r in t["rows"]]
+    waits = [r["reply_s"] for r in rows if r["reply_s"] is not None]
+    others = [r["reply_s"] for r in rows if r["reply_s"] is not None
+              and not (r["state"].startswith("rf_") and r["said"] == "no")]
+    return {"snr_db": args.snr, "sessions": len(trials), "answers": len(rows),
+            "heard_right": sum(r["right"] for r in rows),
+            "reply_median_s": round(statistics.median(waits), 3) if waits else None,
+            "reply_median_not_red_flag_no_s": round(statistics.median(others), 3) if others else None,
+            "reply_p95_s": round(float(np.percentile(waits, 95)), 3) if waits else None,
+            "outcomes": [t["outcome"] for t in trials], "trials": trials}
 
 
 if __name__ == "__main__":
