@@ -28,6 +28,7 @@ from voice_skill.hearing.whisper_recognizer import (
 from voice_skill.settings import Settings
 
 REAL = Path(__file__).parent / "fixtures" / "real_speech"
+ROOM = Path(__file__).parent / "fixtures" / "room_speech"
 DIALOG = load_dialog()
 MATCHER = IntentMatcher(DIALOG)
 
@@ -68,6 +69,26 @@ def test_an_answer_found_only_when_held_to_the_states_phrases_counts_as_unsure(
     assert intent == want
     # below the confirmation threshold: a red-flag "no" found this way is asked again
     assert confidence < Settings().low_confidence
+
+
+@pytest.mark.parametrize("name", ["stop_5170b77f_nohash_2_room.wav", "stop_563aa4e6_nohash_1_room.wav",
+                                  "stop_68dd409e_nohash_1_room.wav", "stop_3b4f8f24_nohash_1_room.wav"])
+def test_a_stop_whose_end_the_rooms_echoes_smear_is_still_heard_as_stop(
+        whisper: WhisperRecognizer, name: str) -> None:
+    audio, state = read_wav(ROOM / name), "rf_bladder"
+    free = whisper.recognize(audio, None, DIALOG.question(state)).text
+    assert MATCHER.match(free, state).name != "stop", f"free text {free!r} is already a stop"
+    u = whisper.recognize(audio, MATCHER.grammar(state), DIALOG.question(state))
+    assert MATCHER.match(u.text, state, u.confidence).name == "stop", u.text
+    assert u.confidence < Settings().low_confidence  # on a red flag, confirmed before it ends
+
+
+@pytest.mark.parametrize("name", ["0f250098_nohash_0.wav", "189cbabe_nohash_2.wav",
+                                  "3b4f8f24_nohash_3.wav", "62ff07ef_nohash_1.wav"])
+def test_a_clear_go_is_not_taken_for_stop(whisper: WhisperRecognizer, name: str) -> None:
+    # held to "stop" alone, these became a stop: that decode is only for free text like "so"
+    text, intent, _, _ = heard(whisper, f"go/{name}", "side_1")
+    assert intent != "stop", text
 
 
 @pytest.mark.parametrize("name", [
