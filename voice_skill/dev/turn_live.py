@@ -26,6 +26,7 @@ Run: .venv/bin/python -m voice_skill.dev.turn_live [--stops N] [--echo-volume 10
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -339,33 +341,18 @@ def main() -> None:
     if args.room:
         print(json.dumps(room_main(args), indent=1))
         return
-    mod = _rig()
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        rig = mod.PulseRig(base / "pulse")
-        rig.start()
-        try:
-            rig.echo_speaker_into_mic(args.echo_volume)
-            config = base / "config.toml"
-            config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n")
-            dialog = base / "short.yaml"
-            from voice_skill.dialogue.dialog import bundled_dialog_path
-            text = bundled_dialog_path().read_text(encoding="utf-8")
-            dialog.write_text(text.replace("duration_s: 1200", "duration_s: 4")
-                              .replace("at_s: 600", "at_s: 2"), encoding="utf-8")
-            run = session(rig, mod, dialog, config, None, args.timeout)
-            result = figures(run)
-            acted: list[Any] = []
-            for path in commands_to_say(args.stops):
-                trial = figures(session(rig, mod, dialog, config, path, 120.0))
-                acted += trial["command_stop_delays_s"]
-                result["false_barge_ins"] += trial["false_barge_ins"]
-            result["commands_over_speech"] = len(acted)
-            result["commands_stopped_within_500ms"] = sum(1 for _, d, _ in acted
-                                                         if d is not None and d <= 0.5)
-            result["command_stop_delays_s"] = acted
-        finally:
-            rig.stop()
+    with live_rig(args) as (rig, mod, _, dialog, config):
+        run = session(rig, mod, dialog, config, None, args.timeout)
+        result = figures(run)
+        acted: list[Any] = []
+        for path in commands_to_say(args.stops):
+            trial = figures(session(rig, mod, dialog, config, path, 120.0))
+            acted += trial["command_stop_delays_s"]
+            result["false_barge_ins"] += trial["false_barge_ins"]
+        result["commands_over_speech"] = len(acted)
+        result["commands_stopped_within_500ms"] = sum(1 for _, d, _ in acted
+                                                     if d is not None and d <= 0.5)
+        result["command_stop_delays_s"] = acted
     result["echo_volume"], result["barge_in"] = args.echo_volume, args.barge_in
     print(json.dumps(result, indent=1))
     if os.environ.get("TURN_LIVE_DEBUG"):
@@ -374,31 +361,45 @@ def main() -> None:
             print(round(t, 2), json.dumps(e)[:150], file=sys.stderr)
 
 
-def room_main(args: argparse.Namespace) -> dict[str, Any]:
-    """Whole sessions answered from across a room (each its own), with or without noise."""
+@contextlib.contextmanager
+def live_rig(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Path, Path, Path]]:
+    """A private PulseAudio with the speaker heard by the microphone, and the session's files:
+    (rig, its module, a scratch folder, the dialogue with short timers, the settings)."""
     mod = _rig()
-    trials = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         rig = mod.PulseRig(base / "pulse")
         rig.start()
         try:
-            rig.echo_speaker_into_mic(args.echo_volume)
-            config = base / "config.toml"
-            config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n")
-            dialog = base / "short.yaml"
-            from voice_skill.dialogue.dialog import bundled_dialog_path
-            text = bundled_dialog_path().read_text(encoding="utf-8")
-            dialog.write_text(text.replace("duration_s: 1200", "duration_s: 4")
-                              .replace("at_s: 600", "at_s: 2"), encoding="utf-8")
-            for k in range(args.sessions):
-                folder = base / f"room{k}"
-                folder.mkdir()
-                room = RoomTrial(folder, f"live/{k}", args.snr)
-                result = room_figures(session(rig, mod, dialog, config, None, args.timeout, room))
-                trials.append(result | {"room": room.room, "rt60_measured_s": room.rt60_s})
+            yield (rig, mod, base, *prepare(rig, base, args))
         finally:
             rig.stop()
+
+
+def prepare(rig: Any, base: Path, args: argparse.Namespace) -> tuple[Path, Path]:
+    """The speaker heard by the microphone, the settings, and the dialogue with short timers."""
+    from voice_skill.dialogue.dialog import bundled_dialog_path
+
+    rig.echo_speaker_into_mic(args.echo_volume)
+    config = base / "config.toml"
+    config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n")
+    dialog = base / "short.yaml"
+    text = bundled_dialog_path().read_text(encoding="utf-8")
+    dialog.write_text(text.replace("duration_s: 1200", "duration_s: 4")
+                      .replace("at_s: 600", "at_s: 2"), encoding="utf-8")
+    return dialog, config
+
+
+def room_main(args: argparse.Namespace) -> dict[str, Any]:
+    """Whole sessions answered from across a room (each its own), with or without noise."""
+    trials = []
+    with live_rig(args) as (rig, mod, base, dialog, config):
+        for k in range(args.sessions):
+            folder = base / f"room{k}"
+            folder.mkdir()
+            room = RoomTrial(folder, f"live/{k}", args.snr)
+            result = room_figures(session(rig, mod, dialog, config, None, args.timeout, room))
+            trials.append(result | {"room": room.room, "rt60_measured_s": room.rt60_s})
     rows = [r for t in trials for r in t["rows"]]
     waits = [r["reply_s"] for r in rows if r["reply_s"] is not None]
     others = [r["reply_s"] for r in rows if r["reply_s"] is not None
