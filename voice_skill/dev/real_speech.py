@@ -26,7 +26,8 @@ from voice_skill.dev.report_doc import write_section
 from voice_skill.dialogue.dialog import Dialog, load_dialog
 from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import Utterance
-from voice_skill.hearing.audio import PIPELINE_RATE_HZ, read_wav
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, read_wav
+from voice_skill.hearing.endpointing import Endpointer, EndSilence, Segment
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.hearing.voice_input import hear_recording
 from voice_skill.settings import Settings
@@ -124,24 +125,82 @@ class TimedRecognizer:
         return u
 
 
+def speech_end_s(audio: np.ndarray) -> float:
+    """Where the words of a dry recording end (seconds): the end of its last 10 ms frame within
+    30 dB of the loudest and 6 dB above the quietest tenth (its own background). The reference
+    for how long a turn runs on after the person stops."""
+    x = audio.astype(np.float64) / 32768.0
+    win = PIPELINE_RATE_HZ // 100
+    n = len(x) // win
+    if n < 2:
+        return len(x) / PIPELINE_RATE_HZ
+    power = np.mean(x[: n * win].reshape(n, win) ** 2, axis=1)
+    floor = float(np.percentile(power, 10))
+    loud = np.flatnonzero(power >= max(power.max() / 1000.0, 4.0 * floor))
+    return float((loud[-1] + 1) * win / PIPELINE_RATE_HZ) if loud.size else n * win / PIPELINE_RATE_HZ
+
+
+class _Watched:
+    """An audio source that notes when its sound has run out."""
+
+    def __init__(self, source: AudioSource) -> None:
+        self.source, self.frame_samples = source, source.frame_samples
+        self.ran_out = False
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        frame = self.source.read(timeout_s)
+        self.ran_out = self.ran_out or frame is None
+        return frame
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+
+class WatchedEndpointer(Endpointer):
+    """The product's endpointer, noting for the benchmark where in the stream each turn was
+    decided to be over and whether it only ended because the sound did (a run-on)."""
+
+    decided_s: float | None = None
+    run_on = False
+
+    def listen(self, source: AudioSource, no_input_timeout_s: float | None = None,
+               end_silence: EndSilence | None = None) -> Segment | None:
+        watched = _Watched(source)
+        segment = super().listen(cast("AudioSource", watched), no_input_timeout_s, end_silence)
+        self.decided_s = float(getattr(source, "position_s", 0.0))
+        self.run_on = watched.ran_out
+        return segment
+
+
 def hear(clip: Clip, recognizer: TimedRecognizer, judge: TurnJudge, matcher: IntentMatcher,
          dialog: Dialog, settings: Settings, audio: np.ndarray | None = None,
-         after: np.ndarray | None = None) -> dict[str, Any]:
+         after: np.ndarray | None = None, lead_s: float = 0.0) -> dict[str, Any]:
     """The live hearing path on one clip (or on `audio` made of it, such as the clip played in a
-    room, with `after` as the sound that follows it instead of quiet): endpoint, recognize in
-    its state, match the intent."""
+    room from `lead_s` on, with `after` as the sound that follows it instead of quiet):
+    endpoint, recognize in its state, match the intent."""
+    dry = read_wav(clip.path)
     if audio is None:
-        audio = read_wav(clip.path)
+        audio = dry
     if clip.noise is not None and clip.snr_db is not None:
         audio = mix(audio, read_wav(clip.noise), clip.snr_db, f"{clip.path.name}|{clip.snr_db}")
     recognizer.decode_s.clear()
+    endpointer = WatchedEndpointer(settings)
     # The recording's own room sound leads in; the quiet after it ends the turn.
     heard = hear_recording(audio, settings, cast("Recognizer", recognizer), clip.state,
-                           matcher.grammar(clip.state), dialog.question(clip.state), judge, after)
+                           matcher.grammar(clip.state), dialog.question(clip.state), judge, after,
+                           endpointer)
     u = heard.utterance
+    words_end = lead_s + speech_end_s(dry)
     row: dict[str, Any] = {"label": clip.label, "file": clip.path.name, "snr_db": clip.snr_db,
                            "text": "", "intent": "no_match", "value": None, "confidence": 0.0,
-                           "decode_s": None, "reply_wait_s": None, "speech_found": u is not None}
+                           "decode_s": None, "reply_wait_s": None, "speech_found": u is not None,
+                           "sound_s": round(len(audio) / PIPELINE_RATE_HZ, 3),
+                           "words_end_s": round(words_end, 3)}
+    if u is not None and endpointer.decided_s is not None:
+        # run_on: the turn ended only because the sound did, not on quiet; ended_after_s: how
+        # long after the words the end was decided (for a run-on: the rest of the sound)
+        row.update(run_on=endpointer.run_on,
+                   ended_after_s=round(endpointer.decided_s - words_end, 3))
     if u is not None:
         got = matcher.match(u.text, clip.state, u.confidence)
         row.update(text=u.text, intent=got.name, value=got.value,

@@ -150,7 +150,8 @@ def measure(engine: str, settings: Settings, corpus: Path, every: int,
                                          noise_rir, snr)
             # A room goes on sounding after the word: its own trail, not added quiet.
             after = None if cond == "close" else np.zeros(0, np.int16)
-            row = hear(clip, recognizer, judge, matcher, dialog, settings, audio, after)
+            row = hear(clip, recognizer, judge, matcher, dialog, settings, audio, after,
+                       0.0 if cond == "close" else room_sim.LEAD_S)
             row["condition"] = cond
             rows.append(row)
         if progress and (i + 1) % 50 == 0:
@@ -482,7 +483,9 @@ def run(settings: Settings, corpus: Path, out_dir: Path, every: int = 1, engine:
     report = {"parameters": parameters(), "rt60": rt60_spread(result["rooms"]),
               "runs": [*old, this], "findings": findings, "wake": wake, "rooms": result["rooms"],
               "rows": [{k: r[k] for k in ("condition", "label", "file", "text", "intent", "value",
-                                          "confidence", "decode_s", "correct")}
+                                          "confidence", "decode_s", "correct", "audio_s", "sound_s",
+                                          "words_end_s", "run_on", "ended_after_s")
+                        if k in r}
                        for r in result["rows"]]}
     out_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=None, separators=(",", ":")) + "\n", encoding="utf-8")

@@ -320,13 +320,14 @@ def stream_position_s(source: object) -> float:
 
 def hear_recording(audio: np.ndarray, settings: Settings, recognizer: Recognizer, state: str,
                    phrases: tuple[str, ...] | None, hint: str = "",
-                   judge: TurnJudge | None = None, after: np.ndarray | None = None) -> Heard:
+                   judge: TurnJudge | None = None, after: np.ndarray | None = None,
+                   endpointer: Endpointer | None = None) -> Heard:
     """One recorded answer heard as the microphone hears it: followed by the quiet that ends a
     turn (or by `after`: the room's noise going on), endpointed, decoded with the state's
     phrases (None: free dictation)."""
     if after is None:
         after = silence(max(settings.end_silence_s, settings.patient_end_silence_s) + 0.3)
     source = WavSource(np.concatenate([audio, after]), settings)
-    listener = AudioListener(source, Endpointer(settings), recognizer, math.inf,
+    listener = AudioListener(source, endpointer or Endpointer(settings), recognizer, math.inf,
                              announce=lambda _: None, judge=judge if phrases is not None else None)
     return listener.listen(state, phrases, None, hint)
