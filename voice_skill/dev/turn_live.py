@@ -17,10 +17,10 @@ run): every answer is played with that room's echoes, real recordings where the 
 (yes, no, the pain numbers; the rest synthetic), and with --snr a real household noise plays
 from elsewhere in the room all session long, that far under the answers' speech. The person's
 speech end is then the recording's own (its last loud 10 ms, after the room's lead-in), as the
-microphone cannot tell it from the noise.
+microphone cannot tell it from the noise. --close plays the same answers dry, for comparison.
 
 Run: .venv/bin/python -m voice_skill.dev.turn_live [--stops N] [--echo-volume 100%]
-                                                   [--room [--snr DB] [--sessions N]]
+                                                   [--room [--snr DB | --close] [--sessions N]]
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def answer_for(state: str) -> str | None:
 class RoomTrial:
     """The answers as heard across one simulated room, and its household noise (optional)."""
 
-    def __init__(self, folder: Path, seed: str, snr_db: float | None) -> None:
+    def __init__(self, folder: Path, seed: str, snr_db: float | None, close: bool = False) -> None:
         from voice_skill.dev import room_sim
         from voice_skill.dev.fixtures import write_wav
         from voice_skill.hearing.audio import read_wav
@@ -111,7 +111,8 @@ class RoomTrial:
         for k, word in enumerate(dict.fromkeys(ANSWERS.values())):
             dry = self.recording(word, k)
             audio = read_wav(dry)
-            wet = room_sim.in_room(audio, talker)
+            wet = (np.concatenate([np.zeros(round(room_sim.LEAD_S * PIPELINE_RATE_HZ), np.int16),
+                                   audio]) if close else room_sim.in_room(audio, talker))
             self.files[word] = folder / f"{word}_room.wav"
             write_wav(self.files[word], wet)
             self.word_end_s[self.files[word]] = room_sim.LEAD_S + word_end_s(dry)
@@ -337,6 +338,8 @@ def main() -> None:
     ap.add_argument("--snr", type=float, default=None,
                     help="with --room: household noise all session, this many dB under the answers")
     ap.add_argument("--sessions", type=int, default=3, help="with --room: sessions (one room each)")
+    ap.add_argument("--close", action="store_true",
+                    help="with --room: the same answers close to the microphone, for comparison")
     args = ap.parse_args()
     if args.room:
         print(json.dumps(room_main(args), indent=1))
@@ -397,14 +400,14 @@ def room_main(args: argparse.Namespace) -> dict[str, Any]:
         for k in range(args.sessions):
             folder = base / f"room{k}"
             folder.mkdir()
-            room = RoomTrial(folder, f"live/{k}", args.snr)
+            room = RoomTrial(folder, f"live/{k}", args.snr, args.close)
             result = room_figures(session(rig, mod, dialog, config, None, args.timeout, room))
             trials.append(result | {"room": room.room, "rt60_measured_s": room.rt60_s})
     rows = [r for t in trials for r in t["rows"]]
     waits = [r["reply_s"] for r in rows if r["reply_s"] is not None]
     others = [r["reply_s"] for r in rows if r["reply_s"] is not None
               and not (r["state"].startswith("rf_") and r["said"] == "no")]
-    return {"snr_db": args.snr, "sessions": len(trials), "answers": len(rows),
+    return {"snr_db": args.snr, "close": args.close, "sessions": len(trials), "answers": len(rows),
             "heard_right": sum(r["right"] for r in rows),
             "reply_median_s": round(statistics.median(waits), 3) if waits else None,
             "reply_median_not_red_flag_no_s": round(statistics.median(others), 3) if others else None,
