@@ -85,6 +85,7 @@ TARGETS = (
     Target("other words as yes/no", ("room + 10 dB", "room + 5 dB"), 5.0, False),
     Target('"go" as "no"', tuple(CONDITIONS), 1.0, False),
     Target('"yes" as a confident "no" (count)', tuple(CONDITIONS), 0.0, False),
+    Target("false escalation, all-no screening", ("room + 10 dB",), 1.0, False),
 )
 
 
