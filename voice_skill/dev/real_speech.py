@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from voice_skill.dev import room_sim
 from voice_skill.dev.report_doc import write_section
 from voice_skill.dialogue.dialog import Dialog, load_dialog
 from voice_skill.dialogue.intents import IntentMatcher
@@ -70,13 +71,8 @@ class Clip:
 
 
 def active_speech_power(audio: np.ndarray) -> float:
-    """Mean power of the 10 ms frames within 20 dB of the loudest: the speech, not the pauses."""
-    x = audio.astype(np.float64) / 32768.0
-    win = PIPELINE_RATE_HZ // 100
-    n = len(x) // win
-    power = np.mean(x[: n * win].reshape(n, win) ** 2, axis=1) if n else np.zeros(1)
-    loud = power[power >= power.max() / 100.0]
-    return float(loud.mean()) if loud.size else 0.0
+    """room_sim.active_level of int16 audio: the speech's power, not the pauses'."""
+    return room_sim.active_level(audio.astype(np.float64) / 32768.0)
 
 
 def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, seed: str) -> np.ndarray:
