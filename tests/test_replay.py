@@ -59,12 +59,18 @@ def test_replay_passes_and_prints_the_transcript() -> None:
     assert "heard: 'yes'" in done.stdout and done.stdout.rstrip().endswith("scenario.yaml")
 
 
-def test_a_wrong_expectation_fails_naming_it_and_what_was_heard(tmp_path: Path) -> None:
+def _wrong_expectation(tmp_path: Path) -> Path:
+    """The bladder scenario copied, expecting "no" where the recording says "yes"."""
     folder = tmp_path / "wrong"
     shutil.copytree(SCENARIOS / "red_flag_bladder", folder)
     path = folder / "scenario.yaml"
     text = path.read_text().replace("../../fixtures", str(ROOT / "fixtures"))
     path.write_text(text.replace("intent: yes, escalation: emergency", "intent: no"))
+    return path
+
+
+def test_a_wrong_expectation_fails_naming_it_and_what_was_heard(tmp_path: Path) -> None:
+    path = _wrong_expectation(tmp_path)
     done = cli("replay", str(path), "--json")
     assert done.returncode == 1
     result = json.loads(done.stdout.splitlines()[-1])
@@ -89,11 +95,7 @@ def test_a_bad_scenario_is_named_with_its_line(tmp_path: Path, mutation: tuple[s
 
 
 def test_a_failing_replay_says_fail_once_with_each_expectation_under_it(tmp_path: Path) -> None:
-    folder = tmp_path / "wrong"
-    shutil.copytree(SCENARIOS / "red_flag_bladder", folder)
-    path = folder / "scenario.yaml"
-    text = path.read_text().replace("../../fixtures", str(ROOT / "fixtures"))
-    path.write_text(text.replace("intent: yes, escalation: emergency", "intent: no"))
+    path = _wrong_expectation(tmp_path)
     done = cli("replay", str(path))
     assert done.returncode == 1
     assert (done.stdout + done.stderr).count("FAIL") == 1, done.stdout + done.stderr

@@ -5,22 +5,19 @@ Issue 16; docs/failure-modes.md."""
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pulse_rig import PulseRig, rms
+from test_tts import say_aloud
 from typed_session import FIFTH_FLAG_YES, SKILL, TYPED_FIFTH_FLAG_YES, session, whole_lines
 
 from voice_skill.events import Escalated, Notice, SessionEvent
 from voice_skill.session_log import SessionLog
-from voice_skill.settings import Settings
-from voice_skill.speaking.tts import Pyttsx3Speaker
 
 
 @pytest.fixture
@@ -143,14 +140,6 @@ def test_speech_goes_on_when_the_temporary_folder_fills_up(
     """Each reply is written as a WAV before it is played: not on a disk that can fill up
     (this one has room for a folder, not for one reply)."""
     monkeypatch.setenv("TMPDIR", str(tiny_disk))
-    out, faults = io.StringIO(), list[str]()
-    speaker = Pyttsx3Speaker(Settings(), faults.append, stream=out)
-    try:
-        recorder = pulse_rig.speaker_recorder()
-        speaker.say("Please lie still on your back.")
-        time.sleep(0.3)
-        heard = recorder.stop()
-    finally:
-        speaker.close()
-    assert faults == [] and out.getvalue() == ""
+    heard, faults, printed, _ = say_aloud(pulse_rig)
+    assert faults == [] and printed == ""
     assert rms(heard) > 300, "the speaker stayed silent"

@@ -125,18 +125,25 @@ def test_no_audio_output_device_shows_the_words() -> None:
 # --------------------------------------------------------------------------- real speech
 
 
-@pytest.mark.audio
-def test_speaks_into_the_speaker(pulse_rig: PulseRig) -> None:
+def say_aloud(rig: PulseRig) -> tuple[np.ndarray, list[str], str, Pyttsx3Speaker]:
+    """A real speaker's reply, recorded at the virtual speaker: the audio, the faults reported,
+    what was printed instead of spoken, and the (closed) speaker."""
     out, faults = io.StringIO(), list[str]()
     speaker = Pyttsx3Speaker(Settings(), faults.append, stream=out)
     try:
-        recorder = pulse_rig.speaker_recorder()
+        recorder = rig.speaker_recorder()
         speaker.say("Please lie still on your back.")
         time.sleep(0.3)
         heard = recorder.stop()
     finally:
         speaker.close()
-    assert out.getvalue() == "" and faults == []
+    return heard, faults, out.getvalue(), speaker
+
+
+@pytest.mark.audio
+def test_speaks_into_the_speaker(pulse_rig: PulseRig) -> None:
+    heard, faults, printed, speaker = say_aloud(pulse_rig)
+    assert printed == "" and faults == []
     assert rms(heard) > 300, "the speaker stayed silent"
     assert 0.5 < speech_in(heard) < 4.0  # six words at 140 wpm; a busy machine may drop a bit
     assert speaker.last_first_audio_s is not None
