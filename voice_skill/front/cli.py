@@ -11,7 +11,13 @@ from typing import Any
 
 from voice_skill import console, shutdown
 from voice_skill.errors import VoiceSkillError
-from voice_skill.settings import EMERGENCY_NUMBERS, ENGINES, Settings, load_settings
+from voice_skill.settings import (
+    EMERGENCY_NUMBER_RULE,
+    EMERGENCY_NUMBERS,
+    ENGINES,
+    Settings,
+    load_settings,
+)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -168,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON event per line")
     run.add_argument("--no-log", action="store_true", help="do not write a session log")
     run.add_argument("--emergency-number", metavar="DIGITS",
-                     help=f"number to tell the person to call ({', '.join(EMERGENCY_NUMBERS)} ...)")
+                     help=f"number to tell the person to call: {EMERGENCY_NUMBER_RULE}"
+                     f" ({', '.join(EMERGENCY_NUMBERS)} ...)")
     run.set_defaults(func=cmd_run)
 
     serve = sub.add_parser(
