@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,39 @@ def test_nohup_still_ignores_a_closed_terminal(tmp_path: Path) -> None:
     assert until(proc, "listening")[-1]["state"] == "rf_saddle"  # still guiding
     proc.stdin.close()
     assert proc.wait(20) == 0
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_signal_after_the_end_acts_at_once_on_a_hung_notify_hook(
+        tmp_path: Path, sig: int, status: int) -> None:
+    """Issue 23: with notify_timeout_s = 300 and a hook that hangs, SIGTERM and Ctrl-C after
+    `ended` were ignored for minutes; the hook (and what it started with setsid) ran on."""
+    pids = tmp_path / "pids"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\necho $$ >> {pids}\nsetsid sleep 300 &\necho $! >> {pids}\n"
+                    "sleep 300\n")
+    hook.chmod(0o755)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'notify_command = ["{hook}"]\nnotify_timeout_s = 300\n')
+    proc = subprocess.Popen([*SKILL, "--config", str(cfg), "run", "--text", "--json", "--no-log"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(b"help\n")
+        proc.stdin.close()  # the end of input ends the session: "ended", then the wait
+        until(proc, "ended")
+        while len(pids.read_text().split() if pids.exists() else ()) < 2:  # the hook hangs
+            assert proc.poll() is None
+            time.sleep(0.05)
+        os.kill(proc.pid, sig)
+        rest = [json.loads(line) for line in proc.stdout.read().splitlines()]
+        assert proc.wait(60) == status  # not the 300 s of the hook
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "Traceback" not in proc.stderr.read().decode()
+    [notified] = [e for e in rest if e["event"] == "notified"]
+    assert "stopped" in notified["detail"], notified
+    for pid in pids.read_text().split():
+        state = Path(f"/proc/{pid}/stat")
+        assert not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] in "ZX"
