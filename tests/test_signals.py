@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,58 @@ def test_a_signal_after_the_end_acts_at_once_on_a_hung_notify_hook(
     for pid in pids.read_text().split():
         state = Path(f"/proc/{pid}/stat")
         assert not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+
+
+def _started_importing(pid: int) -> bool:
+    """Whether the skill is importing its libraries (settings' msgspec is mapped; numpy and
+    the engines come after it): the window in which Ctrl-C printed a traceback."""
+    try:
+        return "msgspec" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def test_ctrl_c_while_the_skill_imports_is_one_line_and_status_130() -> None:
+    """Issue 23: SIGINT in the first half second printed a KeyboardInterrupt traceback."""
+    proc = subprocess.Popen([*SKILL, "run", "--text", "--no-log"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while not _started_importing(proc.pid):
+            assert proc.poll() is None
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert err.decode().splitlines() == ["voice-skill: interrupted while starting"], err
+    assert proc.returncode == 130 and out == b""
+
+
+def _memory_limit(kb: int) -> Callable[[], None]:
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (kb * 1024, kb * 1024))
+    return limit
+
+
+@pytest.mark.parametrize("kb", [150_000, 120_000, 60_000])
+def test_a_memory_limit_at_start_is_one_line_never_a_traceback(kb: int) -> None:
+    """Issue 23: under `ulimit -v 150000` OpenBLAS's threads at numpy's import failed, with a
+    KeyboardInterrupt traceback. Now one thread is asked for and a typed session runs; with
+    less memory still, one line says memory could not be had."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([*SKILL, "run", "--text", "--no-log"], input=b"no\nstop\n",
+                          capture_output=True, env=env, preexec_fn=_memory_limit(kb),
+                          timeout=120, check=False)
+    err = done.stderr.decode()
+    assert "Traceback" not in err, err
+    if done.returncode == 0:
+        assert b"call 911" in done.stdout  # the session ran to its closing line
+    else:  # (OpenBLAS may give up first, and exit by itself with its own one line)
+        assert done.returncode == 1 and err.splitlines()[-1].startswith(
+            ("voice-skill: could not get the memory it needs to start",
+             "OpenBLAS error: Memory allocation still failed")), err
+    if kb == 150_000:
+        assert done.returncode == 0, err
