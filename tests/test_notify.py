@@ -112,14 +112,16 @@ def test_a_hook_still_running_when_the_session_ends_is_stopped_after_a_short_gra
     assert all(_gone(int(p)) for p in pids.read_text().split())
 
 
-def test_a_hook_dies_with_the_skill_even_by_sigkill(tmp_path: Path) -> None:
+def test_a_hook_dies_with_the_skill_even_by_sigkill_and_its_children_at_the_next_start(
+        tmp_path: Path) -> None:
     import os
     import signal
     import subprocess
     import sys
 
-    pid_file = tmp_path / "hook.pid"
-    script = hook(tmp_path, f"echo $$ > {pid_file}\nexec sleep 300\n")[0]
+    pid_file, child_file = tmp_path / "hook.pid", tmp_path / "child.pid"
+    script = hook(tmp_path, f"sleep 300 &\necho $! > {child_file}\necho $$ > {pid_file}\n"
+                            "exec sleep 300\n")[0]
     owner = subprocess.Popen([sys.executable, "-c",
                               "import time\n"
                               "from voice_skill.events import Escalated\n"
@@ -127,18 +129,22 @@ def test_a_hook_dies_with_the_skill_even_by_sigkill(tmp_path: Path) -> None:
                               f"Notifier(({script!r},), 300.0).notify("
                               "Escalated('emergency', 'x', 's'), '911')\n"
                               "time.sleep(300)\n"])
+    pids: list[int] = []
     try:
         end = time.monotonic() + 60
         while not pid_file.exists() or not pid_file.read_text().strip():
             assert time.monotonic() < end and owner.poll() is None
             time.sleep(0.05)
-        hook_pid = int(pid_file.read_text())
-        assert running(hook_pid)
+        pids = [int(pid_file.read_text()), int(child_file.read_text())]
+        assert all(running(p) for p in pids)
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait()
-        assert _gone(hook_pid)
+        assert _gone(pids[0])  # the hook, by the kernel (PR_SET_PDEATHSIG)
+        Notifier(("true",), 1.0)  # the next session with a notify command: the rest
+        assert _gone(pids[1])
     finally:
         owner.kill()
         owner.wait()
-        if pid_file.exists() and running(int(pid_file.read_text() or 0)):
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        for pid in pids:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -4,8 +4,8 @@ A hook never outlives the session by much: it runs in a session of its own, its 
 found by its process group and by a mark in their environment (which survives a `setsid` and
 a double fork), and at the end of the session it gets a short grace, then is stopped with all
 it started. If the skill itself is killed (SIGKILL), the hook is killed with it by the kernel
-(PR_SET_PDEATHSIG); what the hook started in the background then outlives it, as nothing is
-left to stop it.
+(PR_SET_PDEATHSIG); what the hook started in the background outlives it until the next session
+with a notify command starts, which stops what carries the mark of a skill that is gone.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class Notifier:
         self._ending = threading.Event()
         """the session has ended: hooks still running are being stopped"""
         self._lock = threading.Lock()
+        if self.enabled:
+            _stop_orphans()  # left by a skill that was killed (SIGKILL) in an earlier session
 
     @property
     def enabled(self) -> bool:
@@ -73,7 +75,7 @@ class Notifier:
         thread.start()
 
     def _run(self, payload: dict[str, str]) -> None:
-        mark = uuid.uuid4().hex
+        mark = f"{_owner(os.getpid())}.{uuid.uuid4().hex}"
         env = {**os.environ, "VOICE_SKILL_LEVEL": payload["level"],
                "VOICE_SKILL_REASON": payload["reason"], MARK: mark}
         name, limit = self.command[0], self.timeout_s
@@ -227,6 +229,34 @@ def _members(pgid: int, mark: str) -> set[int]:
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile, or not readable
     return found
+
+
+def _owner(pid: int) -> str:
+    """A process named for good: its pid and its start time (a pid is reused, the pair not)."""
+    try:
+        start = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        start = "0"
+    return f"{pid}.{start}"
+
+
+def _stop_orphans() -> None:
+    """SIGKILL what a hook left running when the skill that ran it is gone (killed by
+    SIGKILL: nothing stopped them then). Only our own processes carrying the mark."""
+    proc, uid, prefix = Path("/proc"), os.getuid(), f"{MARK}=".encode()
+    for entry in proc.glob("[0-9]*"):
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            env = (entry / "environ").read_bytes().split(b"\0")
+            mark = next((e[len(prefix):].decode() for e in env if e.startswith(prefix)), None)
+            if mark is None or mark.count(".") != 2:
+                continue
+            pid, start, _ = mark.split(".")
+            if _owner(int(pid)) != f"{pid}.{start}":
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue  # gone meanwhile, not readable, or not ours to signal
 
 
 def _alive(pgid: int, mark: str) -> bool:
