@@ -6,12 +6,12 @@ import contextlib
 import dataclasses
 import datetime as dt
 import errno
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from voice_skill.console import json_line
 from voice_skill.events import (
     Continued,
     Corrected,
@@ -84,7 +84,7 @@ class SessionLog:
             return
         stamped = {"time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
                    **record(event)}
-        line = (json.dumps(stamped, ensure_ascii=False, default=str) + "\n").encode(
+        line = (json_line(stamped) + "\n").encode(
             "utf-8", errors="backslashreplace")  # a lone surrogate typed in must not stop it
         fd = self._fd
         try:
