@@ -58,6 +58,7 @@ def record(event: SessionEvent) -> dict[str, Any]:
         data |= dataclasses.asdict(event)
         if isinstance(event, Reply):
             data.pop("speech")
+            data["spoken"] = data.pop("spoken_by")
     return data
 
 
