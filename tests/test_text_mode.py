@@ -180,3 +180,15 @@ def test_stdin_of_dev_zero_ends_in_bounded_time_and_memory(tmp_path: Path) -> No
     evs = events(out.read_text())
     assert {"event": "input_closed", "why": "end"} in evs and evs[-1]["event"] == "ended"
     assert usage.ru_maxrss < 300 * 1024, usage.ru_maxrss  # KiB: none of the input is kept
+
+
+def test_a_typed_sessions_said_events_say_the_words_were_printed(tmp_path: Path) -> None:
+    """`said` tells how the words went out: a typed session speaks nothing (`printed`), in the
+    JSON lines and in the log; every other field is as it was, for scripts."""
+    done = run_text(["yes"], tmp_path, "--json")
+    logged = events(next((tmp_path / "logs").glob("session-*.jsonl")).read_text())
+    for evs in (events(done.stdout), logged):
+        said = [e for e in evs if e["event"] == "said"]
+        assert said and all(e["spoken"] == "printed" for e in said)
+        assert {k for k in said[0] if k != "time"} == {
+            "event", "key", "text", "state", "expects_answer", "spoken"}

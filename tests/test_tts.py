@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pulse_rig import PulseRig, rms
+from pulse_rig import PulseRig, SpeakerRecorder, rms
 
 from voice_skill.hearing.audio import WavSource, read_wav
 from voice_skill.hearing.endpointing import Endpointer
@@ -306,3 +306,42 @@ def test_a_speech_worker_killed_again_and_again_keeps_being_heard(pulse_rig: Pul
     assert ways == ["worker", *["fallback", "worker"] * 3]
     assert faults == [] and "showing the words instead" not in out.getvalue()
     assert sum("exited" in f for f in speaker.faults) == 3
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_a_red_flag_yes_after_the_worker_was_killed_twice_is_spoken(
+        pulse_rig: PulseRig, tmp_path: Path) -> None:
+    """A spoken session whose speech worker is SIGKILLed at two quiet moments (while it
+    listens), then a red-flag "yes": the emergency instruction is heard on the speaker, and
+    its `said` events say how. Before, it was only written to stderr, while the JSON said it
+    had been said."""
+    from test_voice_session import SpokenSession
+
+    config = tmp_path / "speech.toml"
+    config.write_text("speech_rate_wpm = 200\n")  # plain enough for the recognizer to check
+    s = SpokenSession(pulse_rig, tmp_path, "--config", str(config))
+    killed: list[int] = []
+    recording: list[SpeakerRecorder] = []
+    audio: list[np.ndarray] = []
+
+    def kill_at_quiet_moments(event: dict[str, Any]) -> str | None:
+        if event["event"] == "listening" and event["state"] in ("rf_bladder", "rf_saddle"):
+            pid = next(p for p in worker_pids(s.proc.pid) if p not in killed)
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            if event["state"] == "rf_saddle":  # the "yes" comes next
+                recording.append(pulse_rig.speaker_recorder())
+        if event["event"] == "listening" and event["state"] == "emergency" and not audio:
+            audio.append(recording[0].stop())
+        return None
+
+    end = s.run({"opening": "yes", "rf_bladder": "no", "rf_saddle": "yes", "emergency": "stop"},
+                on_event=kill_at_quiet_moments)
+    assert len(killed) == 2 and end["level"] == "emergency"
+    instruction = [e for e in s.kinds("said") if e["key"].startswith("states.emergency.say")]
+    assert instruction[0]["spoken"] == "fallback", instruction  # its worker was just killed
+    assert {e["spoken"] for e in instruction} <= {"fallback", "worker"}, instruction
+    heard = audio[0][int(np.argmax(np.abs(audio[0]) > 500)):]  # from its first sound
+    assert rms(heard) > 300, "the emergency instruction was not heard on the speaker"
+    assert "call 911" in recognized(heard[:25 * 16000])
