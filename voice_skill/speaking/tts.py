@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -237,7 +238,9 @@ import json, signal, sys
 import numpy as np, sounddevice as sd
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 device, rate, latency, path = json.loads(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-sd.play(np.fromfile(path, dtype=np.int16), rate, device=device, latency=latency, blocking=True)
+sd.play(np.fromfile(path, dtype=np.int16), rate, device=device, latency=latency)
+print("started", flush=True)
+sd.wait()
 """
 """the fallback's player: a process of its own, so a hung sound device is killed, never waited on"""
 
@@ -603,33 +606,43 @@ class Pyttsx3Speaker:
             if self._stop_requested:
                 return None
             device = json.dumps(self._config.get("output_device"))
-            player = subprocess.Popen(
-                [sys.executable, "-c", _PLAYER, device, str(rate_hz), str(_PLAY_LATENCY_S), raw],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                start_new_session=True)  # Ctrl-C and a hang-up are the session's to answer
-            self.last_first_audio_s = time.perf_counter() - called  # about: it starts now
-            if self.on_playback is not None:
-                self.on_playback(audio, rate_hz)
-            # its start-up (a second or two on a busy machine), then the speech, with slack
-            budget = limit + 2.0 * len(audio) / rate_hz + 3.0
-            deadline = time.perf_counter() + budget
-            while player.poll() is None:
-                if self._stop_requested or time.perf_counter() > deadline:
-                    player.kill()
-                    player.wait()
-                    if self._stop_requested:
-                        return None
-                    return f"hung (still playing after {budget:.0f} s)"
-                time.sleep(0.02)
-            if player.returncode != 0:
-                err = (player.stderr.read() if player.stderr else b"").decode(errors="replace")
-                last = err.strip().splitlines()[-1] if err.strip() else f"exit {player.returncode}"
-                return f"could not play ({last})"
-            return None
+            with subprocess.Popen(
+                    [sys.executable, "-c", _PLAYER, device, str(rate_hz), str(_PLAY_LATENCY_S),
+                     raw],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    start_new_session=True,  # Ctrl-C and a hang-up are the session's to answer
+            ) as player:
+                return self._watch_player(player, audio, rate_hz, limit, called)
         except (OSError, subprocess.SubprocessError, AudioError) as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
             self._speaking = False
+
+    def _watch_player(self, player: subprocess.Popen[bytes], audio: Any, rate_hz: int,
+                      limit: float, called: float) -> str | None:
+        """Wait for the fallback's player to end (or kill it on a stop or a hang)."""
+        # its start-up (a second or two on a busy machine), then the speech, with slack
+        budget = limit + 2.0 * len(audio) / rate_hz + 3.0
+        deadline = time.perf_counter() + budget
+        started = False
+        while player.poll() is None or not started:
+            if self._stop_requested or time.perf_counter() > deadline:
+                player.kill()
+                player.wait()
+                return None if self._stop_requested else f"hung (still playing after {budget:.0f} s)"
+            if started:
+                time.sleep(0.02)
+            elif player.stdout is not None and select.select([player.stdout], [], [], 0.02)[0]:
+                started = True  # or ended before it could start
+                if player.stdout.readline().strip() == b"started":
+                    self.last_first_audio_s = time.perf_counter() - called
+                    if self.on_playback is not None:  # echo cancellation: what plays now
+                        self.on_playback(audio, rate_hz)
+        if player.returncode != 0:
+            err = (player.stderr.read() if player.stderr else b"").decode(errors="replace")
+            last = err.strip().splitlines()[-1] if err.strip() else f"exit {player.returncode}"
+            return f"could not play ({last})"
+        return None
 
     def _emit(self, line: str) -> None:
         write_line(line, self._stream or sys.stdout)  # never raises: the session goes on
