@@ -345,3 +345,24 @@ def test_a_red_flag_yes_after_the_worker_was_killed_twice_is_spoken(
     heard = audio[0][int(np.argmax(np.abs(audio[0]) > 500)):]  # from its first sound
     assert rms(heard) > 300, "the emergency instruction was not heard on the speaker"
     assert "call 911" in recognized(heard[:25 * 16000])
+
+
+@pytest.mark.audio
+def test_a_worker_that_dies_in_the_middle_of_a_reply_is_followed_by_espeak_ng(
+        pulse_rig: PulseRig) -> None:
+    """The engine dies on the reply it was given: espeak-ng, called directly, says it on the
+    same speaker (before: printed, with a notice)."""
+    out, faults = io.StringIO(), list[str]()
+    speaker = Pyttsx3Speaker(Settings(), faults.append, worker_target=dying_worker, stream=out)
+    try:
+        recorder = pulse_rig.speaker_recorder()
+        speaker.say("Please call 9 1 1 now.")
+        time.sleep(0.3)
+        heard = recorder.stop()
+    finally:
+        speaker.close()
+    assert speaker.last_spoken_by == "fallback" and faults == []
+    assert "died (exit code 3)" in speaker.faults[0]
+    assert "Please call" not in out.getvalue()  # spoken, not printed
+    assert "call 911" in recognized(heard)
+    assert speaker.last_first_audio_s is not None

@@ -33,6 +33,9 @@ _PLAY_LATENCY_S = 0.2
 """output buffer (seconds): lower ones underran and dropped audio through ALSA's pulse plugin"""
 _PLAY_RATE_HZ = 22050
 """espeak-ng's own output rate"""
+_FALLBACK_LATENCY_S = 0.5
+"""the fallback player's output buffer: a new process on a busy machine underran (garbled
+words) at 0.2 s; it starts late anyway, so a larger buffer costs little"""
 
 
 SpokenBy = Literal["worker", "fallback", "printed"]
@@ -336,9 +339,10 @@ class Pyttsx3Speaker:
         """Speak `text`; on an engine fault another way (see the class). Never raises."""
         called = time.perf_counter()
         with self._say_lock:
-            route, self._planned = self._planned or self._choose(), None
             if not text.strip():
+                self._planned = None
                 return
+            route, self._planned = self._planned or self._choose(), None
             self.last_first_audio_s = None
             if route == "worker":
                 fault = self._speak(text, called)
@@ -347,6 +351,9 @@ class Pyttsx3Speaker:
                     self.last_spoken_by = "worker"
                     return
                 self._worker_fault(fault)
+                if self._stop_requested:  # the person spoke over it: cut short, not said again
+                    self.last_spoken_by = "worker"
+                    return
                 route = "fallback" if self._espeak else "printed"
             if route == "fallback":
                 fault = self._speak_fallback(text, called)
@@ -607,7 +614,7 @@ class Pyttsx3Speaker:
                 return None
             device = json.dumps(self._config.get("output_device"))
             with subprocess.Popen(
-                    [sys.executable, "-c", _PLAYER, device, str(rate_hz), str(_PLAY_LATENCY_S),
+                    [sys.executable, "-c", _PLAYER, device, str(rate_hz), str(_FALLBACK_LATENCY_S),
                      raw],
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     start_new_session=True,  # Ctrl-C and a hang-up are the session's to answer
