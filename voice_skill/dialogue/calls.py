@@ -6,9 +6,9 @@ most a few small words (`calls.between`: "me", "an", "for"), then whom it calls:
 ("911", "9-1-1" reaches here as nine one one), its digit words ("nine one one"), digits said in
 groups ("nine eleven", "one twelve") and repeats ("triple nine"). The emergency numbers are
 the settings' own and the well-known ones of other countries (`calls.numbers`): a visitor says
-the one they know. The settings' own number said alone ("nine one one!") is a call too, when
-it has three digits or more (two-digit numbers are too easily a garbled pain score). The words
-are data; this is only the mechanism.
+the one they know. With no verb, an emergency number of three digits or more is a call too
+(see `_bare`; two digits are too easily a garbled pain score). The words are data; this is
+only the mechanism.
 """
 
 from __future__ import annotations
@@ -107,24 +107,30 @@ class CallReader:
             said, n = piece
             digits += said
             i += n
-            if digits in self.numbers:
-                return i
+            if any(digits.startswith(x) for x in self.numbers):
+                return i  # "call 1122": Whisper heard the last digit twice
             if not any(x.startswith(digits) for x in self.numbers):
                 return None
         return None
 
     def _bare(self, words: list[str]) -> Call | None:
-        """The settings' own number said alone, once or over and over ("nine one one")."""
-        if len(self.own) < BARE_MIN_DIGITS:
-            return None
+        """An emergency number with no verb: written as one number ("999", as Whisper writes
+        a number it heard as one: "bring 999" for a spoken "ring nine nine nine"); the
+        settings' own said in any spelling, even among other digits ("three nine one one");
+        or another said digit by digit when its digits differ ("nine one one", "one one two":
+        no garbled pain score, where "nine nine nine" or "one one one" may be)."""
+        for i, w in enumerate(words):
+            if w in self.numbers and len(w) >= BARE_MIN_DIGITS:
+                return Call(False, i, i + 1)
         i = 0
         while i < len(words):
             start, digits = i, ""
             while (piece := self._piece(words, i)) is not None:
                 digits += piece[0]
                 i += piece[1]
-            if digits and len(digits) % len(self.own) == 0 \
-                    and digits == self.own * (len(digits) // len(self.own)):
+            if (len(self.own) >= BARE_MIN_DIGITS and self.own in digits) or (
+                    digits in self.numbers and len(digits) >= BARE_MIN_DIGITS
+                    and len(set(digits)) > 1):
                 return Call(False, start, i)
             i = max(i, start + 1)
         return None
