@@ -22,6 +22,8 @@ DIALOG = load_dialog()
 FOREIGN = ("911", "999", "112", "000", "111", "119")
 """911 US/Canada, 999 UK, 112 Europe and every mobile, 000 Australia, 111 NZ, 119 Japan/Korea"""
 INSTRUCTION = "states.emergency.say.0"
+CALLS = ("emergency", "help")
+"""the two intents of a call for help ("call for help" is help): both escalate at once"""
 
 # ---- the reproduction: 20 ordinary ways, four countries' numbers, three questions -------------
 
@@ -216,7 +218,7 @@ def test_any_call_for_help_escalates_from_every_state_through_the_dialogue(
     for state, path in paths().items():
         m = _at(path, s)
         intent = matcher.match(text, state)
-        assert intent.name == "emergency", (state, text, own, intent)
+        assert intent.name in CALLS, (state, text, own, intent)
         assert _escalates(m.handle(intent), state), (state, text, own)
 
 
@@ -227,7 +229,7 @@ def test_any_call_for_help_is_the_emergency_in_every_state(call: tuple[str, str]
     own, text = call
     matcher = IntentMatcher(DIALOG, own)
     for state in paths():
-        assert matcher.match(text, state).name == "emergency", (state, text, own)
+        assert matcher.match(text, state).name in CALLS, (state, text, own)
 
 
 KINDS_OF_STATE = ["rf_bladder", "rf_night", "pain_start", "can_move", "ice_on", "breathing",

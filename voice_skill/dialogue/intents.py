@@ -81,11 +81,11 @@ class IntentMatcher:
         call = self.calls.read(words)
         if CALL_MADE in accepted and (CALL_MADE in chosen or (call and call.made)):
             return found(CALL_MADE)  # "help is on the way": told, not asked for
-        if call and SAFETY_INTENTS[0] in accepted:
-            return found(SAFETY_INTENTS[0])  # "ring nine nine nine" is never pain 9
         for safety in SAFETY_INTENTS:
             if safety in chosen:
                 return found(safety)
+        if call and SAFETY_INTENTS[0] in accepted:
+            return found(SAFETY_INTENTS[0])  # "ring nine nine nine" is never pain 9
         own = [i for i in accepted if i not in self.dialog.global_intents]
         answers = [h.intent for h in hits if h.intent in own]
         if "pain" in own and (score := self._pain(words)) is not None:
