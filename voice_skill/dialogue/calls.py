@@ -23,6 +23,8 @@ MAX_BETWEEN = 3
 UNMADE_REACH = 3
 """how many words before "called" a "not" or "nobody" says the call is not made"""
 BARE_MIN_DIGITS = 3
+"""an emergency number said with no verb is a call from this many digits: "one five" or
+"one one" are too easily a garbled pain score"""
 
 Phrase = tuple[str, ...]
 
@@ -67,7 +69,7 @@ class CallReader:
 
     def read(self, words: list[str]) -> Call | None:
         """The call for help in the words, or None. A call already made comes first (it is
-        what the person tells), then a call asked for, then the settings' number said alone."""
+        what the person tells), then a call asked for, then a number said alone."""
         asked: Call | None = None
         for i in range(len(words)):
             for verbs, made in ((self._made, True), (self._verbs, False)):

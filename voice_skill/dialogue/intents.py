@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from voice_skill.dialogue.calls import Call, CallReader
+from voice_skill.dialogue.calls import CallReader
 from voice_skill.dialogue.dialog import Dialog
 from voice_skill.dialogue.meaning import MeaningReader
 from voice_skill.events import Intent
@@ -142,10 +142,6 @@ class IntentMatcher:
             return found(commands[0])
         # heard but not understood: a sentence is asked about in plain words, a word re-asked
         return found(NO_MATCH, understood=not (also or len(words) > 1))
-
-    def call(self, text: str) -> Call | None:
-        """The call for help in `text` ("call 911", "get an ambulance"), or None."""
-        return self.calls.read(self.tokens(text))
 
     def _denied_call(self, words: list[str], hit: _Hit) -> bool:
         """ "Lying still doesn't help" is no call for help, "please don't stop" no stop: a
