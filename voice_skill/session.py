@@ -70,7 +70,7 @@ class Session:
         """answers are typed at the screen: the person is plainly there, so no hearing check"""
         self.listener, self.speaker, self.sinks = listener, speaker, sinks
         self.notifier = notifier or Notifier(settings.notify_command, settings.notify_timeout_s)
-        self.matcher = IntentMatcher(dialog)
+        self.matcher = IntentMatcher(dialog, settings.emergency_number)
         self.manager = DialogueManager(dialog, settings, clock)
         self._spoke = True
         self._last: _Answered | None = None

@@ -206,6 +206,29 @@ class Wake:
 
 
 @dataclass(frozen=True)
+class Calls:
+    """How a call for help is said in ordinary words: a verb of calling, a few words, then the
+    emergency number in any spelling or a name of the emergency services."""
+
+    verbs: tuple[str, ...] = ()
+    """asking for the call: "call", "dial", "ring", "get" """
+    made: tuple[str, ...] = ()
+    """the call already made: "called", "rang" """
+    unmade: tuple[str, ...] = ()
+    """said just before, these say the call is not made: "not", "nobody" """
+    between: tuple[str, ...] = ()
+    """words that may stand between the verb and whom it calls: "me", "an", "for" """
+    services: tuple[str, ...] = ()
+    """whom a call for help calls: "ambulance", "paramedics", "emergency services" """
+    numbers: tuple[str, ...] = ()
+    """the well-known emergency numbers, as digits (the settings' own number is added)"""
+    group_words: Mapping[str, int] = field(default_factory=dict)
+    """digits said as a group: "eleven" (nine eleven), "twelve" (one twelve), "ninety" """
+    repeats: Mapping[str, int] = field(default_factory=dict)
+    """a digit said this many times: "triple" (triple nine), "double" """
+
+
+@dataclass(frozen=True)
 class Dialog:
     """A whole dialogue, validated."""
 
@@ -221,6 +244,7 @@ class Dialog:
     meaning: Meaning = Meaning()
     understood: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """more phrases per intent that the matcher reads and the recognizer is not told to expect"""
+    calls: Calls = Calls()
 
     def question(self, state: str) -> str:
         """What the person was asked in `state`, as context for the recognizer.
@@ -443,6 +467,31 @@ def _load_meaning(r: _Reader | None) -> Meaning:
     return Meaning(**{k: _phrases(r, k) for k in keys})
 
 
+def _load_calls(r: _Reader | None) -> Calls:
+    if r is None:
+        return Calls()
+    r.only({"verbs", "made", "unmade", "between", "services", "numbers", "group_words",
+            "repeats"})
+    numbers = r.texts("numbers")
+    for n in numbers:
+        if not re.fullmatch(r"[0-9]{2,6}", n):
+            raise r.fail("numbers", f"{n!r}: 2-6 digits, quoted (\"000\", not 000)")
+
+    def table(key: str, low: int, high: int) -> dict[str, int]:
+        value = r.data.get(key, {})
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and k.isalpha() and isinstance(v, int)
+                and not isinstance(v, bool) and low <= v <= high for k, v in value.items()):
+            raise r.fail(key, f"must map a word to a whole number from {low} to {high}")
+        return {k.lower(): v for k, v in value.items()}
+
+    return Calls(verbs=_phrases(r, "verbs"), made=_phrases(r, "made"),
+                 unmade=_phrases(r, "unmade"),
+                 between=_phrases(r, "between"), services=_phrases(r, "services"),
+                 numbers=numbers, group_words=MappingProxyType(table("group_words", 0, 99)),
+                 repeats=MappingProxyType(table("repeats", 2, 9)))
+
+
 def _summary_lines(r: _Reader) -> tuple[SummaryLine, ...]:
     raw = r.data.get("summary", [])
     if not isinstance(raw, list):
@@ -465,7 +514,7 @@ def load_dialog(path: Path | None = None) -> Dialog:
         raise DialogError(str(path), exc.reason, exc.line) from None
     top = _Reader(path, raw, "")
     top.only({"version", "start", "sources", "intents", "global_intents", "language", "messages",
-              "states", "wake", "meaning", "understood"})
+              "states", "wake", "meaning", "understood", "calls"})
     if top.data.get("version") != 1:
         raise top.fail("version", "must be 1")
 
@@ -533,6 +582,7 @@ def load_dialog(path: Path | None = None) -> Dialog:
         global_intents=global_intents, messages=MappingProxyType(messages),
         states=MappingProxyType(states), wake=_load_wake(top.mapping("wake"), intents),
         meaning=_load_meaning(top.mapping("meaning")), understood=MappingProxyType(understood),
+        calls=_load_calls(top.mapping("calls")),
     )
     _cross_check(dialog, states_r)
     _check_crossings(dialog, intents_r, understood_r)
