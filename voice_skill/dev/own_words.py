@@ -10,7 +10,11 @@ dialogue at that question, and sorted by what the dialogue did:
 The safety property: no answer that means yes or is unsure ends as "no". The share of no's
 that end as "no" (neither escalated nor asked again) is the cost side.
 
-    .venv/bin/python -m voice_skill.dev.own_words [--corpus PATH] [--doc docs/benchmarks.md]
+Answers a corpus marks with a `shape` (`taken_back`: a "no" taken back in the same breath;
+`effect`: a symptom told by what it does) are also counted per shape.
+
+    .venv/bin/python -m voice_skill.dev.own_words [--corpus PATH] [--dialog PATH] [--shapes]
+        [--misses] [--doc docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class Outcome:
     intent: Intent
     result: str
     """red flags: yes / no / asked / other; other states: right / wrong"""
+    shape: str = ""
+    """the corpus's mark for the answer's shape ("taken_back", "effect"), if any"""
 
 
 def load_corpus(path: Path = CORPUS) -> dict[str, list[dict[str, Any]]]:
@@ -104,7 +110,8 @@ def measure(dialog: Dialog | None = None, path: Path = CORPUS) -> list[Outcome]:
                 result = _red_flag_result(dialog, state, intent)
             else:
                 result = "right" if _means_the_same(dialog, state, intent, means, item) else "wrong"
-            out.append(Outcome(state, text, means, tuple(item.get("also", ())), intent, result))
+            out.append(Outcome(state, text, means, tuple(item.get("also", ())), intent, result,
+                               str(item.get("shape", ""))))
     return out
 
 
@@ -128,7 +135,24 @@ def figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "other_flag_answers": len(with_other),
         "other_states_right": sum(o.result == "right" for o in other),
         "other_states": len(other),
+        "shapes": {shape: {"answers": len(these),
+                           "by_meaning": {m: dict(Counter(o.result for o in these if o.means == m))
+                                          for m in sorted({o.means for o in these})},
+                           "yes_or_unsure_passed_as_no": sum(
+                               o.means in ("yes", "unsure") and o.result == "no" for o in these)}
+                   for shape in sorted({o.shape for o in flags if o.shape})
+                   for these in [[o for o in flags if o.shape == shape]]},
     }
+
+
+def shapes_report(f: dict[str, Any]) -> str:
+    """One line per marked shape: how its answers ended."""
+    return "\n".join(
+        f"- shape `{shape}`: {s['answers']} answers, yes or unsure passed as no "
+        f"**{s['yes_or_unsure_passed_as_no']}**; by meaning: "
+        + "; ".join(f"{m} {', '.join(f'{k} {v}' for k, v in sorted(r.items()))}"
+                    for m, r in s["by_meaning"].items())
+        for shape, s in f["shapes"].items())
 
 
 def report(f: dict[str, Any]) -> str:
@@ -185,12 +209,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--doc", type=Path, help="write the section into this report")
     ap.add_argument("--misses", action="store_true", help="list the answers not taken as meant")
+    ap.add_argument("--dialog", type=Path, help="the dialogue file (default: the bundled one)")
+    ap.add_argument("--shapes", action="store_true",
+                    help="only the figures of this corpus, with its marked shapes")
     args = ap.parse_args(argv)
-    outcomes = measure(path=args.corpus)
+    outcomes = measure(load_dialog(args.dialog) if args.dialog else None, path=args.corpus)
     f = figures(outcomes)
     text = report(f)
+    if args.shapes:
+        text = text.replace("`tests/data/own_words.yaml`", f"`{args.corpus.name}`")
+        text += "\n" + shapes_report(f) + "\n"
     held_out = args.corpus.with_name("own_words_heldout.yaml")
-    if held_out.exists():
+    if held_out.exists() and not args.shapes:
         h = figures(measure(path=held_out))
         text += HELD_OUT.format(share=h["no_passed_without_reask"] / max(1, h["no_answers"]), **h)
     print(text)
