@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from voice_skill.dialogue.dialog import Dialog
 from voice_skill.dialogue.meaning import MeaningReader
+from voice_skill.dialogue.when import TimeReader
 from voice_skill.events import Intent
 
 NO_MATCH = "no_match"
@@ -41,10 +42,12 @@ class IntentMatcher:
         self._pain_words = [(tuple(k.split()), v) for k, v in lang.pain_words.items()]
         self._scale = tuple(tuple(s.split()) for s in lang.scale_words)
         self._grammars: dict[str, tuple[str, ...]] = {}
-        self.meaning = MeaningReader(dialog, self.tokens)
+        self.meaning = MeaningReader(dialog, self.tokens, lambda t: self.tokens(t, fillers=True))
+        self.when = TimeReader(lang, self.tokens)
 
-    def tokens(self, text: str) -> list[str]:
-        """Lower-case words with contractions expanded and fillers dropped."""
+    def tokens(self, text: str, fillers: bool = False) -> list[str]:
+        """Lower-case words with contractions expanded and fillers dropped (kept with
+        `fillers`: "no ... well, I did" is read for its hedge)."""
         lang = self.dialog.language
         out: list[str] = []
         for tok in _TOKEN.findall(text[:MAX_INPUT_CHARS].lower().replace("’", "'")):
@@ -53,7 +56,7 @@ class IntentMatcher:
             if tok not in lang.contractions and tok.endswith("'s"):
                 tok = f"{tok[:-2]} is"  # "bladder's fine": the one sense a first-aid answer needs
             out.extend(lang.contractions.get(tok, tok).split())
-        return [t for t in out if t not in lang.fillers]
+        return out if fillers else [t for t in out if t not in lang.fillers]
 
     def match(self, text: str, state: str, confidence: float = 1.0) -> Intent:
         """The intent of `text` in `state`; "no_match" when nothing fits (a normal result)."""
@@ -79,6 +82,8 @@ class IntentMatcher:
             return Intent("pain", value=score, confidence=confidence, text=text)
         if self.dialog.states[state].red_flag:
             return self._red_flag(text, state, words, hits, confidence)
+        if (timed := self._timed(state, words, answers, confidence, text)) is not None:
+            return timed
         if "unsure" in own and self._says(words, "unsure"):
             return found("unsure")
         if answers:
@@ -103,7 +108,8 @@ class IntentMatcher:
                      and (rf := states[f.state].red_flag) and rf.level != "routine")
 
         def found(name: str, understood: bool = True) -> Intent:
-            return Intent(name, confidence=confidence, text=text, also=also, understood=understood)
+            return Intent(name, confidence=confidence, text=text, also=also, understood=understood,
+                          why=tuple(reading.why))
 
         if self._says(words, "unsure"):
             # Any doubt ("no idea", "no... I don't know", "sort of tingly") is unsure, even where
@@ -122,6 +128,8 @@ class IntentMatcher:
         heads |= said  # "yes no I mean no", "no accidents ... oh wait, yes I have": contradictory
         if heads == {"yes", "no"}:
             return found("unsure")  # "yes ... no": contradictory, so confirmed
+        if heads == {"no"} and reading.taken_back:
+            return found(NO_MATCH, understood=False)  # "no ... well, I did go": asked again
         if heads:
             return found(heads.pop())
         commands = [h.intent for h in hits if h.intent in self.dialog.global_intents]
@@ -129,6 +137,21 @@ class IntentMatcher:
             return found(commands[0])
         # heard but not understood: a sentence is asked about in plain words, a word re-asked
         return found(NO_MATCH, understood=not (also or len(words) > 1))
+
+    def _timed(self, state: str, words: list[str], answers: list[str], confidence: float,
+               text: str) -> Intent | None:
+        """An answer given as a time to a question about one ("yesterday": within three days):
+        yes or no; a time that cannot be placed, or that disagrees with the yes or no said, is
+        a sentence not understood, asked about in plain words (the state's `clarify`)."""
+        within = self.dialog.states[state].within_days
+        days = None if within is None else self.when.days(words)
+        if within is None or days is None:
+            return None
+        placed = "yes" if days[1] <= within else "no" if days[0] > within else None
+        said = {a for a in answers if a in ("yes", "no")}
+        if placed is not None and said <= {placed}:
+            return Intent(placed, confidence=confidence, text=text)
+        return Intent(NO_MATCH, confidence=confidence, text=text, understood=False)
 
     def _denied_call(self, words: list[str], hit: _Hit) -> bool:
         """ "Lying still doesn't help" is no call for help, "please don't stop" no stop: a
@@ -186,9 +209,13 @@ class IntentMatcher:
         said = [(i, len(p), v) for p, v in self._pain_words
                 for i in range(len(words) - len(p) + 1) if tuple(words[i:i + len(p)]) == p]
         taken: set[int] = set()
+        low = self.dialog.language.pain_negated
+        negations = self.dialog.meaning.negations
         for i, n, v in sorted(said, key=lambda s: -s[1]):
             if not taken & set(range(i, i + n)):
                 taken |= set(range(i, i + n))
+                if low is not None and v > low and any(w in negations for w in words[max(0, i - 2):i]):
+                    v = low  # "not too bad", "isn't terrible": mild to medium, never bad
                 scores.append(v)
         return max(scores) if scores else None
 
