@@ -102,6 +102,9 @@ class RedFlag:
     alone: tuple[str, ...] | None = None
     """signs that state the symptom on its own question with no topic named (default: all the
     signs); "hurts" alone is not chest pain"""
+    excuses: tuple[str, ...] = ()
+    """reasons that make a stated sign no symptom of this flag ("dieting", for weight lost
+    without trying)"""
     effects: tuple[str, ...] = ()
     """the symptom told by what happens, on its own question ("it just came out", "my trousers
     were soaked"): stated unless negated, a lost ability with them is the symptom"""
@@ -122,6 +125,12 @@ class Meaning:
     hedges: tuple[str, ...] = ()
     """words that take back what went before ("no ... well, I mean ..."): after a leading "no"
     the rest must itself deny the flag, or the answer is confirmed"""
+    others: tuple[str, ...] = ()
+    """other people ("my mum"): with `not_me` in the answer, a clause they open is theirs"""
+    not_me: tuple[str, ...] = ()
+    """"not me": what the other people in the answer had is not the person's own"""
+    feelings: tuple[str, ...] = ()
+    """after "feel", a state, not an ability: "I don't feel ill" is no loss of feeling"""
     affirmations: tuple[str, ...] = ()
     """after an opening "no", these affirm that something happened ("no, I did go a bit"):
     the no is taken back"""
@@ -396,7 +405,7 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
     red_flag = None
     if (rf := r.mapping("red_flag")) is not None:
         rf.only({"level", "reason", "confirm", "about", "signs", "tells", "denials", "alone",
-                 "effects"})
+                 "effects", "excuses"})
         level = rf.data.get("level")
         if level not in LEVELS:
             raise rf.fail("level", f"must be one of {', '.join(LEVELS)}")
@@ -405,6 +414,7 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
             confirm=rf.text("confirm") or "", about=_phrases(rf, "about"),
             signs=_phrases(rf, "signs"), tells=_phrases(rf, "tells"),
             denials=_phrases(rf, "denials"), effects=_phrases(rf, "effects"),
+            excuses=_phrases(rf, "excuses"),
             alone=_phrases(rf, "alone") if "alone" in rf.data else None)
     level = d.get("level")
     if kind == "escalation" and level not in LEVELS:
@@ -459,7 +469,7 @@ def _load_meaning(r: _Reader | None) -> Meaning:
         return Meaning()
     keys = ("negations", "abilities", "losses", "troubles", "fine", "clause_breaks", "scope_ends",
             "answer_words", "hedges", "comparisons",
-            "affirmations")
+            "affirmations", "feelings", "others", "not_me")
     r.only(set(keys))
     return Meaning(**{k: _phrases(r, k) for k in keys})
 

@@ -73,13 +73,16 @@ class _Flag:
     """signs that state the symptom without naming its topic, on the flag's own question"""
     effects: tuple[Phrase, ...]
     """the symptom told by what happens, on the flag's own question"""
+    excuses: tuple[Phrase, ...]
+    """reasons that make what was stated no symptom ("dieting" for weight lost)"""
 
     @classmethod
     def of(cls, state: str, rf: RedFlag, tokens: Callable[[str], list[str]]) -> _Flag:
         def p(items: Iterable[str]) -> tuple[Phrase, ...]:
             return _phrases(items, tokens)
         return cls(state, p(rf.about), p(rf.signs), p(rf.tells), p(rf.denials),
-                   p(rf.alone if rf.alone is not None else rf.signs), p(rf.effects))
+                   p(rf.alone if rf.alone is not None else rf.signs), p(rf.effects),
+                   p(rf.excuses))
 
 
 class MeaningReader:
@@ -95,6 +98,9 @@ class MeaningReader:
         self._hedges = _phrases(m.hedges, self._words)
         self._comparisons = _phrases(m.comparisons, tokens)
         self._affirmations = _phrases(m.affirmations, tokens)
+        self._feelings = _phrases(m.feelings, tokens)
+        self._others = _phrases(m.others, tokens)
+        self._not_me = _phrases(m.not_me, tokens)
         self._negations = _phrases(m.negations, tokens)
         self._abilities = _phrases(m.abilities, tokens)
         self._losses = _phrases(m.losses, tokens)
@@ -132,7 +138,13 @@ class MeaningReader:
         reading = Reading()
         more: list[list[str]] = []
         """what follows an opening "no": it must deny the flag itself, or the no is taken back"""
-        for k, clause in enumerate(self.clauses(text)):
+        clauses = self.clauses(text)
+        if any(_spans(c, self._not_me) for c in clauses):
+            # "my mum had cancer, but not me": what another person had is not this answer
+            theirs = [c for c in clauses if c[:2] and any(c[:len(o)] == list(o) for o in self._others)]
+            reading.why.extend(f"another person's, not read: '{' '.join(c)}'" for c in theirs)
+            clauses = [c for c in clauses if c not in theirs]
+        for k, clause in enumerate(clauses):
             words = self._split_head(clause, reading)
             if k == 0 and reading.heads == {"no"}:
                 # "no, I did go": the rest after a one-word "no"; a longer one ("no I have not
@@ -143,6 +155,13 @@ class MeaningReader:
             self._read_clause(words, current, reading)
         if any(more):
             self._taken_back(text, more, current, reading)
+        own = next(f for f in self.flags if f.state == current)
+        words = self._tokens(text)
+        negations = {a for a, _ in _spans(words, self._negations)}
+        if current in reading.stated and any(not negations & set(range(a - 3, a))
+                                             for a, _ in _spans(words, own.excuses)):
+            reading.stated.discard(current)  # "I've lost weight, but I've been dieting"
+            reading.mark(current, False, "excused", words)
         return reading
 
     def _taken_back(self, text: str, more: list[list[str]], current: str,
@@ -159,7 +178,10 @@ class MeaningReader:
         words = [w for c in more for w in c]
         said = self._words(text)
         after = next((i + 1 for i, w in enumerate(said) if w in self._answer_words), 1)
-        hedged = next((" ".join(h) for h in self._hedges if _spans(said[after:], (h,))), None)
+        # a hedge that something follows: "no ... well, I did"; not "worse in the morning actually"
+        hedged = next((" ".join(h) for h in self._hedges
+                       if any(b < len(said) - after for _, b in _spans(said[after:], (h,)))),
+                      None)
         negations = {a for a, _ in _spans(words, self._negations)}
         affirmed = next((" ".join(words[a:b]) for a, b in _spans(words, self._affirmations)
                          if b not in negations and a - 1 not in negations), None)
@@ -210,9 +232,14 @@ class MeaningReader:
         negations = sorted(a for a, _ in _spans(words, self._negations) if a not in in_tell)
         abilities = {a for a, _ in _spans(words, self._abilities)}
         stops = {a for a, _ in _spans(words, self._troubles + self._all_signs)}
-        troubled = {a for a, _ in _spans(words, self._troubles)}
-        loss_at = [i for i in negations + [a for a, _ in _spans(words, self._losses)]
-                   if self._denies_ability(i, abilities, stops, troubled)]
+        # after an ability these make it a state, not a loss: "no sensation problems", "I don't
+        # feel ill"
+        described = {a for a, _ in _spans(words, self._troubles + self._fine + self._feelings)}
+        lost_words = {a for a, _ in _spans(words, self._losses)}
+        loss_at = [i for i in negations + sorted(lost_words)
+                   if self._denies_ability(i, abilities, stops, described)
+                   and not (i in lost_words and i - 1 in negations)]  # "not lost control"
+        loss_at = [i for i in loss_at if not (i + 1 in lost_words and i in negations)]
         lost = bool(loss_at)
         ends = [i for i, w in enumerate(words) if w in self._scope_ends]
         scopes = [(i, min((e for e in ends if e > i), default=len(words)))
@@ -277,7 +304,7 @@ class MeaningReader:
             reading.mark(current, False, "denial", said_words)  # "it is lower down"; not "not better"
 
     @staticmethod
-    def _denies_ability(i: int, abilities: set[int], stops: set[int], troubled: set[int]
+    def _denies_ability(i: int, abilities: set[int], stops: set[int], described: set[int]
                         ) -> bool:
         """Whether the negation or loss word at `i` falls on an ability: a loss ("no control"),
         not a denial ("no trouble peeing")."""
@@ -285,5 +312,5 @@ class MeaningReader:
             if j in stops:
                 return False
             if j in abilities:
-                return j + 1 not in troubled  # "no sensation problems" denies the problem
+                return j + 1 not in described
         return False
