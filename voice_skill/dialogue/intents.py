@@ -107,19 +107,20 @@ class IntentMatcher:
                      if f.state in reading.stated and f.state != state
                      and (rf := states[f.state].red_flag) and rf.level != "routine")
 
-        def found(name: str, understood: bool = True) -> Intent:
+        def found(name: str, how: str, understood: bool = True) -> Intent:
+            why = (*reading.why, f"{state} read as {name}: {how}")
             return Intent(name, confidence=confidence, text=text, also=also, understood=understood,
-                          why=tuple(reading.why))
+                          why=why)
 
         if self._says(words, "unsure"):
             # Any doubt ("no idea", "no... I don't know", "sort of tingly") is unsure, even where
             # a longer "no" phrase overlaps it: confirmed, never a "no" on a red flag.
-            return found("unsure")
+            return found("unsure", "doubt said")
         if state in reading.stated:
-            return found("yes")
+            return found("yes", "stated")
         if reading.loss and state not in reading.denied:
             # "no, I can barely walk": a lost ability with nothing to say of what: asked about
-            return found(NO_MATCH, understood=False)
+            return found(NO_MATCH, "a loss, of what not said", understood=False)
         covered = {i for h in hits for i in range(h.start, h.start + h.length)}
         heads = set(reading.heads) | ({"no"} if state in reading.denied else set())
         said = {h.intent for h in hits if h.intent in ("yes", "no")
@@ -127,16 +128,18 @@ class IntentMatcher:
                      or words[h.start] in self.dialog.meaning.answer_words)}
         heads |= said  # "yes no I mean no", "no accidents ... oh wait, yes I have": contradictory
         if heads == {"yes", "no"}:
-            return found("unsure")  # "yes ... no": contradictory, so confirmed
+            return found("unsure", "yes and no both said")  # contradictory, so confirmed
         if heads == {"no"} and reading.taken_back:
-            return found(NO_MATCH, understood=False)  # "no ... well, I did go": asked again
+            # "no ... well, I did go": asked about again in plain words
+            return found(NO_MATCH, f"no taken back ({reading.taken_back})", understood=False)
         if heads:
-            return found(heads.pop())
+            name = heads.pop()
+            return found(name, "denied" if state in reading.denied else "answered plainly")
         commands = [h.intent for h in hits if h.intent in self.dialog.global_intents]
         if commands and not also:
-            return found(commands[0])
+            return found(commands[0], "a command")
         # heard but not understood: a sentence is asked about in plain words, a word re-asked
-        return found(NO_MATCH, understood=not (also or len(words) > 1))
+        return found(NO_MATCH, "not understood", understood=not (also or len(words) > 1))
 
     def _timed(self, state: str, words: list[str], answers: list[str], confidence: float,
                text: str) -> Intent | None:

@@ -172,16 +172,19 @@ class MeaningReader:
         does not stand is asked about again: never a plain no."""
         if current in reading.stated:
             return
+        said = self._words(text)
+        after = next((i + 1 for i, w in enumerate(said) if w in self._answer_words), 1)
+        # a hedge that something follows: "no ... well, I did"; not "worse in the morning actually"
+        hedges = [(a, b, h) for h in self._hedges for a, b in _spans(said[after:], (h,))
+                  if b < len(said) - after]
+        hedged = " ".join(max(hedges)[2]) if hedges else None
+        if hedges:
+            # what comes after the last hedge is what the person now says: "no no, well, I did"
+            more = self.clauses(" ".join(said[after + max(hedges)[1]:]))
         rest = Reading()
         for clause in more:
             self._read_clause(self._split_head(clause, rest), current, rest)
         words = [w for c in more for w in c]
-        said = self._words(text)
-        after = next((i + 1 for i, w in enumerate(said) if w in self._answer_words), 1)
-        # a hedge that something follows: "no ... well, I did"; not "worse in the morning actually"
-        hedged = next((" ".join(h) for h in self._hedges
-                       if any(b < len(said) - after for _, b in _spans(said[after:], (h,)))),
-                      None)
         negations = {a for a, _ in _spans(words, self._negations)}
         affirmed = next((" ".join(words[a:b]) for a, b in _spans(words, self._affirmations)
                          if b not in negations and a - 1 not in negations), None)
