@@ -82,7 +82,7 @@ class IntentMatcher:
             return Intent("pain", value=score, confidence=confidence, text=text)
         if self.dialog.states[state].red_flag:
             return self._red_flag(text, state, words, hits, confidence)
-        if (timed := self._timed(state, words, answers, confidence, text)) is not None:
+        if (timed := self._timed(state, words, hits, confidence, text)) is not None:
             return timed
         if "unsure" in own and self._says(words, "unsure"):
             return found("unsure")
@@ -141,7 +141,7 @@ class IntentMatcher:
         # heard but not understood: a sentence is asked about in plain words, a word re-asked
         return found(NO_MATCH, "not understood", understood=not (also or len(words) > 1))
 
-    def _timed(self, state: str, words: list[str], answers: list[str], confidence: float,
+    def _timed(self, state: str, words: list[str], hits: list[_Hit], confidence: float,
                text: str) -> Intent | None:
         """An answer given as a time to a question about one ("yesterday": within three days):
         yes or no; a time that cannot be placed, or that disagrees with the yes or no said, is
@@ -151,7 +151,8 @@ class IntentMatcher:
         if within is None or days is None:
             return None
         placed = "yes" if days[1] <= within else "no" if days[0] > within else None
-        said = {a for a in answers if a in ("yes", "no")}
+        said = {h.intent for h in hits if h.intent in ("yes", "no")
+                and words[h.start] in self.dialog.meaning.answer_words}  # not "it is"
         if placed is not None and said <= {placed}:
             return Intent(placed, confidence=confidence, text=text)
         return Intent(NO_MATCH, confidence=confidence, text=text, understood=False)

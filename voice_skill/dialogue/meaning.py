@@ -109,14 +109,17 @@ class MeaningReader:
         self._breaks = frozenset(m.clause_breaks)
         self._scope_ends = frozenset(m.scope_ends)
         self._answer_words = frozenset(m.answer_words)
-        self._yes = _phrases(dialog.intents.get("yes", ()), tokens)
-        self._no = _phrases(dialog.intents.get("no", ()), tokens)
+        self._yes = _phrases((*dialog.intents.get("yes", ()), *dialog.understood.get("yes", ())),
+                             tokens)
+        self._no = _phrases((*dialog.intents.get("no", ()), *dialog.understood.get("no", ())),
+                            tokens)
         self.flags = tuple(_Flag.of(name, s.red_flag, tokens)
                            for name, s in dialog.states.items() if s.red_flag)
         self._all_signs = tuple(p for f in self.flags for p in f.signs)
         self._topics = frozenset(
             p[0] for f in self.flags for p in (*f.about, *f.signs, *f.denials)
-        ) | {p[0] for p in (*self._abilities, *self._troubles)}
+        ) | {p[0] for p in (*self._abilities, *self._troubles)} | {
+            p[1] for f in self.flags for p in f.effects if len(p) > 1 and p[0] in m.negations}
         """first words of what a "no" may deny: after "no" they make it a denial, not an answer"""
 
     def clauses(self, text: str) -> list[list[str]]:
@@ -144,15 +147,14 @@ class MeaningReader:
             theirs = [c for c in clauses if c[:2] and any(c[:len(o)] == list(o) for o in self._others)]
             reading.why.extend(f"another person's, not read: '{' '.join(c)}'" for c in theirs)
             clauses = [c for c in clauses if c not in theirs]
-        for k, clause in enumerate(clauses):
-            words = self._split_head(clause, reading)
-            if k == 0 and reading.heads == {"no"}:
-                # "no, I did go": the rest after a one-word "no"; a longer one ("no I have not
-                # had any") keeps its words under its own negation
-                more.append(words if words is not clause else [])
-            elif k > 0 and more:
-                more.append(clause)
-            self._read_clause(words, current, reading)
+        first = clauses[0] if clauses else []
+        opening = next((p for p in self._no if tuple(first[:len(p)]) == p), None)
+        if opening:
+            # "no, I did go": the rest after a one-word "no"; a longer one ("no I have not had
+            # any") keeps its words under its own negation
+            more = [first[len(opening):] if len(opening) == 1 else [], *clauses[1:]]
+        for clause in clauses:
+            self._read_clause(self._split_head(clause, reading), current, reading)
         if any(more):
             self._taken_back(text, more, current, reading)
         own = next(f for f in self.flags if f.state == current)
@@ -191,7 +193,7 @@ class MeaningReader:
         quoted = f"'{' '.join(words)}'"
         if current in rest.denied or "no" in rest.heads:
             reading.why.append(f"{current} no stands (the rest denies it): {quoted}")
-        elif rest.stated - {current}:
+        elif rest.stated - {current} and not hedged:
             reading.why.append(f"{current} no stands (another flag is its answer): {quoted}")
         elif hedged or affirmed:
             reading.taken_back = "hedge" if hedged else "affirmed"
