@@ -180,9 +180,9 @@ def test_the_blind_answers_that_state_another_flag_raise_it() -> None:
 
 
 def test_the_blind_answers_to_the_other_questions_are_understood() -> None:
-    """Floor at today's figure (337 of 431, 78 %; the target is 95 %, docs/benchmarks.md)."""
+    """Floor at today's figure (350 of 431, 81 %; the target is 95 %, docs/benchmarks.md)."""
     f = figures(OUTCOMES[BLIND.name])
-    assert f["other_states_right"] / f["other_states"] >= 0.78, f
+    assert f["other_states_right"] / f["other_states"] >= 0.81, f
 
 
 def test_the_corpora_exist_and_are_large_enough() -> None:

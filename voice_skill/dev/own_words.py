@@ -93,6 +93,8 @@ def _means_the_same(dialog: Dialog, state: str, got: Intent, means: str, item: d
         return got.name == "pain" and got.value in want
     if means == "unclear":
         return got.name == "no_match"
+    if means == "unsure" and dialog.states[state].clarify and not got.understood:
+        return True  # an unclear time asked about in plain words ("Was that within ...?")
     on = dialog.states[state].on
     return got.name == means or (means in on and on.get(got.name) == on[means])
 

@@ -55,11 +55,17 @@ class TimeReader:
         return min(f[0] for f in found), max(f[1] for f in found)
 
     def _count_before(self, words: list[str], i: int) -> Days:
-        """The count of a unit at `i`: "two" days, "a couple of" weeks; alone, one ("weeks":
-        more than one, so at least one)."""
+        """The count of a unit at `i`: "two" days, "a couple of" weeks, "three or four" days;
+        alone, one ("weeks": more than one, so at least one)."""
         before = words[max(0, i - 4):i]
         if before and before[-1] == "of":
             before = before[:-1]  # "a couple of days"
+        count = self._count(before)
+        if len(before) >= 3 and before[-2] == "or" and (other := self._count(before[:-2])):
+            return min(count[0], other[0]), max(count[1], other[1])  # "three or four days"
+        return count
+
+    def _count(self, before: list[str]) -> Days:
         for p in self._count_order:
             if tuple(before[-len(p):]) == p:
                 return self._counts[p]
