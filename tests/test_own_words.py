@@ -1,7 +1,9 @@
 """Answers in people's own words: meaning, not first words, and a guide that follows the person.
 
 tests/data/own_words.yaml (608 answers, every question) and own_words_heldout.yaml (200 red-flag
-answers, written without sight of the matcher) give what people say and what they mean.
+answers, written without sight of the matcher) give what people say and what they mean;
+own_words_blind.yaml (1,516 answers, every question, written blind from patient leaflets' and
+forums' phrasing, measured once on the code before issue 25) is kept as a regression set.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.events import Intent
 
 HELD_OUT = CORPUS.with_name("own_words_heldout.yaml")
-OUTCOMES = {path.name: measure(path=path) for path in (CORPUS, HELD_OUT)}
+BLIND = CORPUS.with_name("own_words_blind.yaml")
+OUTCOMES = {path.name: measure(path=path) for path in (CORPUS, HELD_OUT, BLIND)}
 RED_FLAG_ANSWERS = [o for outcomes in OUTCOMES.values() for o in outcomes
                     if o.state.startswith("rf_")]
 
@@ -27,13 +30,15 @@ def test_an_answer_that_means_yes_or_is_unsure_is_never_passed_as_no(o: Outcome)
     assert o.result != "no", (o.state, o.say, o.intent)
 
 
-@pytest.mark.parametrize("o", [o for o in RED_FLAG_ANSWERS if o.also],
+@pytest.mark.parametrize("o", [o for o in RED_FLAG_ANSWERS if o.also
+                               and o not in OUTCOMES[BLIND.name]],
                          ids=lambda o: f"{o.state}:{o.say}")
 def test_another_flag_stated_in_passing_is_raised_too(o: Outcome) -> None:
     assert set(o.also) <= set(o.intent.also) or o.intent.name in ("emergency", "help"), o.intent
 
 
-@pytest.mark.parametrize("corpus,least", [(CORPUS.name, 0.95), (HELD_OUT.name, 0.85)])
+@pytest.mark.parametrize("corpus,least", [(CORPUS.name, 0.95), (HELD_OUT.name, 0.95),
+                                          (BLIND.name, 0.94)])
 def test_most_plain_no_answers_pass_without_a_reask(corpus: str, least: float) -> None:
     f = figures(OUTCOMES[corpus])
     assert f["no_passed_without_reask"] / f["no_answers"] >= least, f
@@ -161,6 +166,25 @@ def test_the_summary_reads_naturally_when_the_pain_is_the_same() -> None:
     assert "You used ice for about a minute." in text
 
 
+@pytest.mark.parametrize("shape", ["taken_back", "effect"])
+def test_the_blind_shapes_are_there_and_none_passes_as_no(shape: str) -> None:
+    """Issue 25: a "no" taken back in the same breath, and a symptom told by its effect."""
+    f = figures(OUTCOMES[BLIND.name])["shapes"][shape]
+    assert f["answers"] >= 20 and f["yes_or_unsure_passed_as_no"] == 0, f
+
+
+def test_the_blind_answers_that_state_another_flag_raise_it() -> None:
+    """Floor at today's figure (147 of 157, the same as the first blind run)."""
+    f = figures(OUTCOMES[BLIND.name])
+    assert f["other_flag_raised"] >= 147, f
+
+
+def test_the_blind_answers_to_the_other_questions_are_understood() -> None:
+    """Floor at today's figure (350 of 431, 81 %; the target is 95 %, docs/benchmarks.md)."""
+    f = figures(OUTCOMES[BLIND.name])
+    assert f["other_states_right"] / f["other_states"] >= 0.81, f
+
+
 def test_the_corpora_exist_and_are_large_enough() -> None:
     dialog = load_dialog()
     main = OUTCOMES[CORPUS.name]
@@ -169,6 +193,9 @@ def test_the_corpora_exist_and_are_large_enough() -> None:
     covered = {o.state for o in main}
     assert {s for s in asked if s.startswith("rf_")} <= covered
     assert Path(HELD_OUT).exists() and len(OUTCOMES[HELD_OUT.name]) >= 200
+    blind = [o for o in OUTCOMES[BLIND.name] if o.state.startswith("rf_")]
+    assert len(blind) >= 1000 and {o.state for o in blind} == {
+        s for s in asked if s.startswith("rf_")}
 
 
 def test_silence_then_stop_on_a_red_flag_is_no_emergency() -> None:

@@ -192,3 +192,48 @@ def test_a_typed_sessions_said_events_say_the_words_were_printed(tmp_path: Path)
         assert said and all(e["spoken"] == "printed" for e in said)
         assert {k for k in said[0] if k != "time"} == {
             "event", "key", "text", "state", "expects_answer", "spoken"}
+
+
+def test_a_typed_no_taken_back_is_confirmed_and_the_log_says_why(tmp_path: Path) -> None:
+    """Issue 25: "no ... well, I did go a bit" is no plain no: asked about again in plain words,
+    and the session log says which clause decided it and how."""
+    done = run_text(["no... well, I did go a bit in the night", "yes"], tmp_path, "--json")
+    evs = events(done.stdout)
+    said = [e["key"] for e in evs if e["event"] == "said"]
+    assert "messages.check_meaning" in said, said
+    assert said.index("messages.check_meaning") < said.index("states.rf_bladder.red_flag.confirm")
+    assert evs[-1]["event"] == "ended" and evs[-1]["outcome"] == "escalated"
+    esc = next(e for e in evs if e["event"] == "escalated")
+    assert esc["reason"] == "bladder or bowel trouble"
+    log = next((tmp_path / "logs").glob("session-*.jsonl"))
+    first = next(json.loads(line) for line in log.read_text().splitlines()
+                 if json.loads(line)["event"] == "intent")
+    assert first["name"] == "no_match"
+    assert any("no taken back (hedge 'well'" in w and "'i did go a bit in the night'" in w
+               for w in first["why"]), first["why"]
+
+
+def test_a_typed_symptom_told_by_its_effect_escalates(tmp_path: Path) -> None:
+    """Issue 25: incontinence told by what happens, with none of the topic's words."""
+    done = run_text(["it just came out before I knew, I never felt it coming"], tmp_path,
+                    "--json")
+    evs = events(done.stdout)
+    esc = [e for e in evs if e["event"] == "escalated"]
+    assert esc and esc[0]["reason"] == "bladder or bowel trouble", evs[-6:]
+    intent = next(e for e in evs if e["event"] == "intent")
+    assert intent["name"] == "yes" and any("effect" in w for w in intent["why"]), intent
+    assert any("Please call 911 now." in e["text"] for e in evs if e["event"] == "said")
+
+
+def test_a_typed_onset_answered_as_a_time(tmp_path: Path) -> None:
+    """Issue 25: "yesterday" is within three days (ice); "it started on monday" is asked about
+    in plain words."""
+    start = [*["no"] * 10, "seven", "no"]
+    done = run_text([*start, "yesterday"], tmp_path, "--json")
+    dests = [e["dest"] for e in events(done.stdout) if e["event"] == "state"]
+    assert "ice_ask" in dests, dests
+    done = run_text([*start, "it started on monday", "no"], tmp_path, "--json")
+    evs = events(done.stdout)
+    said = [e["text"] for e in evs if e["event"] == "said"]
+    assert "Was that within the last three days? Say yes or no." in said, said[-4:]
+    assert "heat_ask" in [e["dest"] for e in evs if e["event"] == "state"]

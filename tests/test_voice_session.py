@@ -158,6 +158,31 @@ def test_spoken_negation_led_red_flag_statement_escalates(
     assert end["outcome"] == "escalated" and end["level"] == "emergency"
 
 
+def test_spoken_no_taken_back_is_confirmed_in_plain_words(
+        pulse_rig: PulseRig, tmp_path: Path) -> None:
+    """ "No, well, I did go a bit": the "no" is taken back in the same breath, so the skill
+    asks about it again in plain words ("I want to be sure I understood you"), and the "yes"
+    to that is an emergency (issue 25)."""
+    s = SpokenSession(pulse_rig, tmp_path)
+    taken_back = str(SENTENCES / "no_well_i_did_go_a_bit.wav")
+    asked = {"again": False}
+
+    def answer(event: dict[str, Any]) -> str | None:
+        if event["event"] == "said" and event["key"] == "messages.check_meaning":
+            asked["again"] = True
+        if event["event"] == "listening" and event["state"] == "rf_bladder":
+            return "yes" if asked["again"] else taken_back
+        return None
+
+    end = s.run({"opening": "yes", "emergency": "stop"}, on_event=answer)
+    first = next(e for e in s.kinds("intent") if e["state"] == "rf_bladder")
+    assert first["name"] == "no_match" and any("taken back" in w for w in first["why"]), first
+    assert asked["again"], [e["key"] for e in s.kinds("said")]
+    escalated = s.kinds("escalated")
+    assert escalated and escalated[0]["reason"] == "bladder or bowel trouble"
+    assert end["outcome"] == "escalated"
+
+
 def test_spoken_stop_during_the_ice_says_to_take_it_off(
         pulse_rig: PulseRig, tmp_path: Path) -> None:
     """The skill promised to say when to take the ice off: a "stop" while it is on says so."""

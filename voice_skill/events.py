@@ -35,6 +35,9 @@ class Intent:
     understood: bool = True
     """False for a no_match that was a sentence, heard but not understood: on a red flag it is
     asked about in plain words"""
+    why: tuple[str, ...] = ()
+    """on a red flag, how the reading decided, clause by clause ("rf_bladder stated (effect):
+    'it just came out'"), so a wrong reading can be understood from the session log alone"""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,11 @@ dialogue at that question, and sorted by what the dialogue did:
 The safety property: no answer that means yes or is unsure ends as "no". The share of no's
 that end as "no" (neither escalated nor asked again) is the cost side.
 
-    .venv/bin/python -m voice_skill.dev.own_words [--corpus PATH] [--doc docs/benchmarks.md]
+Answers a corpus marks with a `shape` (`taken_back`: a "no" taken back in the same breath;
+`effect`: a symptom told by what it does) are also counted per shape.
+
+    .venv/bin/python -m voice_skill.dev.own_words [--corpus PATH] [--dialog PATH] [--shapes]
+        [--misses] [--doc docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class Outcome:
     intent: Intent
     result: str
     """red flags: yes / no / asked / other; other states: right / wrong"""
+    shape: str = ""
+    """the corpus's mark for the answer's shape ("taken_back", "effect"), if any"""
 
 
 def load_corpus(path: Path = CORPUS) -> dict[str, list[dict[str, Any]]]:
@@ -87,6 +93,8 @@ def _means_the_same(dialog: Dialog, state: str, got: Intent, means: str, item: d
         return got.name == "pain" and got.value in want
     if means == "unclear":
         return got.name == "no_match"
+    if means == "unsure" and dialog.states[state].clarify and not got.understood:
+        return True  # an unclear time asked about in plain words ("Was that within ...?")
     on = dialog.states[state].on
     return got.name == means or (means in on and on.get(got.name) == on[means])
 
@@ -104,7 +112,8 @@ def measure(dialog: Dialog | None = None, path: Path = CORPUS) -> list[Outcome]:
                 result = _red_flag_result(dialog, state, intent)
             else:
                 result = "right" if _means_the_same(dialog, state, intent, means, item) else "wrong"
-            out.append(Outcome(state, text, means, tuple(item.get("also", ())), intent, result))
+            out.append(Outcome(state, text, means, tuple(item.get("also", ())), intent, result,
+                               str(item.get("shape", ""))))
     return out
 
 
@@ -128,7 +137,24 @@ def figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "other_flag_answers": len(with_other),
         "other_states_right": sum(o.result == "right" for o in other),
         "other_states": len(other),
+        "shapes": {shape: {"answers": len(these),
+                           "by_meaning": {m: dict(Counter(o.result for o in these if o.means == m))
+                                          for m in sorted({o.means for o in these})},
+                           "yes_or_unsure_passed_as_no": sum(
+                               o.means in ("yes", "unsure") and o.result == "no" for o in these)}
+                   for shape in sorted({o.shape for o in flags if o.shape})
+                   for these in [[o for o in flags if o.shape == shape]]},
     }
+
+
+def shapes_report(f: dict[str, Any]) -> str:
+    """One line per marked shape: how its answers ended."""
+    return "\n".join(
+        f"- shape `{shape}`: {s['answers']} answers, yes or unsure passed as no "
+        f"**{s['yes_or_unsure_passed_as_no']}**; by meaning: "
+        + "; ".join(f"{m} {', '.join(f'{k} {v}' for k, v in sorted(r.items()))}"
+                    for m, r in s["by_meaning"].items())
+        for shape, s in f["shapes"].items())
 
 
 def report(f: dict[str, Any]) -> str:
@@ -179,20 +205,79 @@ a state's answers went astray (stop clean 90.9 -> 87.9 %, digits 100 -> 95 %).
 """
 
 
+FIRST_RUN = {
+    # the blind first run (issue 25), measured on the code before any change it suggested
+    # (f0a5b1d), with the same tool: yes/unsure passed as no, no's passed, no's, other
+    # questions understood, other questions, taken_back passed as no, effect passed as no
+    "own_words.yaml": (0, 119, 121, 194, 233, None, None),
+    "own_words_heldout.yaml": (0, 63, 70, 0, 0, None, None),
+    "own_words_blind.yaml": (22, 291, 325, 293, 431, 12, 3),
+}
+
+
+HEADER = (
+    "| corpus | yes or unsure passed as no (target 0) | no's passed without a re-ask (target"
+    " >= 95 %) | other questions understood (target >= 95 %) | `taken_back` passed as no |"
+    " `effect` passed as no |\n|---|---|---|---|---|---|\n")
+
+
+def blind_report(corpus: Path) -> str:
+    """Issue 25: each corpus on the code before it (the blind first run) and now."""
+    rows = []
+    for name, (lost, passed, nos, right, other, back, effect) in FIRST_RUN.items():
+        f = figures(measure(path=corpus.with_name(name)))
+        shapes = f["shapes"]
+
+        def now(shape: str, shapes: dict[str, Any] = shapes) -> str:
+            return str(shapes[shape]["yes_or_unsure_passed_as_no"]) if shape in shapes else "-"
+
+        def share(a: int, b: int) -> str:
+            return f"{a} of {b} ({a / b:.1%})" if b else "-"
+
+        rows.append(
+            f"| `{name}` | {lost} -> **{f['yes_or_unsure_passed_as_no']}** "
+            f"| {share(passed, nos)} -> **{share(f['no_passed_without_reask'], f['no_answers'])}**"
+            f" | {share(right, other)} -> **{share(f['other_states_right'], f['other_states'])}**"
+            f" | {'-' if back is None else back} -> {now('taken_back')}"
+            f" | {'-' if effect is None else effect} -> {now('effect')} |")
+    return """
+Blind first run and now (issue 25): `tests/data/own_words_blind.yaml`, 1,516 answers (1,055
+red-flag answers, all ten flags, yes, no and unsure; 37 marked `taken_back`, 81 `effect`; and
+431 to the other questions), written blind from patient leaflets' and forums' phrasing without
+sight of the reader. First run: the code before any change (f0a5b1d), `--shapes` of this tool.
+Now: after structure before words (an opening "no" taken back by a hedge or an affirmed event
+is asked about again), symptoms told by their effects (the CES warning card, NHS, NICE CKS),
+times for the onset question, negated pain words and everyday words.
+
+""" + HEADER + "\n".join(rows) + """
+
+The no's the blind corpus labels "no" and this reader still asks again are mostly "no, I don't
+think so" (5 of 17): doubt, by this project's rule, is confirmed on a red flag.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the figures; with --doc, write them into the benchmark report."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--doc", type=Path, help="write the section into this report")
     ap.add_argument("--misses", action="store_true", help="list the answers not taken as meant")
+    ap.add_argument("--dialog", type=Path, help="the dialogue file (default: the bundled one)")
+    ap.add_argument("--shapes", action="store_true",
+                    help="only the figures of this corpus, with its marked shapes")
     args = ap.parse_args(argv)
-    outcomes = measure(path=args.corpus)
+    outcomes = measure(load_dialog(args.dialog) if args.dialog else None, path=args.corpus)
     f = figures(outcomes)
     text = report(f)
+    if args.shapes:
+        text = text.replace("`tests/data/own_words.yaml`", f"`{args.corpus.name}`")
+        text += "\n" + shapes_report(f) + "\n"
     held_out = args.corpus.with_name("own_words_heldout.yaml")
-    if held_out.exists():
+    if held_out.exists() and not args.shapes:
         h = figures(measure(path=held_out))
         text += HELD_OUT.format(share=h["no_passed_without_reask"] / max(1, h["no_answers"]), **h)
+    if args.corpus.with_name("own_words_blind.yaml").exists() and not args.shapes:
+        text += blind_report(args.corpus)
     print(text)
     if args.misses:
         for o in outcomes:

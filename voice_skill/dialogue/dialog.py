@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -104,6 +105,12 @@ class RedFlag:
     alone: tuple[str, ...] | None = None
     """signs that state the symptom on its own question with no topic named (default: all the
     signs); "hurts" alone is not chest pain"""
+    excuses: tuple[str, ...] = ()
+    """reasons that make a stated sign no symptom of this flag ("dieting", for weight lost
+    without trying)"""
+    effects: tuple[str, ...] = ()
+    """the symptom told by what happens, on its own question ("it just came out", "my trousers
+    were soaked"): stated unless negated, a lost ability with them is the symptom"""
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,21 @@ class Meaning:
     clause_breaks: tuple[str, ...] = ()
     scope_ends: tuple[str, ...] = ()
     answer_words: tuple[str, ...] = ()
+    hedges: tuple[str, ...] = ()
+    """words that take back what went before ("no ... well, I mean ..."): after a leading "no"
+    the rest must itself deny the flag, or the answer is confirmed"""
+    others: tuple[str, ...] = ()
+    """other people ("my mum"): with `not_me` in the answer, a clause they open is theirs"""
+    not_me: tuple[str, ...] = ()
+    """"not me": what the other people in the answer had is not the person's own"""
+    feelings: tuple[str, ...] = ()
+    """after "feel", a state, not an ability: "I don't feel ill" is no loss of feeling"""
+    affirmations: tuple[str, ...] = ()
+    """after an opening "no", these affirm that something happened ("no, I did go a bit"):
+    the no is taken back"""
+    comparisons: tuple[str, ...] = ()
+    """between a negation and a sign, these put the negation on the degree: "never been this
+    weak" states the weakness"""
 
 
 @dataclass(frozen=True)
@@ -153,6 +175,11 @@ class State:
     """the closing summary said on arrival, line by line"""
     on_stop: tuple[str, ...] = ()
     """said before goodbye when the person stops here ("Take the ice off now.")"""
+    within_days: float | None = None
+    """a yes/no question about a time: an answer given as a time ("yesterday", "last week") is
+    a yes when it is at most this many days ago, a no when more"""
+    clarify: str | None = None
+    """asked when an answer was heard but could not be placed ("it started on Monday")"""
 
     @property
     def is_question(self) -> bool:
@@ -191,6 +218,16 @@ class Language:
     scale_words: tuple[str, ...] = ()
     pain_phrases: tuple[str, ...] = ()
     """templates with {n}, e.g. "about a {n}" """
+    pain_negated: int | None = None
+    """the score of a pain word after a negation ("not too bad", "not terrible")"""
+    days_ago: Mapping[str, float] = field(default_factory=dict)
+    """named times, in days before now ("yesterday": 1, "last week": 7)"""
+    day_units: Mapping[str, float] = field(default_factory=dict)
+    """units of time in days ("week": 7), counted by a number before them ("two weeks")"""
+    vague_counts: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """counts that are a range ("a few": 2 to 5): a time is placed only if the whole range is"""
+    vague_times: tuple[str, ...] = ()
+    """times that cannot be placed without asking ("on monday", "the other day")"""
 
 
 @dataclass(frozen=True)
@@ -388,7 +425,7 @@ def _check_template(reader: _Reader, key: str, value: str) -> None:
 _STATE_FIELDS = {
     "kind", "source", "say", "ask", "reprompts", "expect", "on", "default", "then", "red_flag",
     "level", "store", "duration_s", "rounds", "round_s", "cues", "record", "max_visits",
-    "when_exhausted", "summary", "on_stop",
+    "when_exhausted", "summary", "on_stop", "within_days", "clarify",
 }
 
 
@@ -402,7 +439,8 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
         raise r.fail("kind", f"must be one of {', '.join(KINDS)}")
     red_flag = None
     if (rf := r.mapping("red_flag")) is not None:
-        rf.only({"level", "reason", "confirm", "about", "signs", "tells", "denials", "alone"})
+        rf.only({"level", "reason", "confirm", "about", "signs", "tells", "denials", "alone",
+                 "effects", "excuses"})
         level = rf.data.get("level")
         if level not in LEVELS:
             raise rf.fail("level", f"must be one of {', '.join(LEVELS)}")
@@ -410,7 +448,8 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
             level=level, reason=cast(str, rf.text("reason", required=True)),
             confirm=rf.text("confirm") or "", about=_phrases(rf, "about"),
             signs=_phrases(rf, "signs"), tells=_phrases(rf, "tells"),
-            denials=_phrases(rf, "denials"),
+            denials=_phrases(rf, "denials"), effects=_phrases(rf, "effects"),
+            excuses=_phrases(rf, "excuses"),
             alone=_phrases(rf, "alone") if "alone" in rf.data else None)
     level = d.get("level")
     if kind == "escalation" and level not in LEVELS:
@@ -446,6 +485,8 @@ def _load_state(path: Path, name: str, raw: Any, line: int) -> State:
         round_s=r.number("round_s"), cues=tuple(cues), record=MappingProxyType(record),
         max_visits=max_visits, when_exhausted=r.text("when_exhausted"),
         summary=_summary_lines(r), on_stop=r.texts("on_stop"),
+        within_days=r.number("within_days") if "within_days" in d else None,
+        clarify=r.text("clarify"),
     )
 
 
@@ -462,7 +503,8 @@ def _load_meaning(r: _Reader | None) -> Meaning:
     if r is None:
         return Meaning()
     keys = ("negations", "abilities", "losses", "troubles", "fine", "clause_breaks", "scope_ends",
-            "answer_words")
+            "answer_words", "hedges", "comparisons",
+            "affirmations", "feelings", "others", "not_me")
     r.only(set(keys))
     return Meaning(**{k: _phrases(r, k) for k in keys})
 
@@ -683,8 +725,8 @@ def _load_language(r: _Reader | None) -> Language:
     if r is None:
         return Language()
     r.only({"fillers", "lead_ins", "contractions", "numbers", "number_words", "pain_words",
-            "scale_words",
-            "pain_phrases"})
+            "scale_words", "pain_phrases", "pain_negated", "days_ago", "day_units",
+            "vague_counts", "vague_times"})
 
     def words(key: str) -> tuple[str, ...]:
         value = r.data.get(key, [])
@@ -692,10 +734,10 @@ def _load_language(r: _Reader | None) -> Language:
             raise r.fail(key, "must be a list of texts")
         return tuple(v.lower() for v in value)
 
-    def table(key: str, kind: type) -> dict[str, Any]:
+    def table(key: str, kind: type | types.UnionType) -> dict[str, Any]:
         value = r.data.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(v, kind) for v in value.values()):
-            raise r.fail(key, f"must map text to {kind.__name__}")
+            raise r.fail(key, f"must map text to {getattr(kind, '__name__', 'numbers')}")
         return {str(k).lower(): v for k, v in value.items()}
 
     pain_phrases = words("pain_phrases")
@@ -718,7 +760,24 @@ def _load_language(r: _Reader | None) -> Language:
         pain_words=MappingProxyType(pain_words),
         scale_words=words("scale_words"),
         pain_phrases=pain_phrases,
+        pain_negated=r.whole("pain_negated", None, 0, 10),
+        days_ago=MappingProxyType({k: float(v) for k, v in table("days_ago", int | float).items()}),
+        day_units=MappingProxyType({k: float(v)
+                                    for k, v in table("day_units", int | float).items()}),
+        vague_counts=MappingProxyType(_ranges(r, table("vague_counts", list))),
+        vague_times=words("vague_times"),
     )
+
+
+def _ranges(r: _Reader, table: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """`{few: [2, 5]}`: each count a range, low to high."""
+    out = {}
+    for k, v in table.items():
+        if (len(v) != 2 or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                                   for x in v) or v[0] > v[1]):
+            raise r.fail("vague_counts", f"{k!r}: a range is [low, high]")
+        out[k] = (float(v[0]), float(v[1]))
+    return out
 
 
 def _cross_check(d: Dialog, states_r: _Reader) -> None:

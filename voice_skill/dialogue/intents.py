@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from voice_skill.dialogue.calls import CallReader
 from voice_skill.dialogue.dialog import Dialog
 from voice_skill.dialogue.meaning import MeaningReader
+from voice_skill.dialogue.when import TimeReader
 from voice_skill.events import Intent
 from voice_skill.settings import Settings
 
@@ -46,11 +47,13 @@ class IntentMatcher:
         self._pain_words = [(tuple(k.split()), v) for k, v in lang.pain_words.items()]
         self._scale = tuple(tuple(s.split()) for s in lang.scale_words)
         self._grammars: dict[str, tuple[str, ...]] = {}
-        self.meaning = MeaningReader(dialog, self.tokens)
         self.calls = CallReader(dialog, self.tokens, emergency_number or Settings.emergency_number)
+        self.meaning = MeaningReader(dialog, self.tokens, lambda t: self.tokens(t, fillers=True))
+        self.when = TimeReader(lang, self.tokens)
 
-    def tokens(self, text: str) -> list[str]:
-        """Lower-case words with contractions expanded and fillers dropped."""
+    def tokens(self, text: str, fillers: bool = False) -> list[str]:
+        """Lower-case words with contractions expanded and fillers dropped (kept with
+        `fillers`: "no ... well, I did" is read for its hedge)."""
         lang = self.dialog.language
         out: list[str] = []
         for tok in _TOKEN.findall(text[:MAX_INPUT_CHARS].lower().replace("’", "'")):
@@ -60,7 +63,7 @@ class IntentMatcher:
             if tok not in lang.contractions and tok.endswith("'s"):
                 tok = f"{tok[:-2]} is"  # "bladder's fine": the one sense a first-aid answer needs
             out.extend(lang.contractions.get(tok, tok).split())
-        return [t for t in out if t not in lang.fillers]
+        return out if fillers else [t for t in out if t not in lang.fillers]
 
     def match(self, text: str, state: str, confidence: float = 1.0) -> Intent:
         """The intent of `text` in `state`; "no_match" when nothing fits (a normal result)."""
@@ -92,6 +95,8 @@ class IntentMatcher:
             return Intent("pain", value=score, confidence=confidence, text=text)
         if self.dialog.states[state].red_flag:
             return self._red_flag(text, state, words, hits, confidence)
+        if (timed := self._timed(state, words, hits, confidence, text)) is not None:
+            return timed
         if "unsure" in own and self._says(words, "unsure"):
             return found("unsure")
         if answers:
@@ -115,18 +120,20 @@ class IntentMatcher:
                      if f.state in reading.stated and f.state != state
                      and (rf := states[f.state].red_flag) and rf.level != "routine")
 
-        def found(name: str, understood: bool = True) -> Intent:
-            return Intent(name, confidence=confidence, text=text, also=also, understood=understood)
+        def found(name: str, how: str, understood: bool = True) -> Intent:
+            why = (*reading.why, f"{state} read as {name}: {how}")
+            return Intent(name, confidence=confidence, text=text, also=also, understood=understood,
+                          why=why)
 
         if self._says(words, "unsure"):
             # Any doubt ("no idea", "no... I don't know", "sort of tingly") is unsure, even where
             # a longer "no" phrase overlaps it: confirmed, never a "no" on a red flag.
-            return found("unsure")
+            return found("unsure", "doubt said")
         if state in reading.stated:
-            return found("yes")
+            return found("yes", "stated")
         if reading.loss and state not in reading.denied:
             # "no, I can barely walk": a lost ability with nothing to say of what: asked about
-            return found(NO_MATCH, understood=False)
+            return found(NO_MATCH, "a loss, of what not said", understood=False)
         covered = {i for h in hits for i in range(h.start, h.start + h.length)}
         heads = set(reading.heads) | ({"no"} if state in reading.denied else set())
         said = {h.intent for h in hits if h.intent in ("yes", "no")
@@ -134,14 +141,34 @@ class IntentMatcher:
                      or words[h.start] in self.dialog.meaning.answer_words)}
         heads |= said  # "yes no I mean no", "no accidents ... oh wait, yes I have": contradictory
         if heads == {"yes", "no"}:
-            return found("unsure")  # "yes ... no": contradictory, so confirmed
+            return found("unsure", "yes and no both said")  # contradictory, so confirmed
+        if heads == {"no"} and reading.taken_back:
+            # "no ... well, I did go": asked about again in plain words
+            return found(NO_MATCH, f"no taken back ({reading.taken_back})", understood=False)
         if heads:
-            return found(heads.pop())
+            name = heads.pop()
+            return found(name, "denied" if state in reading.denied else "answered plainly")
         commands = [h.intent for h in hits if h.intent in self.dialog.global_intents]
         if commands and not also:
-            return found(commands[0])
+            return found(commands[0], "a command")
         # heard but not understood: a sentence is asked about in plain words, a word re-asked
-        return found(NO_MATCH, understood=not (also or len(words) > 1))
+        return found(NO_MATCH, "not understood", understood=not (also or len(words) > 1))
+
+    def _timed(self, state: str, words: list[str], hits: list[_Hit], confidence: float,
+               text: str) -> Intent | None:
+        """An answer given as a time to a question about one ("yesterday": within three days):
+        yes or no; a time that cannot be placed, or that disagrees with the yes or no said, is
+        a sentence not understood, asked about in plain words (the state's `clarify`)."""
+        within = self.dialog.states[state].within_days
+        days = None if within is None else self.when.days(words)
+        if within is None or days is None:
+            return None
+        placed = "yes" if days[1] <= within else "no" if days[0] > within else None
+        said = {h.intent for h in hits if h.intent in ("yes", "no")
+                and words[h.start] in self.dialog.meaning.answer_words}  # not "it is"
+        if placed is not None and said <= {placed}:
+            return Intent(placed, confidence=confidence, text=text)
+        return Intent(NO_MATCH, confidence=confidence, text=text, understood=False)
 
     def _denied_call(self, words: list[str], hit: _Hit) -> bool:
         """ "Lying still doesn't help" is no call for help, "please don't stop" no stop: a
@@ -201,9 +228,13 @@ class IntentMatcher:
         said = [(i, len(p), v) for p, v in self._pain_words
                 for i in range(len(words) - len(p) + 1) if tuple(words[i:i + len(p)]) == p]
         taken: set[int] = set()
+        low = self.dialog.language.pain_negated
+        negations = self.dialog.meaning.negations
         for i, n, v in sorted(said, key=lambda s: -s[1]):
             if not taken & set(range(i, i + n)):
                 taken |= set(range(i, i + n))
+                if low is not None and v > low and any(w in negations for w in words[max(0, i - 2):i]):
+                    v = low  # "not too bad", "isn't terrible": mild to medium, never bad
                 scores.append(v)
         return max(scores) if scores else None
 

@@ -321,6 +321,10 @@ class DialogueManager:
             self._confirm(s)
         elif self._reasks < self.settings.max_reprompts:
             self._reasks += 1
+            if not understood and s.clarify:  # "it started on Monday": asked in plain words
+                self._last_said = [self._reply(f"states.{s.name}.clarify", s.clarify, True)]
+                self._emit(self._last_said)
+                return
             if not_understood:
                 self._say("messages.not_understood", self.dialog.messages["not_understood"])
             self._reprompt(s)
