@@ -74,10 +74,12 @@ def as_heard(path: Path, room: bool, snr_db: float | None, noises: list[Path],
 class WaitingPath:
     """`voice-skill serve`'s waiting path with one start phrase, and what it costs."""
 
-    def __init__(self, settings: Settings, phrase: str, engine: str) -> None:
+    def __init__(self, settings: Settings, phrase: str | None, engine: str) -> None:
+        """`phrase` None: the dialogue's own start phrases ("first aid", ...)."""
         from voice_skill.hearing.recognizers import recognizer_for
 
-        self.settings = settings.replace(start_phrases=(phrase,), log_enabled=False)
+        self.settings = settings.replace(log_enabled=False, **(
+            {"start_phrases": (phrase,)} if phrase else {}))
         dialog = load_dialog(self.settings.dialog_path)
         self.matcher = IntentMatcher(dialog)
         self.phrases = WakePhrases.of(dialog, self.settings)
