@@ -100,7 +100,8 @@ def false_starts(path: WaitingPath, audio: np.ndarray) -> dict[str, Any]:
                                       / (path.audio_s - audio_before), 1)}
 
 
-def measure(words_dir: Path, every: int, cache: Path, settings: Settings) -> dict[str, Any]:
+def measure(words_dir: Path, every: int, cache: Path, settings: Settings,
+            false_for_words: bool = False) -> dict[str, Any]:
     """Every word in every condition, and false starts over the real sound and the talk."""
     noises = sorted(NOISE_DIR.glob("*.wav"))
     rooms = cache / "rooms"
@@ -122,8 +123,10 @@ def measure(words_dir: Path, every: int, cache: Path, settings: Settings) -> dic
                 out["catch"][word][cond] = r
                 print(f"wake_real: {word} {cond}: {r['caught_pct']} %", file=sys.stderr,
                       flush=True)
-        out["false"][name] = {"real": false_starts(path, real), "talk": false_starts(path, talk)}
-        print(f"wake_real: {name}: {out['false'][name]}", file=sys.stderr, flush=True)
+        if word is None or false_for_words:
+            out["false"][name] = {"real": false_starts(path, real),
+                                  "talk": false_starts(path, talk)}
+            print(f"wake_real: {name}: {out['false'][name]}", file=sys.stderr, flush=True)
     return out
 
 
@@ -178,13 +181,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="a folder per wake word (alexa/, computer/, jarvis/, snowboy/): "
                              "Picovoice's wake-word benchmark recordings")
     parser.add_argument("--every", type=int, default=1, help="every Nth recording of each word")
+    parser.add_argument("--false-for-words", action="store_true",
+                        help="false starts with each wake word as the start phrase too (by "
+                             "default only with the dialogue's own start phrases)")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args(argv)
     if not (args.words / WORDS[0]).is_dir():
         raise SystemExit(f"no wake-word recordings in {args.words} (give --words DIR)")
     cache = Path(platformdirs.user_cache_dir("voice-skill"))
     started = time.perf_counter()
-    report = measure(args.words, args.every, cache, Settings(log_enabled=False))
+    report = measure(args.words, args.every, cache,
+                     Settings(log_enabled=False, dialog_path=REPO / "dialogs" / "back_spasm.yaml"),
+                     args.false_for_words)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=REPO, check=False).stdout.strip()
     path = args.out / JSON_NAME
@@ -192,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     report |= {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
                "seconds": round(time.perf_counter() - started),
                "command": "python -m voice_skill.dev.wake_real --words DIR"
-               + (f" --every {args.every}" if args.every > 1 else ""), "notes": notes}
+               + (f" --every {args.every}" if args.every > 1 else "")
+               + (" --false-for-words" if args.false_for_words else ""), "notes": notes}
     args.out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     write_section(args.out / "benchmarks.md", SECTION, render(report))
