@@ -101,13 +101,15 @@ def false_starts(path: WaitingPath, audio: np.ndarray) -> dict[str, Any]:
 
 
 def measure(words_dir: Path, every: int, cache: Path, settings: Settings,
-            false_for_words: bool = False) -> dict[str, Any]:
+            false_for_words: bool = False, positives_only: bool = False) -> dict[str, Any]:
     """Every word in every condition, and false starts over the real sound and the talk."""
     noises = sorted(NOISE_DIR.glob("*.wav"))
     rooms = cache / "rooms"
     out: dict[str, Any] = {"catch": {}, "false": {}}
     real, clips = negative_stream()
     talk = talk_stream(TALK_MINUTES, cache)
+    if positives_only:
+        real, talk = real[:0], talk[:0]
     out["negatives"] = {"real_clips": clips, "real_minutes": round(len(real) / 16000 / 60, 1),
                         "talk_minutes": round(len(talk) / 16000 / 60, 1),
                         "talk_sentences": len(talk_sentences())}
@@ -119,11 +121,11 @@ def measure(words_dir: Path, every: int, cache: Path, settings: Settings,
             out["catch"][word] = {}
             for cond, (room, snr) in CONDITIONS.items():
                 r = measure_positives(path, files, room, snr, noises, rooms)
-                r["missed"] = [m["heard"] for m in r["missed"]]
+                r["missed"] = {m["file"]: m["heard"] for m in r["missed"]}
                 out["catch"][word][cond] = r
                 print(f"wake_real: {word} {cond}: {r['caught_pct']} %", file=sys.stderr,
                       flush=True)
-        if word is None or false_for_words:
+        if (word is None and not positives_only) or (word and false_for_words):
             out["false"][name] = {"real": false_starts(path, real),
                                   "talk": false_starts(path, talk)}
             print(f"wake_real: {name}: {out['false'][name]}", file=sys.stderr, flush=True)
@@ -184,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--false-for-words", action="store_true",
                         help="false starts with each wake word as the start phrase too (by "
                              "default only with the dialogue's own start phrases)")
+    parser.add_argument("--positives-only", action="store_true",
+                        help="only the share of the wake words caught (no false starts)")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args(argv)
     if not (args.words / WORDS[0]).is_dir():
@@ -192,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report = measure(args.words, args.every, cache,
                      Settings(log_enabled=False, dialog_path=REPO / "dialogs" / "back_spasm.yaml"),
-                     args.false_for_words)
+                     args.false_for_words, args.positives_only)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=REPO, check=False).stdout.strip()
     path = args.out / JSON_NAME
@@ -201,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                "seconds": round(time.perf_counter() - started),
                "command": "python -m voice_skill.dev.wake_real --words DIR"
                + (f" --every {args.every}" if args.every > 1 else "")
-               + (" --false-for-words" if args.false_for_words else ""), "notes": notes}
+               + (" --false-for-words" if args.false_for_words else "")
+               + (" --positives-only" if args.positives_only else ""), "notes": notes}
     args.out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     write_section(args.out / "benchmarks.md", SECTION, render(report))
