@@ -65,7 +65,7 @@ class WakePhrases:
         start = settings.start_phrases or dialog.wake.start
         return WakePhrases(tuple(tuple(matcher.tokens(p)) for p in start),
                            tuple(tuple(matcher.tokens(p)) for p in dialog.wake.emergency),
-                           (*start, *dialog.wake.emergency), dialog.messages.get("wake_ready", ""))
+                           (*start, *dialog.wake.emergency), ready_message(dialog, settings))
 
     def kind_of(self, words: list[str]) -> str | None:
         """"start", "emergency" or None for what was heard; a start phrase wins ("help my
@@ -83,6 +83,16 @@ class WakePhrases:
                 if SequenceMatcher(None, " ".join(words[i:i + n]), target).ratio() >= NEAR:
                     return True
         return False
+
+
+def ready_message(dialog: Dialog, settings: Settings) -> str:
+    """What the speaker says when it starts waiting, naming the start phrase it waits for (the
+    setting's, when set). It is also Whisper's context while waiting: a phrase named in the
+    context is heard more surely ("computer" set as the phrase, ready message naming "first
+    aid": real takes caught close 92.5 %, docs/benchmarks.md)."""
+    start = settings.start_phrases or dialog.wake.start
+    return dialog.messages.get("wake_ready", "").replace("{start_phrase}",
+                                                         start[0] if start else "")
 
 
 def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
@@ -179,7 +189,7 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
     matcher = IntentMatcher(dialog)
     endpointer = Endpointer(settings)
     mic = open_microphone(settings, announce)
-    if ready := dialog.messages.get("wake_ready"):
+    if ready := ready_message(dialog, settings):
         speaker = Pyttsx3Speaker(settings, stream=sys.stderr if json_out else io.StringIO())
         speaker.say(ready)
         speaker.close()
