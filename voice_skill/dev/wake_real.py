@@ -133,44 +133,68 @@ def measure(words_dir: Path, every: int, cache: Path, settings: Settings,
 
 
 def render(report: dict[str, Any]) -> str:
-    """The markdown section, from the saved JSON alone."""
+    """The markdown section, from the saved JSON alone: the catch at every step, oldest first,
+    and the false starts of the latest run that measured them."""
     neg = report["negatives"]
     lines = ["## The waiting speaker on real voices (issue 26)", "",
-             f"Measured {report['when']} at commit `{report['commit']}` by `{report['command']}` "
-             f"({report['seconds']:.0f} s; raw figures in `{JSON_NAME}`). Each of four real "
-             "wake words (Picovoice wake-word-benchmark, Apache-2.0: crowd-sourced, many speakers "
-             "and microphones) set in turn as the only start phrase, heard through the path "
-             "`voice-skill serve` waits with; the same as `voice-skill bench --wake --phrase W "
-             "--positives DIR [--room] [--snr DB] --json` for each. Rooms: room_sim (1-3 m, RT60 "
-             "0.3-0.7 s, seeded by file name); noise: the repo's real household noise.", "",
-             "| start phrase (n) | " + " | ".join(CONDITIONS) + " |",
-             "|---|" + "---|" * len(CONDITIONS)]
-    for word, conds in report["catch"].items():
-        n = next(iter(conds.values()))["positives"]
-        lines.append(f"| {word} ({n}) | " + " | ".join(
-            f"{conds[c]['caught_pct']} %" for c in CONDITIONS) + " |")
-    lines += ["", f"False starts over {neg['real_minutes']} minutes of real non-phrase sound "
+             "Each of four real wake words (Picovoice wake-word-benchmark, Apache-2.0: "
+             "crowd-sourced, many speakers and microphones) set in turn as the only start "
+             "phrase, heard through the path `voice-skill serve` waits with; the same as "
+             "`voice-skill bench --wake --phrase W --positives DIR [--room] [--snr DB] --json` "
+             "for each. Rooms: room_sim (1-3 m, RT60 0.3-0.7 s, seeded by file name); noise: the "
+             f"repo's real household noise. Raw figures: `{JSON_NAME}`.", "",
+             "| step | start phrase (n) | " + " | ".join(CONDITIONS) + " |",
+             "|---|---|" + "---|" * len(CONDITIONS)]
+    for step in report["steps"]:
+        totals = {c: [0, 0] for c in CONDITIONS}
+        for word, conds in step["catch"].items():
+            n = next(iter(conds.values()))["positives"]
+            lines.append(f"| {step['step']} | {word} ({n}) | " + " | ".join(
+                f"{conds[c]['caught_pct']} %" for c in CONDITIONS) + " |")
+            for c in CONDITIONS:
+                totals[c][0] += conds[c]["caught"]
+                totals[c][1] += conds[c]["positives"]
+        lines.append(f"| {step['step']} | **all** ({totals['close'][1]}) | " + " | ".join(
+            f"**{100 * a / b:.1f} %**" for a, b in totals.values()) + " |")
+    lines += [""] + [f"- {st['step']}: `{st['command']}` at commit `{st['commit']}`, {st['when']}"
+                     f" ({st['seconds']:.0f} s on the shared 2-core machine). {st['note']}"
+                     for st in report["steps"]]
+    false = report["false"]
+    lines += ["", f"False starts (`{false['command']}` at commit `{false['commit']}`): over "
+              f"{neg['real_minutes']} minutes of real non-phrase sound "
               f"({neg['real_clips']} recordings: noise, other words, go, yes, no, stop, digits; "
               f"1.5 s between) and {neg['talk_minutes']} minutes of continuous talk "
               f"(synthetic: {neg['talk_sentences']} sentences of the dialogue, the first-aid "
-              "brief and the docs that say no start phrase and no call for help, read one after another by "
-              "four synthetic voices; there is no real continuous speech here). CPU: the "
-              "process's core time over the sound's duration, this machine.", "",
+              "brief and the docs that say no start phrase and no call for help, read one after "
+              "another by four synthetic voices; there is no real continuous speech here). CPU: "
+              "the process's core time over the sound's duration, on this machine.", "",
               "| start phrases | real sound: false starts / h | false calls for help / day "
               "| talk: false starts / h | false calls for help / day | CPU while waiting, "
               "real sound / talk (% of one core) |", "|---|---|---|---|---|---|"]
-    for name, f in report["false"].items():
+    for name, f in false["phrases"].items():
         r, t = f["real"], f["talk"]
         lines.append(f"| {name} | {r['false_starts_per_hour']} | {r['false_emergencies_per_day']}"
                      f" | {t['false_starts_per_hour']} | {t['false_emergencies_per_day']} | "
                      f"{r['cpu_pct_one_core']} / {t['cpu_pct_one_core']} |")
-    heard = sorted({x for f in report["false"].values() for part in f.values()
+    heard = sorted({x for f in false["phrases"].values() for part in f.values()
                     for x in part["false_starts"] + part["false_emergencies"]})
-    if heard:
-        lines += ["", "What started them: " + ", ".join(map(repr, heard)) + "."]
+    lines += ["", "What started them: " + (", ".join(map(repr, heard)) or "nothing") + "."]
     if report.get("notes"):
         lines += ["", *report["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def merge(old: dict[str, Any], run: dict[str, Any], step: str, note: str) -> dict[str, Any]:
+    """The saved report with this run as the step `step` (replacing one of that name), and its
+    false starts when it measured any."""
+    meta = {k: run[k] for k in ("when", "commit", "seconds", "command")}
+    steps = [s for s in old.get("steps", []) if s["step"] != step]
+    steps.append({"step": step, "note": note, "catch": run["catch"], **meta})
+    false = old.get("false")
+    if run["false"]:
+        false = {"phrases": run["false"], **meta}
+    return {"steps": steps, "false": false, "negatives": run["negatives"] if run["false"]
+            else old.get("negatives", run["negatives"]), "notes": old.get("notes", [])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m voice_skill.dev.wake_real",
                                      description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--words", type=Path, required=True,
+    parser.add_argument("--words", type=Path,
                         help="a folder per wake word (alexa/, computer/, jarvis/, snowboy/): "
                              "Picovoice's wake-word benchmark recordings")
     parser.add_argument("--every", type=int, default=1, help="every Nth recording of each word")
@@ -188,28 +212,34 @@ def main(argv: list[str] | None = None) -> int:
                              "default only with the dialogue's own start phrases)")
     parser.add_argument("--positives-only", action="store_true",
                         help="only the share of the wake words caught (no false starts)")
+    parser.add_argument("--step", default="latest", help="this run's name in the report")
+    parser.add_argument("--note", default="", help="what this step changed")
+    parser.add_argument("--render", action="store_true",
+                        help="only write the doc section again from the saved JSON")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args(argv)
-    if not (args.words / WORDS[0]).is_dir():
-        raise SystemExit(f"no wake-word recordings in {args.words} (give --words DIR)")
-    cache = Path(platformdirs.user_cache_dir("voice-skill"))
-    started = time.perf_counter()
-    report = measure(args.words, args.every, cache,
-                     Settings(log_enabled=False, dialog_path=REPO / "dialogs" / "back_spasm.yaml"),
-                     args.false_for_words, args.positives_only)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=REPO, check=False).stdout.strip()
     path = args.out / JSON_NAME
-    notes = json.loads(path.read_text())["notes"] if path.exists() else []
-    report |= {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
-               "seconds": round(time.perf_counter() - started),
-               "command": "python -m voice_skill.dev.wake_real --words DIR"
-               + (f" --every {args.every}" if args.every > 1 else "")
-               + (" --false-for-words" if args.false_for_words else "")
-               + (" --positives-only" if args.positives_only else ""), "notes": notes}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    write_section(args.out / "benchmarks.md", SECTION, render(report))
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not args.render:
+        if args.words is None or not (args.words / WORDS[0]).is_dir():
+            raise SystemExit(f"no wake-word recordings in {args.words} (give --words DIR)")
+        cache = Path(platformdirs.user_cache_dir("voice-skill"))
+        started = time.perf_counter()
+        run = measure(args.words, args.every, cache,
+                      Settings(log_enabled=False, dialog_path=REPO / "dialogs" / "back_spasm.yaml"),
+                      args.false_for_words, args.positives_only)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=REPO, check=False).stdout.strip()
+        run |= {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
+                "seconds": round(time.perf_counter() - started),
+                "command": "python -m voice_skill.dev.wake_real --words DIR"
+                + (f" --every {args.every}" if args.every > 1 else "")
+                + (" --false-for-words" if args.false_for_words else "")
+                + (" --positives-only" if args.positives_only else "")}
+        old = merge(old, run, args.step, args.note)
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
+    write_section(args.out / "benchmarks.md", SECTION, render(old))
     return 0
 
 
