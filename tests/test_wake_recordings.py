@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,3 +52,23 @@ def test_a_room_with_noise_is_the_condition_measured() -> None:
 
 def test_another_phrase_is_not_caught_on_these_recordings() -> None:
     assert run("first aid", POSITIVES)["caught"] == 0
+
+
+def test_the_real_voices_report_shows_every_step_and_the_false_starts() -> None:
+    from voice_skill.dev.wake_real import CONDITIONS, merge, render
+
+    def run(pct: float, false: bool) -> dict[str, Any]:
+        cond = {"positives": 10, "caught": int(pct / 10), "caught_pct": pct}
+        part = {"false_starts_per_hour": 0.0, "false_emergencies_per_day": 0.0,
+                "cpu_pct_one_core": 4.2, "false_starts": [], "false_emergencies": []}
+        return {"catch": {"alexa": dict.fromkeys(CONDITIONS, cond)},
+                "false": {"first aid": {"real": part, "talk": part}} if false else {},
+                "negatives": {"real_minutes": 38.6, "real_clips": 926, "talk_minutes": 30.0,
+                              "talk_sentences": 231},
+                "when": "now", "commit": "abc", "seconds": 1, "command": "wake_real"}
+
+    report = merge(merge({}, run(70.0, True), "before", "as found"), run(90.0, False), "after",
+                   "the change")
+    text = render(report)
+    assert "| before | alexa (10) | 70.0 %" in text and "| after | alexa (10) | 90.0 %" in text
+    assert "| first aid | 0.0 | 0.0 | 0.0 | 0.0 | 4.2 / 4.2 |" in text
