@@ -46,7 +46,8 @@ TALK_VOICES = ("slt", "awb", "kal16", "espeak-ng")
 TALK_MINUTES = 30.0
 BANNED = ("first aid", "back", "spasm", "help", "emergency", "ambulance", "alexa", "computer",
           "jarvis", "snowboy")
-"""sentences saying any of these are left out of the talk: it must be no start phrase"""
+"""sentences saying any of these (hyphens read as spaces: "first-aid" is "first aid") are left
+out of the talk: it must say no start phrase"""
 
 
 def talk_sentences() -> list[str]:
@@ -58,7 +59,7 @@ def talk_sentences() -> list[str]:
         s = " ".join(s.split()).strip(" -")
         words = s.split()
         if (4 <= len(words) <= 40 and re.fullmatch(r"[A-Za-z0-9 ,.'!?;-]+", s)
-                and not any(b in s.lower() for b in BANNED)):
+                and not any(b in s.lower().replace("-", " ") for b in BANNED)):
             out.append(s)
     return list(dict.fromkeys(out))
 
