@@ -181,7 +181,7 @@ def render(report: dict[str, Any]) -> str:
                     for x in part["false_starts"] + part["false_emergencies"]})
     lines += ["", "What started them: " + (", ".join(map(repr, heard)) or "nothing") + "."]
     if report.get("notes"):
-        lines += ["", *report["notes"]]
+        lines += ["", *(f"- {n}" for n in report["notes"])]
     return "\n".join(lines) + "\n"
 
 
