@@ -143,9 +143,9 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
         except AudioError as exc:  # without echo cancellation it would hear itself
             announce(f"{exc}. I will not listen while I speak.")
             barge_in = False
+    judge = TurnJudge(recognizer, IntentMatcher(dialog, settings.emergency_number), settings)
     return AudioListener(source, Endpointer(settings), recognizer, settings.no_input_timeout_s,
-                         announce, fallback=typed if interactive else None,
-                         judge=TurnJudge(recognizer, IntentMatcher(dialog), settings),
+                         announce, fallback=typed if interactive else None, judge=judge,
                          barge_in=barge_in)
 
 
