@@ -258,9 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a small sample (for a smoke test)")
     bench.add_argument("--room", action="store_true",
                        help="the room benchmark instead: real recordings in simulated rooms "
-                            "with echoes and noise (python -m voice_skill.dev.room_bench)")
+                            "with echoes and noise (python -m voice_skill.dev.room_bench); "
+                            "with --wake, each recording played 1-3 m away in a room")
     bench.add_argument("--soak-minutes", type=float, default=30.0,
                        help="simulated conversation for the memory soak (virtual minutes)")
+    wake = bench.add_argument_group(
+        "the waiting speaker on your recordings (--wake)",
+        "voice-skill bench --wake --phrase \"computer\" --positives DIR [--negatives DIR] "
+        "[--room] [--snr DB] --json: the share of the recordings of the phrase that start a "
+        "session, heard as `voice-skill serve` waits with that phrase as its start phrase, "
+        "and the false starts an hour over the negatives strung together")
+    wake.add_argument("--wake", action="store_true", help="measure the waiting speaker")
+    wake.add_argument("--phrase", help="the start phrase the positives say")
+    wake.add_argument("--positives", type=Path, metavar="DIR", help="WAVs of the phrase")
+    wake.add_argument("--negatives", type=Path, metavar="DIR",
+                      help="WAVs of anything but the phrase (talk, noise, other words)")
+    wake.add_argument("--snr", type=float, metavar="DB",
+                      help="real household noise this many dB under the speech")
+    wake.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -32,7 +32,12 @@ def _progress(started: float, message: str) -> None:
 
 def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     """`voice-skill bench`: measure every engine available and write the report into --out;
-    with --room, the room benchmark instead (voice_skill.dev.room_bench)."""
+    with --room, the room benchmark instead (voice_skill.dev.room_bench); with --wake, the
+    waiting speaker on the tester's recordings (voice_skill.dev.wake_recordings)."""
+    if getattr(args, "wake", False):
+        from voice_skill.dev.wake_recordings import wake_command
+
+        return wake_command(args, settings)
     if getattr(args, "room", False):
         from voice_skill.dev.room_bench import main as room_bench
 

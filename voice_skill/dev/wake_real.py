@@ -1,0 +1,248 @@
+"""The waiting speaker on real voices: `python -m voice_skill.dev.wake_real [--every N]`.
+
+Real people saying four wake words (alexa, computer, jarvis, snowboy: Picovoice's wake-word
+benchmark, about 120 each, from the shared collection or --words DIR), each word set in turn as
+the only start phrase and heard through `voice-skill serve`'s waiting path close up, 1-3 m away
+in a simulated room, and in the room with real household noise at 10 and 5 dB
+(`voice-skill bench --wake` for each). False starts: the repo's real recordings that are not a
+start phrase (noise, other words, yes, no, stop, digits) strung together, then continuous talk
+(synthetic: sentences of the dialogue, the first-aid brief and the project's docs read by four
+synthetic voices one after another, as a radio would; no real continuous speech is at hand),
+heard with the dialogue's own start phrases and with each wake word. Writes
+docs/benchmarks-wake-real.json and the "waiting speaker on real voices" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voice_skill.dev.fixtures import clean_take, synthesize
+from voice_skill.dev.report_doc import write_section
+from voice_skill.dev.wake_bench import negative_stream
+from voice_skill.dev.wake_recordings import NOISE_DIR, WaitingPath, measure_positives
+from voice_skill.hearing.audio import PIPELINE_RATE_HZ
+from voice_skill.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+WORDS = ("alexa", "computer", "jarvis", "snowboy")
+CONDITIONS: dict[str, tuple[bool, float | None]] = {
+    "close": (False, None), "room": (True, None), "room + 10 dB": (True, 10.0),
+    "room + 5 dB": (True, 5.0)}
+SECTION = "wake-real"
+JSON_NAME = "benchmarks-wake-real.json"
+TALK_SOURCES = ("dialogs/back_spasm.yaml", "docs/first-aid-content.md", "README.md",
+                "docs/failure-modes.md", "docs/raspberry-pi.md", "docs/architecture.md")
+TALK_VOICES = ("slt", "awb", "kal16", "espeak-ng")
+TALK_MINUTES = 30.0
+BANNED = ("first aid", "back", "spasm", "help", "emergency", "ambulance", "alexa", "computer",
+          "jarvis", "snowboy")
+"""sentences saying any of these (hyphens read as spaces: "first-aid" is "first aid") are left
+out of the talk: it must say no start phrase"""
+
+
+def talk_sentences() -> list[str]:
+    """Plain sentences of 4-40 words from the dialogue and the first-aid brief."""
+    text = " ".join((REPO / p).read_text(encoding="utf-8") for p in TALK_SOURCES)
+    text = re.sub(r"[`*_#|>\[\]{}()\"]", " ", text)
+    out = []
+    for s in re.split(r"(?<=[.!?])\s+|\n\s*\n|:\s*\n", text):
+        s = " ".join(s.split()).strip(" -")
+        words = s.split()
+        if (4 <= len(words) <= 40 and re.fullmatch(r"[A-Za-z0-9 ,.'!?;-]+", s)
+                and not any(b in s.lower().replace("-", " ") for b in BANNED)):
+            out.append(s)
+    return list(dict.fromkeys(out))
+
+
+def talk_stream(minutes: float, cache: Path) -> np.ndarray:
+    """Continuous synthetic talk, sentence after sentence with 0.3 s between, voices in turn."""
+    sentences = talk_sentences()
+    key = hashlib.sha256(json.dumps([sentences, TALK_VOICES, minutes]).encode()).hexdigest()[:16]
+    path = cache / f"talk-{key}.npy"
+    if path.exists():
+        return np.asarray(np.load(path), np.int16)
+    gap = np.zeros(round(0.3 * PIPELINE_RATE_HZ), np.int16)
+    parts: list[np.ndarray] = []
+    total, i = 0, 0
+    while total < minutes * 60 * PIPELINE_RATE_HZ:
+        s = sentences[i % len(sentences)]
+        voice = TALK_VOICES[(i // len(sentences) + i) % len(TALK_VOICES)]
+        x = clean_take(synthesize(s, voice))
+        parts += [x, gap]
+        total += len(x) + len(gap)
+        i += 1
+    audio = np.concatenate(parts)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, audio)
+    return audio
+
+
+def false_starts(path: WaitingPath, audio: np.ndarray) -> dict[str, Any]:
+    """False starts and calls for help heard in a stream, and the core time it took."""
+    cpu_before, audio_before = path.cpu_s, path.audio_s
+    got = path.heard(audio)
+    hours = len(audio) / PIPELINE_RATE_HZ / 3600
+    starts = [h["text"] for h in got if h["kind"] == "start"]
+    helps = [h["text"] for h in got if h["kind"] == "emergency"]
+    return {"hours": round(hours, 3), "false_starts": starts, "false_emergencies": helps,
+            "false_starts_per_hour": round(len(starts) / hours, 2),
+            "false_emergencies_per_day": round(24 * len(helps) / hours, 1),
+            "cpu_pct_one_core": round(100 * (path.cpu_s - cpu_before)
+                                      / (path.audio_s - audio_before), 1)}
+
+
+def measure(words_dir: Path, every: int, cache: Path, settings: Settings,
+            false_for_words: bool = False, positives_only: bool = False) -> dict[str, Any]:
+    """Every word in every condition, and false starts over the real sound and the talk."""
+    noises = sorted(NOISE_DIR.glob("*.wav"))
+    rooms = cache / "rooms"
+    out: dict[str, Any] = {"catch": {}, "false": {}}
+    real, clips = negative_stream()
+    talk = talk_stream(TALK_MINUTES, cache)
+    if positives_only:
+        real, talk = real[:0], talk[:0]
+    out["negatives"] = {"real_clips": clips, "real_minutes": round(len(real) / 16000 / 60, 1),
+                        "talk_minutes": round(len(talk) / 16000 / 60, 1),
+                        "talk_sentences": len(talk_sentences())}
+    for word in (None, *WORDS):
+        path = WaitingPath(settings, word, "whisper")
+        name = word or "first aid (the dialogue's start phrases)"
+        if word is not None:
+            files = sorted((words_dir / word).glob("*.wav"))[::every]
+            out["catch"][word] = {}
+            for cond, (room, snr) in CONDITIONS.items():
+                r = measure_positives(path, files, room, snr, noises, rooms)
+                r["missed"] = {m["file"]: m["heard"] for m in r["missed"]}
+                out["catch"][word][cond] = r
+                print(f"wake_real: {word} {cond}: {r['caught_pct']} %", file=sys.stderr,
+                      flush=True)
+        if (word is None and not positives_only) or (word and false_for_words):
+            out["false"][name] = {"real": false_starts(path, real),
+                                  "talk": false_starts(path, talk)}
+            print(f"wake_real: {name}: {out['false'][name]}", file=sys.stderr, flush=True)
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    """The markdown section, from the saved JSON alone: the catch at every step, oldest first,
+    and the false starts of the latest run that measured them."""
+    neg = report["negatives"]
+    lines = ["## The waiting speaker on real voices (issue 26)", "",
+             "Each of four real wake words (Picovoice wake-word-benchmark, Apache-2.0: "
+             "crowd-sourced, many speakers and microphones) set in turn as the only start "
+             "phrase, heard through the path `voice-skill serve` waits with; the same as "
+             "`voice-skill bench --wake --phrase W --positives DIR [--room] [--snr DB] --json` "
+             "for each. Rooms: room_sim (1-3 m, RT60 0.3-0.7 s, seeded by file name); noise: the "
+             f"repo's real household noise. Raw figures: `{JSON_NAME}`.", "",
+             "| step | start phrase (n) | " + " | ".join(CONDITIONS) + " |",
+             "|---|---|" + "---|" * len(CONDITIONS)]
+    for step in report["steps"]:
+        totals = {c: [0, 0] for c in CONDITIONS}
+        for word, conds in step["catch"].items():
+            n = next(iter(conds.values()))["positives"]
+            lines.append(f"| {step['step']} | {word} ({n}) | " + " | ".join(
+                f"{conds[c]['caught_pct']} %" for c in CONDITIONS) + " |")
+            for c in CONDITIONS:
+                totals[c][0] += conds[c]["caught"]
+                totals[c][1] += conds[c]["positives"]
+        lines.append(f"| {step['step']} | **all** ({totals['close'][1]}) | " + " | ".join(
+            f"**{100 * a / b:.1f} %**" for a, b in totals.values()) + " |")
+    lines += [""] + [f"- {st['step']}: `{st['command']}` at commit `{st['commit']}`, {st['when']}"
+                     f" ({st['seconds']:.0f} s on the shared 2-core machine). {st['note']}"
+                     for st in report["steps"]]
+    false = report["false"]
+    lines += ["", f"False starts (`{false['command']}` at commit `{false['commit']}`): over "
+              f"{neg['real_minutes']} minutes of real non-phrase sound "
+              f"({neg['real_clips']} recordings: noise, other words, go, yes, no, stop, digits; "
+              f"1.5 s between) and {neg['talk_minutes']} minutes of continuous talk "
+              f"(synthetic: {neg['talk_sentences']} sentences of the dialogue, the first-aid "
+              "brief and the docs that say no start phrase and no call for help, read one after "
+              "another by four synthetic voices; there is no real continuous speech here). CPU: "
+              "the process's core time over the sound's duration, on this machine.", "",
+              "| start phrases | real sound: false starts / h | false calls for help / day "
+              "| talk: false starts / h | false calls for help / day | CPU while waiting, "
+              "real sound / talk (% of one core) |", "|---|---|---|---|---|---|"]
+    for name, f in false["phrases"].items():
+        r, t = f["real"], f["talk"]
+        lines.append(f"| {name} | {r['false_starts_per_hour']} | {r['false_emergencies_per_day']}"
+                     f" | {t['false_starts_per_hour']} | {t['false_emergencies_per_day']} | "
+                     f"{r['cpu_pct_one_core']} / {t['cpu_pct_one_core']} |")
+    heard = sorted({x for f in false["phrases"].values() for part in f.values()
+                    for x in part["false_starts"] + part["false_emergencies"]})
+    lines += ["", "What started them: " + (", ".join(map(repr, heard)) or "nothing") + "."]
+    if report.get("notes"):
+        lines += ["", *(f"- {n}" for n in report["notes"])]
+    return "\n".join(lines) + "\n"
+
+
+def merge(old: dict[str, Any], run: dict[str, Any], step: str, note: str) -> dict[str, Any]:
+    """The saved report with this run as the step `step` (replacing one of that name), and its
+    false starts when it measured any."""
+    meta = {k: run[k] for k in ("when", "commit", "seconds", "command")}
+    steps = [s for s in old.get("steps", []) if s["step"] != step]
+    steps.append({"step": step, "note": note, "catch": run["catch"], **meta})
+    false = old.get("false")
+    if run["false"]:
+        false = {"phrases": run["false"], **meta}
+    return {"steps": steps, "false": false, "negatives": run["negatives"] if run["false"]
+            else old.get("negatives", run["negatives"]), "notes": old.get("notes", [])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, save the JSON, write the doc section."""
+    import platformdirs
+
+    parser = argparse.ArgumentParser(prog="python -m voice_skill.dev.wake_real",
+                                     description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--words", type=Path,
+                        help="a folder per wake word (alexa/, computer/, jarvis/, snowboy/): "
+                             "Picovoice's wake-word benchmark recordings")
+    parser.add_argument("--every", type=int, default=1, help="every Nth recording of each word")
+    parser.add_argument("--false-for-words", action="store_true",
+                        help="false starts with each wake word as the start phrase too (by "
+                             "default only with the dialogue's own start phrases)")
+    parser.add_argument("--positives-only", action="store_true",
+                        help="only the share of the wake words caught (no false starts)")
+    parser.add_argument("--step", default="latest", help="this run's name in the report")
+    parser.add_argument("--note", default="", help="what this step changed")
+    parser.add_argument("--render", action="store_true",
+                        help="only write the doc section again from the saved JSON")
+    parser.add_argument("--out", type=Path, default=REPO / "docs")
+    args = parser.parse_args(argv)
+    path = args.out / JSON_NAME
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not args.render:
+        if args.words is None or not (args.words / WORDS[0]).is_dir():
+            raise SystemExit(f"no wake-word recordings in {args.words} (give --words DIR)")
+        cache = Path(platformdirs.user_cache_dir("voice-skill"))
+        started = time.perf_counter()
+        run = measure(args.words, args.every, cache,
+                      Settings(log_enabled=False, dialog_path=REPO / "dialogs" / "back_spasm.yaml"),
+                      args.false_for_words, args.positives_only)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=REPO, check=False).stdout.strip()
+        run |= {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
+                "seconds": round(time.perf_counter() - started),
+                "command": "python -m voice_skill.dev.wake_real --words DIR"
+                + (f" --every {args.every}" if args.every > 1 else "")
+                + (" --false-for-words" if args.false_for_words else "")
+                + (" --positives-only" if args.positives_only else "")}
+        old = merge(old, run, args.step, args.note)
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
+    write_section(args.out / "benchmarks.md", SECTION, render(old))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
