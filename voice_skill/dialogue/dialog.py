@@ -255,6 +255,9 @@ class Calls:
     """said just before, these say the call is not made: "not", "nobody" """
     between: tuple[str, ...] = ()
     """words that may stand between the verb and whom it calls: "me", "an", "for" """
+    told: tuple[str, ...] = ()
+    """just before a one-word command, these make it another subject's verb, not a call:
+    "resting does help", "that would help" """
     services: tuple[str, ...] = ()
     """whom a call for help calls: "ambulance", "paramedics", "emergency services" """
     numbers: tuple[str, ...] = ()
@@ -513,7 +516,7 @@ def _load_calls(r: _Reader | None) -> Calls:
     if r is None:
         return Calls()
     r.only({"verbs", "made", "unmade", "between", "services", "numbers", "group_words",
-            "repeats"})
+            "repeats", "told"})
     numbers = r.texts("numbers")
     for n in numbers:
         if not re.fullmatch(r"[0-9]{2,6}", n):
@@ -528,7 +531,7 @@ def _load_calls(r: _Reader | None) -> Calls:
         return {k.lower(): v for k, v in value.items()}
 
     return Calls(verbs=_phrases(r, "verbs"), made=_phrases(r, "made"),
-                 unmade=_phrases(r, "unmade"),
+                 unmade=_phrases(r, "unmade"), told=_phrases(r, "told"),
                  between=_phrases(r, "between"), services=_phrases(r, "services"),
                  numbers=numbers, group_words=MappingProxyType(table("group_words", 0, 99)),
                  repeats=MappingProxyType(table("repeats", 2, 9)))

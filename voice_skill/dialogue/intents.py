@@ -172,9 +172,12 @@ class IntentMatcher:
 
     def _denied_call(self, words: list[str], hit: _Hit) -> bool:
         """ "Lying still doesn't help" is no call for help, "please don't stop" no stop: a
-        one-word command just after a negation."""
+        one-word command just after a negation; nor "resting does help": just after a word
+        that makes it another subject's verb (`calls.told`)."""
         before = words[max(0, hit.start - 2):hit.start]
-        return hit.length == 1 and any(w in self.dialog.meaning.negations for w in before)
+        return hit.length == 1 and (any(w in self.dialog.meaning.negations for w in before)
+                                    or words[hit.start - 1:hit.start] in
+                                    [[w] for w in self.dialog.calls.told])
 
     def _hits(self, words: list[str]) -> list[_Hit]:
         """Non-overlapping phrase occurrences, longest first (so "not sure" beats "sure")."""
