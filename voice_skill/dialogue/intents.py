@@ -70,7 +70,11 @@ class IntentMatcher:
         accepted = self.dialog.accepted_intents(state)
         words = self.tokens(text)
         if not words:
-            return Intent(NO_MATCH, confidence=confidence, text=text)
+            # "hmm": a hesitation is doubt, asked about in plain words where a question can be
+            # (`clarify`); nothing at all stays a plain no_match
+            hesitant = bool(self.tokens(text, fillers=True)) and not self.dialog.states[
+                state].red_flag
+            return Intent(NO_MATCH, confidence=confidence, text=text, understood=not hesitant)
         # Phrases of every intent compete, so "not sure" beats "sure" even where unsure is not
         # an answer; only then are the intents this state does not accept dropped.
         hits = [h for h in self._hits(words) if h.intent in accepted
@@ -97,11 +101,25 @@ class IntentMatcher:
             return self._red_flag(text, state, words, hits, confidence)
         if (timed := self._timed(state, words, hits, confidence, text)) is not None:
             return timed
-        if "unsure" in own and self._says(words, "unsure"):
-            return found("unsure")
+        if self._says(words, "unsure"):
+            if "unsure" in own:
+                return found("unsure")
+            if self.dialog.states[state].clarify:
+                # "I don't know" where doubt is no answer: the question asked in plain words
+                return Intent(NO_MATCH, confidence=confidence, text=text, understood=False)
+        if "cannot" in answers:
+            return found("cannot")  # "I'm frozen, I can't budge": never taken as a weak "yes"
+        if "yes" in own and "ready" not in own and "yes" not in answers and any(
+                h.intent == "ready" for h in self._hits(words)):
+            return found("yes")  # "ok" to a yes-or-no question agrees
         if answers:
             if "yes" in answers and "no" in answers:
-                # "yes ... no": contradictory. Unsure is the safe reading on a red-flag question.
+                # an opening "yes" or "no" says it ("no, it's in the other room"); "yes ... no"
+                # both opening is contradictory: unsure, the safe reading on a red flag
+                opening = {h.intent for h in hits if h.intent in ("yes", "no")
+                           and words[h.start] in self.dialog.meaning.answer_words}
+                if len(opening) == 1:
+                    return found(opening.pop())
                 return found("unsure") if "unsure" in own else found(NO_MATCH)
             return found(answers[0])
         return found(hits[0].intent) if hits else found(NO_MATCH)
