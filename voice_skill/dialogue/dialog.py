@@ -220,6 +220,8 @@ class Language:
     """templates with {n}, e.g. "about a {n}" """
     pain_negated: int | None = None
     """the score of a pain word after a negation ("not too bad", "not terrible")"""
+    pain_corrections: tuple[str, ...] = ()
+    """between two scores, these make the later one the answer ("five, no, four")"""
     days_ago: Mapping[str, float] = field(default_factory=dict)
     """named times, in days before now ("yesterday": 1, "last week": 7)"""
     day_units: Mapping[str, float] = field(default_factory=dict)
@@ -729,7 +731,7 @@ def _load_language(r: _Reader | None) -> Language:
         return Language()
     r.only({"fillers", "lead_ins", "contractions", "numbers", "number_words", "pain_words",
             "scale_words", "pain_phrases", "pain_negated", "days_ago", "day_units",
-            "vague_counts", "vague_times"})
+            "vague_counts", "vague_times", "pain_corrections"})
 
     def words(key: str) -> tuple[str, ...]:
         value = r.data.get(key, [])
@@ -764,6 +766,7 @@ def _load_language(r: _Reader | None) -> Language:
         scale_words=words("scale_words"),
         pain_phrases=pain_phrases,
         pain_negated=r.whole("pain_negated", None, 0, 10),
+        pain_corrections=words("pain_corrections"),
         days_ago=MappingProxyType({k: float(v) for k, v in table("days_ago", int | float).items()}),
         day_units=MappingProxyType({k: float(v)
                                     for k, v in table("day_units", int | float).items()}),

@@ -95,7 +95,8 @@ class IntentMatcher:
             return found(SAFETY_INTENTS[0])  # "ring nine nine nine" is never pain 9
         own = [i for i in accepted if i not in self.dialog.global_intents]
         answers = [h.intent for h in hits if h.intent in own]
-        if "pain" in own and (score := self._pain(words)) is not None:
+        if "pain" in own and (score := self._pain(words, self.tokens(text, fillers=True))
+                              ) is not None:
             return Intent("pain", value=score, confidence=confidence, text=text)
         if self.dialog.states[state].red_flag:
             return self._red_flag(text, state, words, hits, confidence)
@@ -224,27 +225,35 @@ class IntentMatcher:
             for i in range(len(words) - len(p) + 1)
         )
 
-    def _pain(self, words: list[str]) -> int | None:
+    def _pain(self, words: list[str], spoken: list[str] | None = None) -> int | None:
         """A 0-10 score in words or digits; "out of ten" is the scale, not the score.
 
         Two numbers ("six or seven") give the higher: the safer reading of pain. More than two
         are a garbled repeat ("four four five four"): the number said most, when it is said
         more often than all the others together; else None, and the question is asked again.
+        A score corrected as it is told ("five, no, four", "a nine earlier, now a seven")
+        is the one after the correction. `spoken`: the words with fillers ("so so").
         """
         words = list(words)
         for scale in self._scale:
             for i in range(len(words) - len(scale) + 1):
                 if tuple(words[i:i + len(scale)]) == scale:
                     words[i:i + len(scale)] = ["_"] * len(scale)
-        scores = []
+        found: list[tuple[int, int]] = []
         for i, w in enumerate(words):
             if w in self._numbers:
-                scores.append(self._numbers[w])
+                found.append((i, self._numbers[w]))
             for phrase, value in self._number_phrases.items():
                 if tuple(words[i:i + len(phrase)]) == phrase:
-                    scores.append(value)
-        if scores:
+                    found.append((i, value))
+        corrected = [i for c in self.dialog.language.pain_corrections
+                     for i in range(len(words)) if tuple(words[i:i + len(c.split())]) == tuple(
+                         c.split()) and any(j < i for j, _ in found) and any(j > i for j, _ in found)]
+        if corrected:
+            found = [(j, v) for j, v in found if j > max(corrected)]
+        if scores := [v for _, v in found]:
             return _most_said(scores)
+        words = list(spoken) if spoken is not None else words
         # no number: a word for it, longest first ("not bad" is not "bad")
         said = [(i, len(p), v) for p, v in self._pain_words
                 for i in range(len(words) - len(p) + 1) if tuple(words[i:i + len(p)]) == p]
@@ -254,7 +263,8 @@ class IntentMatcher:
         for i, n, v in sorted(said, key=lambda s: -s[1]):
             if not taken & set(range(i, i + n)):
                 taken |= set(range(i, i + n))
-                if low is not None and v > low and any(w in negations for w in words[max(0, i - 2):i]):
+                if low is not None and v > low and any(w in negations
+                                                       for w in words[max(0, i - 2):i]):
                     v = low  # "not too bad", "isn't terrible": mild to medium, never bad
                 scores.append(v)
         return max(scores) if scores else None
