@@ -69,6 +69,9 @@ class IntentMatcher:
         """The intent of `text` in `state`; "no_match" when nothing fits (a normal result)."""
         accepted = self.dialog.accepted_intents(state)
         words = self.tokens(text)
+        if not words and "pain" in accepted and (
+                score := self._pain(words, self.tokens(text, fillers=True))) is not None:
+            return Intent("pain", value=score, confidence=confidence, text=text)  # "so so"
         if not words:
             # "hmm": a hesitation is doubt, asked about in plain words where a question can be
             # (`clarify`); nothing at all stays a plain no_match
