@@ -325,3 +325,24 @@ def test_a_call_for_help_while_paused_elsewhere_still_escalates() -> None:
     assert d.manager.paused
     d.say("ring nine nine nine")
     assert d.state == "emergency" and not d.manager.paused
+
+
+@pytest.mark.parametrize("text", ["no, resting does help", "resting does help a bit",
+                                  "no, lying still did help", "that would help",
+                                  "it might help", "it helps", "that helped"])
+def test_help_as_the_verb_of_another_subject_is_no_call_for_help(text: str) -> None:
+    """Before: "no, resting does help" on the night question was the `help` command, an
+    emergency; "does help" tells what eases the pain, it asks for nothing."""
+    d = Driver()
+    d.run(["yes", "no", "no", "no", "no", "no", "no", "no"])
+    assert d.state == "rf_night"
+    d.say(text)
+    assert d.t.escalations == [] or all(e.level != "emergency" for e in d.t.escalations), text
+    assert d.state != "emergency", text
+
+
+@pytest.mark.parametrize("text", ["help", "help me", "i need help", "please help", "get help",
+                                  "do help", "help, it hurts", "someone help"])
+def test_a_call_for_help_in_the_same_words_still_escalates(text: str) -> None:
+    for state in ("rf_night", "pain_start", "can_move", "ice_on"):
+        assert IntentMatcher(DIALOG).match(text, state).name in CALLS, (state, text)

@@ -15,11 +15,13 @@ from dialogue_driver import HAPPY_PREFIX, RED_FLAGS_NO, SILENCE, WAIT, Driver
 
 from voice_skill.dev.own_words import CORPUS, Outcome, figures, measure
 from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import Intent
 
 HELD_OUT = CORPUS.with_name("own_words_heldout.yaml")
 BLIND = CORPUS.with_name("own_words_blind.yaml")
 OUTCOMES = {path.name: measure(path=path) for path in (CORPUS, HELD_OUT, BLIND)}
+MATCHER = IntentMatcher(load_dialog())
 RED_FLAG_ANSWERS = [o for outcomes in OUTCOMES.values() for o in outcomes
                     if o.state.startswith("rf_")]
 
@@ -37,8 +39,8 @@ def test_another_flag_stated_in_passing_is_raised_too(o: Outcome) -> None:
     assert set(o.also) <= set(o.intent.also) or o.intent.name in ("emergency", "help"), o.intent
 
 
-@pytest.mark.parametrize("corpus,least", [(CORPUS.name, 0.95), (HELD_OUT.name, 0.95),
-                                          (BLIND.name, 0.94)])
+@pytest.mark.parametrize("corpus,least", [(CORPUS.name, 1.0), (HELD_OUT.name, 0.95),
+                                          (BLIND.name, 0.95)])
 def test_most_plain_no_answers_pass_without_a_reask(corpus: str, least: float) -> None:
     f = figures(OUTCOMES[corpus])
     assert f["no_passed_without_reask"] / f["no_answers"] >= least, f
@@ -180,9 +182,12 @@ def test_the_blind_answers_that_state_another_flag_raise_it() -> None:
 
 
 def test_the_blind_answers_to_the_other_questions_are_understood() -> None:
-    """Floor at today's figure (350 of 431, 81 %; the target is 95 %, docs/benchmarks.md)."""
+    """Floor at today's figure (416 of 431, 96.5 %; the target is 95 %, docs/benchmarks.md);
+    the project's own corpus too (209 of 233)."""
     f = figures(OUTCOMES[BLIND.name])
-    assert f["other_states_right"] / f["other_states"] >= 0.81, f
+    assert f["other_states_right"] / f["other_states"] >= 0.965, f
+    main = figures(OUTCOMES[CORPUS.name])
+    assert main["other_states_right"] >= 209, main
 
 
 def test_the_corpora_exist_and_are_large_enough() -> None:
@@ -264,3 +269,48 @@ def test_yes_with_another_emergency_keeps_both_flags_once() -> None:
     assert d.state == "emergency"
     assert d.manager.flags == [("emergency", "bladder or bowel trouble"),
                                ("emergency", "weak or numb legs")]
+
+
+# ---- issue 25, second round: the other questions' patterns, in sentences not in any corpus ----
+
+@pytest.mark.parametrize("state,text,means,value", [
+    ("can_move", "honestly I can't budge, I'm stuck", "cannot", None),  # can't beats "i am"
+    ("heat_ask", "no, it's upstairs somewhere", "no", None),  # the opening answer decides
+    ("urgent", "okay", "yes", None),  # "ok" agrees to a yes-or-no question
+    ("ice_ask", "my son can bring it", "yes", None),
+    ("ice_on", "the skin has gone white", "skin_problem", None),
+    ("heat_on", "it's starting to blister", "skin_problem", None),
+    ("heat_on", "how many minutes are left", "time_left", None),
+    ("ice_prepare", "the ice is on now, they are on", "ready", None),
+    ("side_1", "nearly there now", "pause", None),
+    ("pain_end", "it was an eight, now a four", "pain", 4),
+    ("pain_end", "seven, no, six", "pain", 6),
+    ("pain_start", "so so", "pain", 5),
+    ("pain_end", "a dull ache", "pain", 3),
+])
+def test_the_other_questions_understand_answers_in_other_words(
+        state: str, text: str, means: str, value: int | None) -> None:
+    got = MATCHER.match(text, state)
+    assert got.name == means and (value is None or got.value == value), (text, got)
+
+
+@pytest.mark.parametrize("state,text", [
+    ("can_move", "I'm not sure"), ("can_move", "I'm scared to"), ("ice_ask", "I'd have to check"),
+    ("choose_position", "either one"), ("breathing_again", "if you think so"),
+    ("urgent", "should i"), ("onset", "since easter"), ("onset", "hmm"),
+])
+def test_doubt_on_another_question_is_asked_about_in_plain_words(state: str, text: str) -> None:
+    """Before: "Sorry, I did not catch that", or a doubt taken as a "yes" ("I'm scared to")."""
+    got = MATCHER.match(text, state)
+    assert got.name in ("no_match", "unsure") and not (got.name == "no_match" and got.understood)
+
+
+def test_i_dont_know_whether_i_can_move_is_asked_in_plain_words_never_forced() -> None:
+    d = Driver()
+    d.run(HAPPY_PREFIX)
+    assert d.state == "can_move"
+    d.t.replies.clear()
+    d.say("i don't know")
+    assert d.state == "can_move" and d.t.keys() == ["states.can_move.clarify"]
+    d.say("no")
+    assert d.state not in ("choose_position", "back_1", "side_1")

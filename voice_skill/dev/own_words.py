@@ -247,12 +247,14 @@ red-flag answers, all ten flags, yes, no and unsure; 37 marked `taken_back`, 81 
 sight of the reader. First run: the code before any change (f0a5b1d), `--shapes` of this tool.
 Now: after structure before words (an opening "no" taken back by a hedge or an affirmed event
 is asked about again), symptoms told by their effects (the CES warning card, NHS, NICE CKS),
-times for the onset question, negated pain words and everyday words.
+times for the onset question, negated pain words and everyday words; then (second round) doubt
+on the other questions asked in plain words, a pain score corrected as told ("five, no, four"),
+the skin and the time asked in other words, and "does help" told, not a call for help.
 
 """ + HEADER + "\n".join(rows) + """
 
 The no's the blind corpus labels "no" and this reader still asks again are mostly "no, I don't
-think so" (5 of 17): doubt, by this project's rule, is confirmed on a red flag.
+think so" (5 of 16): doubt, by this project's rule, is confirmed on a red flag.
 """
 
 

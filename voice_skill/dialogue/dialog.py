@@ -220,6 +220,8 @@ class Language:
     """templates with {n}, e.g. "about a {n}" """
     pain_negated: int | None = None
     """the score of a pain word after a negation ("not too bad", "not terrible")"""
+    pain_corrections: tuple[str, ...] = ()
+    """between two scores, these make the later one the answer ("five, no, four")"""
     days_ago: Mapping[str, float] = field(default_factory=dict)
     """named times, in days before now ("yesterday": 1, "last week": 7)"""
     day_units: Mapping[str, float] = field(default_factory=dict)
@@ -255,6 +257,9 @@ class Calls:
     """said just before, these say the call is not made: "not", "nobody" """
     between: tuple[str, ...] = ()
     """words that may stand between the verb and whom it calls: "me", "an", "for" """
+    told: tuple[str, ...] = ()
+    """just before a one-word command, these make it another subject's verb, not a call:
+    "resting does help", "that would help" """
     services: tuple[str, ...] = ()
     """whom a call for help calls: "ambulance", "paramedics", "emergency services" """
     numbers: tuple[str, ...] = ()
@@ -513,7 +518,7 @@ def _load_calls(r: _Reader | None) -> Calls:
     if r is None:
         return Calls()
     r.only({"verbs", "made", "unmade", "between", "services", "numbers", "group_words",
-            "repeats"})
+            "repeats", "told"})
     numbers = r.texts("numbers")
     for n in numbers:
         if not re.fullmatch(r"[0-9]{2,6}", n):
@@ -528,7 +533,7 @@ def _load_calls(r: _Reader | None) -> Calls:
         return {k.lower(): v for k, v in value.items()}
 
     return Calls(verbs=_phrases(r, "verbs"), made=_phrases(r, "made"),
-                 unmade=_phrases(r, "unmade"),
+                 unmade=_phrases(r, "unmade"), told=_phrases(r, "told"),
                  between=_phrases(r, "between"), services=_phrases(r, "services"),
                  numbers=numbers, group_words=MappingProxyType(table("group_words", 0, 99)),
                  repeats=MappingProxyType(table("repeats", 2, 9)))
@@ -726,7 +731,7 @@ def _load_language(r: _Reader | None) -> Language:
         return Language()
     r.only({"fillers", "lead_ins", "contractions", "numbers", "number_words", "pain_words",
             "scale_words", "pain_phrases", "pain_negated", "days_ago", "day_units",
-            "vague_counts", "vague_times"})
+            "vague_counts", "vague_times", "pain_corrections"})
 
     def words(key: str) -> tuple[str, ...]:
         value = r.data.get(key, [])
@@ -761,6 +766,7 @@ def _load_language(r: _Reader | None) -> Language:
         scale_words=words("scale_words"),
         pain_phrases=pain_phrases,
         pain_negated=r.whole("pain_negated", None, 0, 10),
+        pain_corrections=words("pain_corrections"),
         days_ago=MappingProxyType({k: float(v) for k, v in table("days_ago", int | float).items()}),
         day_units=MappingProxyType({k: float(v)
                                     for k, v in table("day_units", int | float).items()}),

@@ -69,8 +69,15 @@ class IntentMatcher:
         """The intent of `text` in `state`; "no_match" when nothing fits (a normal result)."""
         accepted = self.dialog.accepted_intents(state)
         words = self.tokens(text)
+        if not words and "pain" in accepted and (
+                score := self._pain(words, self.tokens(text, fillers=True))) is not None:
+            return Intent("pain", value=score, confidence=confidence, text=text)  # "so so"
         if not words:
-            return Intent(NO_MATCH, confidence=confidence, text=text)
+            # "hmm": a hesitation is doubt, asked about in plain words where a question can be
+            # (`clarify`); nothing at all stays a plain no_match
+            hesitant = bool(self.tokens(text, fillers=True)) and not self.dialog.states[
+                state].red_flag
+            return Intent(NO_MATCH, confidence=confidence, text=text, understood=not hesitant)
         # Phrases of every intent compete, so "not sure" beats "sure" even where unsure is not
         # an answer; only then are the intents this state does not accept dropped.
         hits = [h for h in self._hits(words) if h.intent in accepted
@@ -91,17 +98,32 @@ class IntentMatcher:
             return found(SAFETY_INTENTS[0])  # "ring nine nine nine" is never pain 9
         own = [i for i in accepted if i not in self.dialog.global_intents]
         answers = [h.intent for h in hits if h.intent in own]
-        if "pain" in own and (score := self._pain(words)) is not None:
+        if "pain" in own and (score := self._pain(words, self.tokens(text, fillers=True))
+                              ) is not None:
             return Intent("pain", value=score, confidence=confidence, text=text)
         if self.dialog.states[state].red_flag:
             return self._red_flag(text, state, words, hits, confidence)
         if (timed := self._timed(state, words, hits, confidence, text)) is not None:
             return timed
-        if "unsure" in own and self._says(words, "unsure"):
-            return found("unsure")
+        if self._says(words, "unsure"):
+            if "unsure" in own:
+                return found("unsure")
+            if self.dialog.states[state].clarify:
+                # "I don't know" where doubt is no answer: the question asked in plain words
+                return Intent(NO_MATCH, confidence=confidence, text=text, understood=False)
+        if "cannot" in answers:
+            return found("cannot")  # "I'm frozen, I can't budge": never taken as a weak "yes"
+        if "yes" in own and "ready" not in own and "yes" not in answers and any(
+                h.intent == "ready" for h in self._hits(words)):
+            return found("yes")  # "ok" to a yes-or-no question agrees
         if answers:
             if "yes" in answers and "no" in answers:
-                # "yes ... no": contradictory. Unsure is the safe reading on a red-flag question.
+                # an opening "yes" or "no" says it ("no, it's in the other room"); "yes ... no"
+                # both opening is contradictory: unsure, the safe reading on a red flag
+                opening = {h.intent for h in hits if h.intent in ("yes", "no")
+                           and words[h.start] in self.dialog.meaning.answer_words}
+                if len(opening) == 1:
+                    return found(opening.pop())
                 return found("unsure") if "unsure" in own else found(NO_MATCH)
             return found(answers[0])
         return found(hits[0].intent) if hits else found(NO_MATCH)
@@ -172,9 +194,12 @@ class IntentMatcher:
 
     def _denied_call(self, words: list[str], hit: _Hit) -> bool:
         """ "Lying still doesn't help" is no call for help, "please don't stop" no stop: a
-        one-word command just after a negation."""
+        one-word command just after a negation; nor "resting does help": just after a word
+        that makes it another subject's verb (`calls.told`)."""
         before = words[max(0, hit.start - 2):hit.start]
-        return hit.length == 1 and any(w in self.dialog.meaning.negations for w in before)
+        return hit.length == 1 and (any(w in self.dialog.meaning.negations for w in before)
+                                    or words[hit.start - 1:hit.start] in
+                                    [[w] for w in self.dialog.calls.told])
 
     def _hits(self, words: list[str]) -> list[_Hit]:
         """Non-overlapping phrase occurrences, longest first (so "not sure" beats "sure")."""
@@ -203,27 +228,35 @@ class IntentMatcher:
             for i in range(len(words) - len(p) + 1)
         )
 
-    def _pain(self, words: list[str]) -> int | None:
+    def _pain(self, words: list[str], spoken: list[str] | None = None) -> int | None:
         """A 0-10 score in words or digits; "out of ten" is the scale, not the score.
 
         Two numbers ("six or seven") give the higher: the safer reading of pain. More than two
         are a garbled repeat ("four four five four"): the number said most, when it is said
         more often than all the others together; else None, and the question is asked again.
+        A score corrected as it is told ("five, no, four", "a nine earlier, now a seven")
+        is the one after the correction. `spoken`: the words with fillers ("so so").
         """
         words = list(words)
         for scale in self._scale:
             for i in range(len(words) - len(scale) + 1):
                 if tuple(words[i:i + len(scale)]) == scale:
                     words[i:i + len(scale)] = ["_"] * len(scale)
-        scores = []
+        found: list[tuple[int, int]] = []
         for i, w in enumerate(words):
             if w in self._numbers:
-                scores.append(self._numbers[w])
+                found.append((i, self._numbers[w]))
             for phrase, value in self._number_phrases.items():
                 if tuple(words[i:i + len(phrase)]) == phrase:
-                    scores.append(value)
-        if scores:
+                    found.append((i, value))
+        corrected = [i for c in self.dialog.language.pain_corrections
+                     for i in range(len(words)) if tuple(words[i:i + len(c.split())]) == tuple(
+                         c.split()) and any(j < i for j, _ in found) and any(j > i for j, _ in found)]
+        if corrected:
+            found = [(j, v) for j, v in found if j > max(corrected)]
+        if scores := [v for _, v in found]:
             return _most_said(scores)
+        words = list(spoken) if spoken is not None else words
         # no number: a word for it, longest first ("not bad" is not "bad")
         said = [(i, len(p), v) for p, v in self._pain_words
                 for i in range(len(words) - len(p) + 1) if tuple(words[i:i + len(p)]) == p]
@@ -233,7 +266,8 @@ class IntentMatcher:
         for i, n, v in sorted(said, key=lambda s: -s[1]):
             if not taken & set(range(i, i + n)):
                 taken |= set(range(i, i + n))
-                if low is not None and v > low and any(w in negations for w in words[max(0, i - 2):i]):
+                if low is not None and v > low and any(w in negations
+                                                       for w in words[max(0, i - 2):i]):
                     v = low  # "not too bad", "isn't terrible": mild to medium, never bad
                 scores.append(v)
         return max(scores) if scores else None
