@@ -124,6 +124,16 @@ class Settings:
     """where session logs (JSON lines) are appended"""
     log_enabled: bool = True
 
+    front_end_gain_dbfs: Annotated[int, _range(0, 31, what="dB below full scale (0: off)")] = 0
+    """WebRTC automatic gain's target before hearing (0 off; Home Assistant's satellites use 5):
+    a person 3 m away arrives 20 dB quieter than one at the bed's edge"""
+    front_end_noise_suppression: Annotated[int, _range(0, 4, what="(0: off)")] = 0
+    """WebRTC noise suppression before hearing, 0 (off) to 4 (strongest; satellites use 2):
+    strong levels eat the soft ends of short words"""
+    front_end_detector_only: bool = False
+    """the cleaned sound goes to the voice-activity detector only and the recognizer hears the
+    microphone as it is (noise suppression can hurt recognition more than it helps)"""
+
     @property
     def emergency_number_spoken(self) -> str:
         """Digits one by one, so the engine says "nine one one", not "nine hundred eleven"."""

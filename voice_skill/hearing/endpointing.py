@@ -195,6 +195,7 @@ class Endpointer:
         # A fresh VAD per utterance: its adaptive state must not carry over, so a replay of
         # the same audio always gives the same segment.
         vad = _frame_vad(self.settings, frame_s)
+        raw_words = self.settings.front_end_detector_only and hasattr(source, "raw")
         window_n = max(2, math.ceil(START_WINDOW_S / frame_s))
         need_voiced = max(2, math.ceil(window_n * START_RATIO))
         preroll_n = math.ceil(PREROLL_S / frame_s)
@@ -222,6 +223,8 @@ class Endpointer:
                 if frame is None:
                     break
                 voiced = vad.voiced(frame, started)
+                if raw_words:  # the detector heard the cleaned frame, the words are the raw one
+                    frame = getattr(source, "raw")
                 if not started:
                     history.append((frame, voiced))
                     recent = list(history)[-window_n:]

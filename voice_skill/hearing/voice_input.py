@@ -19,6 +19,7 @@ from voice_skill.errors import AudioError
 from voice_skill.events import Utterance
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, silence
 from voice_skill.hearing.endpointing import START_WINDOW_S, Endpointer, Segment
+from voice_skill.hearing.front_end import cleaned
 from voice_skill.hearing.listening import Heard, Listener
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.settings import Settings
@@ -327,7 +328,7 @@ def hear_recording(audio: np.ndarray, settings: Settings, recognizer: Recognizer
     phrases (None: free dictation)."""
     if after is None:
         after = silence(max(settings.end_silence_s, settings.patient_end_silence_s) + 0.3)
-    source = WavSource(np.concatenate([audio, after]), settings)
+    source = cleaned(WavSource(np.concatenate([audio, after]), settings), settings)
     listener = AudioListener(source, endpointer or Endpointer(settings), recognizer, math.inf,
                              announce=lambda _: None, judge=judge if phrases is not None else None)
     return listener.listen(state, phrases, None, hint)
