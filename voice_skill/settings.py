@@ -84,9 +84,10 @@ class Settings:
 
     frame_ms: Literal[10, 20, 30] = 30
     """endpointing frame length (milliseconds): 10, 20 or 30 for the VAD"""
-    vad: Literal["micro", "webrtc"] = "micro"
+    vad: Literal["micro", "webrtc", "silero"] = "micro"
     """voice-activity detection: micro (webrtcvad, overruled by micro-vad where it takes steady
-    household noise for speech, so the turn ends on the words) or webrtc (webrtcvad alone)"""
+    household noise for speech, so the turn ends on the words), webrtc (webrtcvad alone) or
+    silero (Silero VAD starts and ends the turn)"""
     vad_aggressiveness: Annotated[int, _range(0, 3)] = 2
     """webrtcvad mode 0..3; higher rejects more noise as non-speech"""
     end_silence_s: Annotated[float, _range(0.1, 5, what="seconds")] = 0.8

