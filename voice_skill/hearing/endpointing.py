@@ -281,7 +281,7 @@ class Endpointer:
                     break
                 voiced = vad.voiced(frame, started)
                 if raw_words:  # the detector heard the cleaned frame, the words are the raw one
-                    frame = getattr(source, "raw")
+                    frame = getattr(source, "raw", frame)
                 if not started:
                     history.append((frame, voiced))
                     recent = list(history)[-window_n:]
