@@ -52,6 +52,7 @@ def test_off_by_settings_the_microphone_is_heard_as_it_is() -> None:
 
 
 SILERO = Settings(log_enabled=False, vad="silero")
+MICRO = Settings(log_enabled=False, vad="micro")
 
 
 def heard(path: Path, settings: Settings) -> tuple[float | None, bool]:
@@ -66,19 +67,31 @@ def heard(path: Path, settings: Settings) -> tuple[float | None, bool]:
             segment.end_s + TAIL_S >= words_end)
 
 
-@pytest.mark.parametrize("settings", [SILERO, SILERO.replace(front_end_gain_dbfs=5,
-                                                             front_end_noise_suppression=2)],
-                         ids=["silero", "silero+front end"])
+@pytest.mark.parametrize("settings", [SILERO, SILERO.replace(vad="silero-only"),
+                                      SILERO.replace(front_end_gain_dbfs=5,
+                                                     front_end_noise_suppression=2,
+                                                     front_end_detector_only=True)],
+                         ids=["silero", "silero-only", "silero+front end"])
 def test_in_steady_noise_the_turn_ends_on_the_voice_not_the_noise(settings: Settings) -> None:
     got = [heard(p, settings) for p in NOISY]
     ended = [after for after, _ in got if after is not None]
-    # the 0.8 s end silence (no turn judge here) and Silero's short lag: not the noise
-    assert len(ended) >= 11
-    assert float(np.median(ended)) < 1.3
+    # One noise here is a tick every 1.2 s, 10-15 dB over the room, and one another loud
+    # clatter: loud enough to count as words, so those turns may run on; the steady ones end
+    assert len(ended) >= 10
+    # the 0.8 s end silence (no turn judge here) and Silero's short lag, not the noise: with
+    # micro-vad the median is 1.4 s
+    assert float(np.median(ended)) < 1.25
     assert all(kept for _, kept in got)
 
 
-def test_in_a_quiet_room_silero_keeps_every_word() -> None:
-    got = [heard(p, SILERO) for p in QUIET]
-    assert all(after is not None and after < 1.6 for after, _ in got)
-    assert all(kept for _, kept in got)
+def test_micro_vad_ends_the_same_turns_later() -> None:
+    """Why Silero: the same answers with micro-vad end later."""
+    micro = [after for after, _ in (heard(p, MICRO) for p in NOISY) if after is not None]
+    silero = [after for after, _ in (heard(p, SILERO) for p in NOISY) if after is not None]
+    assert float(np.median(micro)) > float(np.median(silero)) + 0.2
+
+
+@pytest.mark.parametrize("path", QUIET, ids=lambda p: p.stem)
+def test_in_a_quiet_room_silero_keeps_every_word(path: Path) -> None:
+    after, kept = heard(path, SILERO)
+    assert kept and after is not None and after < 1.6

@@ -84,10 +84,11 @@ class Settings:
 
     frame_ms: Literal[10, 20, 30] = 30
     """endpointing frame length (milliseconds): 10, 20 or 30 for the VAD"""
-    vad: Literal["micro", "webrtc", "silero"] = "micro"
+    vad: Literal["micro", "webrtc", "silero", "silero-only"] = "micro"
     """voice-activity detection: micro (webrtcvad, overruled by micro-vad where it takes steady
     household noise for speech, so the turn ends on the words), webrtc (webrtcvad alone) or
-    silero (Silero VAD starts and ends the turn)"""
+    silero (webrtcvad starts the turn, Silero VAD overrules it where the voice has stopped) or
+    silero-only (Silero VAD starts and ends the turn: misses quiet words in loud noise)"""
     vad_aggressiveness: Annotated[int, _range(0, 3)] = 2
     """webrtcvad mode 0..3; higher rejects more noise as non-speech"""
     end_silence_s: Annotated[float, _range(0.1, 5, what="seconds")] = 0.8
