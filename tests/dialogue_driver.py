@@ -53,7 +53,7 @@ class Driver:
         self.dialog = dialog or load_dialog()
         self.clock = VirtualClock()
         self.settings = Settings(**settings)  # type: ignore[arg-type]
-        self.matcher = IntentMatcher(self.dialog)
+        self.matcher = IntentMatcher(self.dialog, self.settings.emergency_number)
         self.manager = DialogueManager(self.dialog, self.settings, self.clock)
         self.t = Transcript(manager=self.manager)
         self._take(self.manager.start())

@@ -75,11 +75,48 @@ def test_report_describes_the_machine_and_every_worker_ran(quick_report: Path) -
 def test_targets_each_get_a_verdict(quick_report: Path) -> None:
     data = json.loads((quick_report / "benchmarks.json").read_text())
     names = " ".join(t["target"] for t in data["targets"])
-    for words in ("recall", "accuracy, clean", "accuracy, 10 dB", "turn latency", "start-up",
-                  "peak memory"):
+    for words in TARGET_WORDS:  # measured or not (a loaded machine): each is named
         assert words in names
     text = (quick_report / "benchmarks.md").read_text()
     assert all(t["target"] in text for t in data["targets"])
+
+
+TARGET_WORDS = ("recall", "accuracy, clean", "accuracy, 10 dB", "turn latency", "start-up",
+                "peak memory")
+
+
+def _engine_without_timings(error: str) -> dict[str, object]:
+    """A measured engine whose start-up run failed, as on a loaded machine (issue 23)."""
+    return {"measured": True, "name": "pocketsphinx",
+            "red_flags": {"table": {"yes": {"all": {"n": 4, "recall_pct": 100.0},
+                                            "awb clean": {"n": 4, "recall_pct": 100.0}}},
+                          "miss_count": 0, "misses": []},
+            "accuracy": {"table": {"grammar": {"cells": {"all voices": {}}, "confusions": []}}},
+            "machine": {"startup": {"error": error}, "speed": {"error": "worker speed exited 1"},
+                        "session": {"error": "worker session exited 1"}}}
+
+
+def test_a_target_that_could_not_be_measured_is_named_with_why() -> None:
+    from voice_skill.dev.bench.report import targets
+
+    found = targets({"engines": {"pocketsphinx": _engine_without_timings(
+        "start-up run exited 1: MemoryError")}})
+    names = " ".join(t["target"] for t in found)
+    assert all(words in names for words in TARGET_WORDS), names
+    start = next(t for t in found if "start-up" in t["target"])
+    assert start["met"] is None and start["why"] == "start-up run exited 1: MemoryError"
+
+
+def test_the_report_says_why_the_start_up_was_not_measured(quick_report: Path) -> None:
+    from voice_skill.dev.bench.report import render_markdown, targets
+
+    report = json.loads((quick_report / "benchmarks.json").read_text())
+    engine = report["engines"]["pocketsphinx"]
+    engine["machine"]["startup"] = {"error": "start-up run exited 1: no sound device"}
+    report["targets"] = targets(report)
+    text = render_markdown(report)
+    assert ("| start-up to the first spoken word, median | - | < 2 s | not measured: start-up"
+            " run exited 1: no sound device |") in text
 
 
 def test_vosk_without_an_english_model_is_reported_not_measured(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_skill.dialogue.dialog import load_dialog
-from voice_skill.dialogue.dialog_check import check
+from voice_skill.dialogue.dialog import DialogProblems, Problem, check, load_dialog
 from voice_skill.errors import DialogError
 
 DIALOGS = Path(__file__).parent / "dialogs"
@@ -61,7 +60,7 @@ def test_a_broken_file_is_rejected_naming_file_line_and_field(name: str) -> None
 @pytest.mark.parametrize("name", sorted(CHECK_PROBLEMS))
 def test_dialog_check_finds_each_kind_of_unsafe_dialogue(name: str) -> None:
     field, message = CHECK_PROBLEMS[name]
-    problems = check(load_dialog(DIALOGS / f"{name}.yaml"))
+    problems = _problems(DIALOGS / f"{name}.yaml")
     assert any(p.field == field and message in p.message for p in problems), problems
 
 
@@ -70,6 +69,13 @@ def test_the_cli_check_fails_with_the_message_and_no_traceback(name: str) -> Non
     done = _cli("dialog", "check", "--dialog", str(DIALOGS / f"{name}.yaml"))
     assert done.returncode == 1
     assert f"{name}.yaml:" in done.stderr and "Traceback" not in done.stderr
+
+
+def _problems(path: Path) -> list[Problem]:
+    """What `dialog check` finds in `path`: every load refuses it with them."""
+    with pytest.raises(DialogProblems) as refused:
+        load_dialog(path)
+    return refused.value.problems
 
 
 def test_a_missing_or_binary_dialogue_file_is_named(tmp_path: Path) -> None:
@@ -316,7 +322,7 @@ def test_a_chain_of_3000_states_is_loaded_and_checked_without_recursion(tmp_path
                                                f'    say: ["Step {n - 1}."]\n    then: bye',
                                                f"step{n - 1}:\n    source: [test]\n"
                                                f'    say: ["Step {n - 1}."]\n    then: step0'))
-    problems = check(load_dialog(looped))
+    problems = _problems(looped)
     assert any("loop without a bound: step0 -> step1" in p.message for p in problems)
     assert time.monotonic() - started < 10
 
@@ -343,3 +349,70 @@ def test_an_answer_understood_as_its_opposite_is_refused_where_it_is_written(
     path = tmp_path / "fine.yaml"  # "definitely not" is a no: the longer phrase is read
     path.write_text(text.replace("yep yep", "definitely not"))
     assert check(load_dialog(path)) == []
+
+
+# ---- `run` refuses what `dialog check` refuses, with the same line (issue 23) -----------------
+
+SAY_LOOP = ("    then: bye\n",
+            '    then: rest2\n  rest2:\n    source: [test]\n    say: ["Still."]\n    then: rest\n')
+REFUSED_BY_BOTH = {
+    # ran: after the end of input the stop looped at 95 % CPU, SIGTERM ignored
+    "a state named _ended": (_mutant("  bye:", "  _ended:").replace("then: bye", "then: _ended"),
+                             "states._ended.name", "a state name may not start with _"),
+    # ran: CPU and memory grew, SIGTERM ignored
+    "a loop of say states": (_mutant(*SAY_LOOP), "states.bye.name", "unreachable"),
+    # ran: a KeyError traceback
+    "start at the closing": (_mutant("start: hello", "start: bye"), "start", "is a final state"),
+    # ran: ended "stopped", with no level
+    "start at the emergency": (_mutant("start: hello", "start: emergency"), "start",
+                               "is an escalation state"),
+    # ran: the escalation said nothing, or no number to call
+    "an empty emergency say": (_mutant(EMERGENCY_SAY, "say: []"), "states.emergency.say",
+                               "an emergency must tell the person to call {emergency_number}"),
+    "a zero-width space as the emergency say": (
+        _mutant(EMERGENCY_SAY, 'say: ["\u200b"]'), "states.emergency.say",
+        "must be a list of non-empty texts"),
+    "an emergency say with no call": (
+        _mutant(EMERGENCY_SAY, 'say: ["Stay still."]'), "states.emergency.say",
+        "an emergency must tell the person to call {emergency_number}"),
+    # ran, and misled: a red-flag "yes please" was a no; "help" was never understood
+    "a yes phrase among the no's": (_mutant("  no: [no]", "  no: [no, yes please]"), "intents.no",
+                                    "phrase 'yes please' holds 'yes', a plain answer of 'yes'"),
+    "an empty help list": (_mutant("  help: [help]", "  help: []"), "intents.help",
+                           "'help' is said at any time, so it needs at least one phrase"),
+    "an empty emergency list": (_mutant("  emergency: [emergency]", "  emergency: []"),
+                                "intents.emergency", "needs at least one phrase"),
+    **{f"file {name}": ((DIALOGS / f"{name}.yaml").read_text(), *CHECK_PROBLEMS[name])
+       for name in CHECK_PROBLEMS},
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_BY_BOTH))
+def test_run_refuses_what_dialog_check_refuses_with_the_same_line_before_a_word(
+        tmp_path: Path, case: str) -> None:
+    text, field, message = REFUSED_BY_BOTH[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    checked = _cli("dialog", "check", "--dialog", str(path))
+    ran = subprocess.run([sys.executable, "-m", "voice_skill", "run", "--text", "--no-log",
+                          "--dialog", str(path)], input="yes\nno\nstop\n", capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert checked.returncode == 1 and ran.returncode == 1, (checked.stderr, ran.stderr)
+    assert ran.stdout == ""  # nothing said before the refusal
+    [line] = ran.stderr.splitlines()
+    first = checked.stderr.splitlines()[0]
+    assert line.split(" (and ")[0] == first, (line, first)
+    assert f"[{field}]" in first and message in first, first
+    assert "Traceback" not in checked.stderr + ran.stderr
+
+
+@pytest.mark.parametrize("command", [["replay", "no-such-scenario.yaml"], ["serve", "--no-log"]])
+def test_replay_and_serve_refuse_it_too_before_anything_else(tmp_path: Path,
+                                                            command: list[str]) -> None:
+    text, _field, message = REFUSED_BY_BOTH["a state named _ended"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    done = _cli(*command, "--dialog", str(path))
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"voice-skill: {path}:60 [states._ended.name]: {message}"
+                                        " (_start, _ended are the guide's own)"]

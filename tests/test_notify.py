@@ -73,3 +73,78 @@ def test_the_hook_runs_when_no_file_can_be_made_for_its_output(
     n.notify(Escalated("emergency", "x", "s"), "911")
     [result] = n.wait(5.0)
     assert result.ok and result.detail == f"{n.command[0]} exited 0"
+
+
+# ---- issue 23: a hook never outlives the session by much, nor the skill -----------------------
+
+
+def _gone(pid: int, within_s: float = 10.0) -> bool:
+    """Whether process `pid` is gone (or a zombie) within `within_s` (a bound, not a timing)."""
+    end = time.monotonic() + within_s
+    while running(pid) and time.monotonic() < end:
+        time.sleep(0.05)
+    return not running(pid)
+
+
+def test_what_a_hook_left_running_under_setsid_is_stopped_too(tmp_path: Path) -> None:
+    # it left the hook's process group: killing the group missed it, and it ran on
+    pid_file = tmp_path / "child.pid"
+    n = Notifier(hook(tmp_path, f"setsid sleep 60 &\necho $! > {pid_file}\necho sent\n"), 1.0)
+    n.notify(Escalated("emergency", "x", "s"), "911")
+    [result] = n.wait(5.0)
+    assert result.ok and "left running was stopped" in result.detail, result.detail
+    assert _gone(int(pid_file.read_text()))
+
+
+def test_a_hook_still_running_when_the_session_ends_is_stopped_after_a_short_grace(
+        tmp_path: Path) -> None:
+    # notify_timeout_s = 300: the end of the session waited 302 s, deaf to SIGTERM and Ctrl-C
+    pids = tmp_path / "pids"
+    n = Notifier(hook(tmp_path, f"echo $$ >> {pids}\nsetsid sleep 300 &\necho $! >> {pids}\n"
+                                "sleep 300\n"), 300.0)
+    n.notify(Escalated("emergency", "x", "s"), "911")
+    while len(pids.read_text().split() if pids.exists() else ()) < 2:
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    [result] = n.wait(302.0)  # what the session asks for: the hook's limit and a moment more
+    assert time.monotonic() - t0 < 60  # far below the 300 s of the hook (a bound, not a timing)
+    assert not result.ok and "still running when the session ended" in result.detail
+    assert all(_gone(int(p)) for p in pids.read_text().split())
+
+
+def test_a_hook_dies_with_the_skill_even_by_sigkill_and_its_children_at_the_next_start(
+        tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pid_file, child_file = tmp_path / "hook.pid", tmp_path / "child.pid"
+    script = hook(tmp_path, f"sleep 300 &\necho $! > {child_file}\necho $$ > {pid_file}\n"
+                            "exec sleep 300\n")[0]
+    owner = subprocess.Popen([sys.executable, "-c",
+                              "import time\n"
+                              "from voice_skill.events import Escalated\n"
+                              "from voice_skill.notify import Notifier\n"
+                              f"Notifier(({script!r},), 300.0).notify("
+                              "Escalated('emergency', 'x', 's'), '911')\n"
+                              "time.sleep(300)\n"])
+    pids: list[int] = []
+    try:
+        end = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert time.monotonic() < end and owner.poll() is None
+            time.sleep(0.05)
+        pids = [int(pid_file.read_text()), int(child_file.read_text())]
+        assert all(running(p) for p in pids)
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+        assert _gone(pids[0])  # the hook, by the kernel (PR_SET_PDEATHSIG)
+        Notifier(("true",), 1.0)  # the next session with a notify command: the rest
+        assert _gone(pids[1])
+    finally:
+        owner.kill()
+        owner.wait()
+        for pid in pids:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)

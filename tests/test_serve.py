@@ -37,6 +37,35 @@ def test_a_start_phrase_starts_and_a_call_for_help_is_an_emergency() -> None:
     assert kind_of("hey speaker", Settings(start_phrases=("hey speaker",))) == "start"
 
 
+@pytest.mark.parametrize("text", ["call 911", "Call 9-1-1.", "call nine one one", "dial 112",
+                                  "ring nine nine nine", "someone call 999", "call an ambulance",
+                                  "get the paramedics", "please call 911 now", "nine one one"])
+def test_any_call_for_help_to_a_waiting_speaker_is_an_emergency(text: str) -> None:
+    """Before: "call 911" (how Whisper writes a spoken "call nine one one") woke nothing."""
+    assert kind_of(text) == "emergency"
+
+
+def test_the_settings_own_number_wakes_it_and_other_calls_do_not() -> None:
+    assert kind_of("ring one twelve", Settings(emergency_number="112")) == "emergency"
+    assert kind_of("call fifteen", Settings(emergency_number="15")) == "emergency"
+    assert kind_of("call a doctor") is None and kind_of("call me back") is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["slt", "awb", "kal16"])
+def test_a_spoken_call_nine_one_one_wakes_the_speaker_to_the_emergency(voice: str) -> None:
+    """The committed fixtures in three flite voices, heard by Whisper as "call 911"."""
+    from voice_skill.front.serve import wake_of
+    from voice_skill.hearing.audio import read_wav
+    from voice_skill.hearing.recognizers import recognizer_for
+
+    dialog, settings = load_dialog(), Settings(log_enabled=False)
+    audio = read_wav(AUDIO.parents[1] / voice / "clean" / "call_nine_one_one.wav")
+    heard = wake_of(audio, recognizer_for(settings, "whisper"), WakePhrases.of(dialog, settings),
+                    IntentMatcher(dialog))
+    assert heard is not None and heard.kind == "emergency", heard
+
+
 def test_what_sounds_like_a_start_phrase_is_looked_at_again_and_other_talk_is_not() -> None:
     dialog = load_dialog()
     phrases = WakePhrases.of(dialog, Settings())
@@ -153,6 +182,25 @@ def test_call_an_ambulance_to_a_waiting_speaker_goes_straight_to_the_emergency(
         first_said = s.wait_for(lambda e: e["event"] == "said")
         assert first_said["state"] == "emergency", "no greeting before the instruction"
         assert first_said["text"].startswith("This could be serious. Please call")
+    finally:
+        s.stop()
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_call_nine_one_one_to_a_waiting_speaker_goes_straight_to_the_emergency(
+        pulse_rig: PulseRig, tmp_path: Path) -> None:
+    """Before: no wake and no escalation (Whisper writes it "call 911"), while "help" worked."""
+    s = Serving(pulse_rig, tmp_path, "--engine", "whisper", "--sessions", "1")
+    try:
+        s.wait_for(lambda e: e["event"] == "waiting")
+        s.say(AUDIO / "call_nine_one_one.wav")
+        woke = s.wait_for(lambda e: e["event"] == "wake")
+        assert woke["kind"] == "emergency", woke
+        assert s.wait_for(lambda e: e["event"] == "escalated")["level"] == "emergency"
+        first_said = s.wait_for(lambda e: e["event"] == "said")
+        assert first_said["state"] == "emergency"
+        assert "Please call 911 now." in first_said["text"]
     finally:
         s.stop()
 

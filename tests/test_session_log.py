@@ -143,3 +143,40 @@ def test_speech_goes_on_when_the_temporary_folder_fills_up(
     heard, faults, printed, _ = say_aloud(pulse_rig)
     assert faults == [] and printed == ""
     assert rms(heard) > 300, "the speaker stayed silent"
+
+
+def _next_log_names(log_dir: Path) -> list[Path]:
+    """The names this process's next session log would take, this second and the next few."""
+    import datetime as dt
+
+    now = dt.datetime.now()
+    return [log_dir / f"session-{(now + dt.timedelta(seconds=s)).strftime('%Y%m%d-%H%M%S')}"
+                      f"-{os.getpid()}.jsonl" for s in range(4)]
+
+
+@pytest.mark.parametrize("planted", ["symlink", "0666 file"])
+def test_a_shared_log_folder_cannot_steer_the_log(tmp_path: Path, planted: str) -> None:
+    """Another user of a shared log_dir plants a symlink named like the next session's log
+    (the session was appended into its target), or a world-writable file of that name (the
+    session was appended to it, readable and changeable by all). The log is always a new file
+    of its own, mode 600; what was planted is left as it was."""
+    log_dir = tmp_path / "shared"
+    log_dir.mkdir(mode=0o1777)
+    target = tmp_path / "victim.txt"
+    target.write_text("the other user's file\n")
+    names = _next_log_names(log_dir)
+    for name in names:
+        if planted == "symlink":
+            name.symlink_to(target)
+        else:
+            name.write_text("")
+            name.chmod(0o666)
+    log = SessionLog(log_dir)
+    session(["yes"], [log.write])
+    log.close()
+    assert target.read_text() == "the other user's file\n"
+    assert all(name.read_text() == "" for name in names if planted == "0666 file")
+    assert log.path not in names and not log.path.is_symlink()
+    assert (os.stat(log.path).st_mode & 0o777) == 0o600
+    assert whole_lines(log.path)[-1]["event"] == "ended"
+

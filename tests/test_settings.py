@@ -22,7 +22,26 @@ BAD = [
     ("speech_rate_wpm = -40", "speech_rate_wpm = -40", "", "at least 60"),
     ('engine = "google"', "engine = 'google'", "", "one of auto, vosk, whisper, pocketsphinx"),
     ("frame_ms = 25", "frame_ms = 25", "", "one of 10, 20, 30"),
-    ("timer_scale = 0", "timer_scale = 0", "", "over 0 and at most 1"),
+    ("timer_scale = 0", "timer_scale = 0", "", "at least 0.01 and at most 1"),
+    # issue 23: accepted, then not spoken ("Please call now")
+    *((f'emergency_number = "{n}"', f"emergency_number = {n!r}", "",
+       "2-6 digits 0-9 (ASCII), e.g. 911") for n in ("٩١١", "９１１", "𝟗𝟏𝟏", "१२३")),
+    ('emergency_number = "911\\n"', "emergency_number = '911\\n'", "", "2-6 digits 0-9 (ASCII)"),
+    # issue 23: ten repeats fired at once and the emergency ended; a false emergency, then an
+    # endless no-input loop that ignored SIGTERM
+    ("emergency_repeat_s = 1e-300", "emergency_repeat_s = 1e-300", "",
+     "at least 15 and at most 600 seconds"),
+    ("no_input_timeout_s = 5e-324", "no_input_timeout_s = 5e-324", "",
+     "at least 3 and at most 120 seconds"),
+    *((f"{name} = 1e-9", f"{name} = 1e-09", "", f"at least {low:g}")
+      for name, low in (("tts_timeout_s", 5), ("max_pause_s", 30), ("notify_timeout_s", 1),
+                        ("end_silence_s", 0.1), ("quick_end_silence_s", 0.1),
+                        ("patient_end_silence_s", 0.2), ("max_utterance_s", 1),
+                        ("timer_scale", 0.01))),
+    *((f"{name} = 1e9", f"{name} = 1000000000.0", "", f"at most {high:g}")
+      for name, high in (("tts_timeout_s", 300), ("emergency_repeat_s", 600),
+                         ("max_pause_s", 3600), ("no_input_timeout_s", 120),
+                         ("notify_timeout_s", 300))),
 ]
 
 
@@ -37,6 +56,27 @@ def test_a_bad_setting_is_refused_at_start_naming_file_field_and_what_is_allowed
     assert f"{config}: setting {field} is not allowed" in err, err
     assert kind in err and allowed in err, err
     assert "Traceback" not in err
+
+
+def test_every_duration_setting_has_a_lower_and_an_upper_bound() -> None:
+    import typing
+
+    import msgspec
+
+    hints = typing.get_type_hints(Settings, include_extras=True)
+    for name, kind in hints.items():
+        if name.endswith("_s"):
+            [meta] = [m for m in typing.get_args(kind) if isinstance(m, msgspec.Meta)]
+            assert meta.ge is not None and meta.ge > 0 and meta.le is not None, name
+
+
+@pytest.mark.parametrize("number", ["٩١١", "９１１", "𝟗𝟏𝟏", "१२३", "911\n", " 911", "9 1 1"])
+def test_an_emergency_number_not_in_ascii_digits_is_refused_on_the_command_line(
+        capsys: pytest.CaptureFixture[str], number: str) -> None:
+    assert main(["run", "--text", "--no-log", "--emergency-number", number]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"voice-skill: command line: setting emergency_number = {number!r} is not"
+                   " allowed; allowed: 2-6 digits 0-9 (ASCII), e.g. 911, 112, 999\n"), err
 
 
 def test_config_works_before_and_after_the_command(tmp_path: Path) -> None:

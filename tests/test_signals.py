@@ -8,6 +8,9 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -158,3 +161,98 @@ def test_nohup_still_ignores_a_closed_terminal(tmp_path: Path) -> None:
     assert until(proc, "listening")[-1]["state"] == "rf_saddle"  # still guiding
     proc.stdin.close()
     assert proc.wait(20) == 0
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_signal_after_the_end_acts_at_once_on_a_hung_notify_hook(
+        tmp_path: Path, sig: int, status: int) -> None:
+    """Issue 23: with notify_timeout_s = 300 and a hook that hangs, SIGTERM and Ctrl-C after
+    `ended` were ignored for minutes; the hook (and what it started with setsid) ran on."""
+    pids = tmp_path / "pids"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\necho $$ >> {pids}\nsetsid sleep 300 &\necho $! >> {pids}\n"
+                    "sleep 300\n")
+    hook.chmod(0o755)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'notify_command = ["{hook}"]\nnotify_timeout_s = 300\n')
+    proc = subprocess.Popen([*SKILL, "--config", str(cfg), "run", "--text", "--json", "--no-log"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(b"help\n")
+        proc.stdin.close()  # the end of input ends the session: "ended", then the wait
+        until(proc, "ended")
+        while len(pids.read_text().split() if pids.exists() else ()) < 2:  # the hook hangs
+            assert proc.poll() is None
+            time.sleep(0.05)
+        os.kill(proc.pid, sig)
+        cut = threading.Timer(60, proc.kill)  # far less than the hook's 300 s: killed = failed
+        cut.start()
+        rest = [json.loads(line) for line in proc.stdout.read().splitlines()]
+        err = proc.stderr.read()
+        cut.cancel()
+        assert proc.wait() == status
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "Traceback" not in err.decode()
+    [notified] = [e for e in rest if e["event"] == "notified"]
+    assert "stopped" in notified["detail"], notified
+    for pid in pids.read_text().split():
+        state = Path(f"/proc/{pid}/stat")
+        assert not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+
+
+def _started_importing(pid: int) -> bool:
+    """Whether the skill is importing its libraries (settings' msgspec is mapped; numpy and
+    the engines come after it): the window in which Ctrl-C printed a traceback."""
+    try:
+        return "msgspec" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def test_ctrl_c_while_the_skill_imports_is_one_line_and_status_130() -> None:
+    """Issue 23: SIGINT in the first half second printed a KeyboardInterrupt traceback."""
+    proc = subprocess.Popen([*SKILL, "run", "--text", "--no-log"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while not _started_importing(proc.pid):
+            assert proc.poll() is None
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert err.decode().splitlines() == ["voice-skill: interrupted while starting"], err
+    assert proc.returncode == 130 and out == b""
+
+
+def _memory_limit(kb: int) -> Callable[[], None]:
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (kb * 1024, kb * 1024))
+    return limit
+
+
+@pytest.mark.parametrize("kb", [150_000, 120_000, 60_000])
+def test_a_memory_limit_at_start_is_one_line_never_a_traceback(kb: int) -> None:
+    """Issue 23: under `ulimit -v 150000` OpenBLAS's threads at numpy's import failed, with a
+    KeyboardInterrupt traceback. Now one thread is asked for and a typed session runs; with
+    less memory still, one line says memory could not be had."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([*SKILL, "run", "--text", "--no-log"], input=b"no\nstop\n",
+                          capture_output=True, env=env, preexec_fn=_memory_limit(kb),
+                          timeout=120, check=False)
+    err = done.stderr.decode()
+    assert "Traceback" not in err, err
+    if done.returncode == 0:
+        assert b"call 911" in done.stdout  # the session ran to its closing line
+    else:  # (OpenBLAS may give up first, and exit by itself with its own one line)
+        assert done.returncode == 1 and err.splitlines()[-1].startswith(
+            ("voice-skill: could not get the memory it needs to start",
+             "OpenBLAS error: Memory allocation still failed")), err
+    if kb == 150_000:
+        assert done.returncode == 0, err

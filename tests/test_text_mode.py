@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,51 @@ def test_a_typed_session_starts_at_the_first_real_question(tmp_path: Path) -> No
     asked = [e for e in evs if e["event"] == "said" and e.get("expects_answer")]
     assert asked[0]["state"] == "rf_bladder"
     assert "Traceback" not in done.stderr
+
+
+def test_a_huge_line_is_cut_once_told_and_the_next_line_is_heard(tmp_path: Path) -> None:
+    """20 MB typed as one line: its excess dropped as it is read (it took seconds, growing
+    quadratically: 60 s for 100 MB), one line says so, and the "yes" after it escalates."""
+    answers = b"a" * 20_000_000 + b"\nyes\n" + b"b" * 10_000 + b"\nyes\n"
+    done = run_text(answers, tmp_path, "--json")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("was cut to its first 4,096") == 1, done.stderr  # said once
+    assert "A typed line of 20,000,000 bytes was cut to its first 4,096" in done.stderr
+    evs = events(done.stdout)
+    heard = [e["text"] for e in evs if e["event"] == "heard"]
+    assert heard[0] == "a" * 500 and heard[1] == "yes"  # the matcher reads 500 characters
+    assert next(e for e in evs if e["event"] == "escalated")["level"] == "emergency"
+    assert evs[-1]["event"] == "ended"
+
+
+def test_stdin_of_dev_zero_ends_in_bounded_time_and_memory(tmp_path: Path) -> None:
+    """/dev/zero never ends and has no line end: it ran for ever, its memory growing. Now the
+    input ends after 256 MiB without a line end, said in one line, and the session closes."""
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open("/dev/zero", "rb") as zero, out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "voice_skill", "run", "--text", "--json",
+                                 "--no-log"], stdin=zero, stdout=stdout, stderr=stderr)
+    hang_guard = threading.Timer(120, proc.kill)
+    hang_guard.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)  # with the child's peak memory
+    finally:
+        hang_guard.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, err.read_text()
+    assert "no line end in its first 256 MiB: it is not typed answers" in err.read_text()
+    evs = events(out.read_text())
+    assert {"event": "input_closed", "why": "end"} in evs and evs[-1]["event"] == "ended"
+    assert usage.ru_maxrss < 300 * 1024, usage.ru_maxrss  # KiB: none of the input is kept
+
+
+def test_a_typed_sessions_said_events_say_the_words_were_printed(tmp_path: Path) -> None:
+    """`said` tells how the words went out: a typed session speaks nothing (`printed`), in the
+    JSON lines and in the log; every other field is as it was, for scripts."""
+    done = run_text(["yes"], tmp_path, "--json")
+    logged = events(next((tmp_path / "logs").glob("session-*.jsonl")).read_text())
+    for evs in (events(done.stdout), logged):
+        said = [e for e in evs if e["event"] == "said"]
+        assert said and all(e["spoken"] == "printed" for e in said)
+        assert {k for k in said[0] if k != "time"} == {
+            "event", "key", "text", "state", "expects_answer", "spoken"}

@@ -92,3 +92,58 @@ def test_the_recognize_command_names_each_bad_file_in_one_line(tmp_path: Path, m
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     out = json.loads(done.stdout)
     assert out["file"] == str(path) and "allowed" in out["error"]
+
+
+def test_the_recognize_command_names_a_folder_and_goes_on_to_the_next_files(
+        tmp_path: Path) -> None:
+    """A folder among the files (`recognize --state opening recordings/ yes.wav`): it was a
+    traceback, and the files after it were never heard."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    yes = Path(__file__).parent / "data" / "asr" / "yes.wav"
+    done = subprocess.run([*SKILL, "recognize", "--state", "opening", str(folder),
+                           "/proc/self/mem", str(yes), "--engine", "pocketsphinx"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[0] == {"file": str(folder), "error": f"{folder}: not a regular file (a folder);"
+                        " allowed: a WAV file"}
+    assert lines[1]["file"] == "/proc/self/mem" and "cannot be read" in lines[1]["error"]
+    assert lines[2]["file"] == str(yes) and lines[2]["intent"] == "yes"
+
+
+def test_a_regular_file_with_nothing_to_read_now_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel file that says it is regular but is a stream (/proc/kmsg when no message is
+    waiting): its non-blocking read has nothing (Python's buffered read gave None, and
+    `len(None)` was a TypeError traceback). The read is stood in for: no ordinary user can
+    open such a file, and reading /proc/kmsg would take the kernel's messages from syslog."""
+    path = tmp_path / "kmsg"
+    path.write_bytes(wav_bytes(1, 1, 16000, 16, bytes(3200)))
+
+    def nothing_now(fd: int, n: int) -> bytes:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "read", nothing_now)
+    with pytest.raises(AudioError, match=r"kmsg: nothing to read now \(not a file of fixed"
+                                         r" content\); allowed: a WAV file"):
+        read_wav(path)
+
+
+@pytest.mark.skipif(not os.access("/proc/kmsg", os.R_OK), reason="/proc/kmsg: root only")
+def test_proc_kmsg_is_one_error_line(tmp_path: Path) -> None:
+    """The real /proc/kmsg, when no kernel message waits (so reading takes none from syslog)."""
+    import select
+
+    fd = os.open("/proc/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        waiting = select.select([fd], [], [], 0)[0]
+    finally:
+        os.close(fd)
+    if waiting:
+        pytest.skip("kernel messages are waiting in /proc/kmsg: not taken from syslog here")
+    done = subprocess.run([*SKILL, "recognize", "--state", "opening", "/proc/kmsg", "--engine",
+                           "pocketsphinx"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert json.loads(done.stdout)["file"] == "/proc/kmsg"

@@ -55,6 +55,9 @@ class Reply:
     expects_answer: bool = False
     speech: str = ""
     """what the speaker should say when it differs from `text` (digits read one by one)"""
+    spoken_by: Literal["worker", "fallback", "printed"] = "printed"
+    """how the words went out: spoken by the speech worker, spoken by espeak-ng called
+    directly (the worker could not), or only shown (`spoken` in the JSON lines)"""
 
     @property
     def spoken(self) -> str:

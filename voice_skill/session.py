@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voice_skill import shutdown
 from voice_skill.clock import Clock
@@ -70,7 +70,7 @@ class Session:
         """answers are typed at the screen: the person is plainly there, so no hearing check"""
         self.listener, self.speaker, self.sinks = listener, speaker, sinks
         self.notifier = notifier or Notifier(settings.notify_command, settings.notify_timeout_s)
-        self.matcher = IntentMatcher(dialog)
+        self.matcher = IntentMatcher(dialog, settings.emergency_number)
         self.manager = DialogueManager(dialog, settings, clock)
         self._spoke = True
         self._last: _Answered | None = None
@@ -214,6 +214,8 @@ class Session:
             if isinstance(out, Reply) and over is not None:
                 self.log(NotSaid(out.key, out.state))
                 continue  # the person spoke over the skill: the rest of what it had to say waits
+            if isinstance(out, Reply):  # its `said` event tells how the words go out
+                out = replace(out, spoken_by=self.speaker.plan() if self.speaker else "printed")
             self.log(out)
             if isinstance(out, Escalated):
                 self.notifier.notify(out, self.settings.emergency_number)
@@ -223,6 +225,9 @@ class Session:
                 self._spoke = True
                 if self.speaker:
                     over = self._say(out.spoken)
+                    if self.speaker.last_spoken_by != out.spoken_by:
+                        # the worker failed in the middle: the words went out again another way
+                        self.log(replace(out, spoken_by=self.speaker.last_spoken_by))
                 if first_reply and heard and heard.ended_at is not None:
                     first_reply = False
                     self._log_timing(heard, dialogue_s)

@@ -6,12 +6,13 @@ import contextlib
 import dataclasses
 import datetime as dt
 import errno
-import json
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from voice_skill.console import json_line
 from voice_skill.events import (
     Continued,
     Corrected,
@@ -57,11 +58,35 @@ def record(event: SessionEvent) -> dict[str, Any]:
         data |= dataclasses.asdict(event)
         if isinstance(event, Reply):
             data.pop("speech")
+            data["spoken"] = data.pop("spoken_by")
     return data
 
 
+_NEW_FILE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+             | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+"""a file made now, by this open: never one that was there (planted, or left world-writable),
+never the target of a symbolic link"""
+
+
+def _new_file(log_dir: Path, name: str) -> tuple[Path, int | None]:
+    """A new private file `<name>.jsonl` in `log_dir`; when that name is taken (in a folder
+    shared with others, by anything at all), the same name with a random tail."""
+    tails = ["", *(f"-{secrets.token_hex(4)}" for _ in range(8))]
+    for tail in tails:
+        path = log_dir / f"{name}{tail}.jsonl"
+        try:
+            fd = os.open(path, _NEW_FILE, 0o600)
+        except FileExistsError:
+            continue
+        with contextlib.suppress(OSError):  # a file system without modes (FAT) keeps its own
+            os.fchmod(fd, 0o600)  # the user's alone, whatever the umask
+        return path, fd
+    raise FileExistsError(errno.EEXIST, f"{len(tails)} names taken, such as {path.name}")
+
+
 class SessionLog:
-    """Appends events to `<log_dir>/session-<start time>-<pid>.jsonl`; no audio is ever stored.
+    """Appends events to a new file `<log_dir>/session-<start time>-<pid>.jsonl` (with a random
+    tail when that name is taken), mode 600; no audio is ever stored.
 
     Best-effort: the log must never silence the guide. A write that fails (a full disk, a
     removed drive) is cut back to the last whole line, told once through `on_fail`, and the
@@ -71,12 +96,10 @@ class SessionLog:
     def __init__(self, log_dir: Path, on_fail: Callable[[str], None] | None = None) -> None:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        self.path = log_dir / f"session-{stamp}-{os.getpid()}.jsonl"
         self.on_fail = on_fail
         self.failed: str | None = None
         """why the log stopped (None while it works)"""
-        # the user's alone; appended to, so another writer's lines are never overwritten
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.path, self._fd = _new_file(log_dir, f"session-{stamp}-{os.getpid()}")
 
     def write(self, event: SessionEvent) -> None:
         """Append one event, stamped with the local time, as one whole line (never raises)."""
@@ -84,7 +107,7 @@ class SessionLog:
             return
         stamped = {"time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
                    **record(event)}
-        line = (json.dumps(stamped, ensure_ascii=False, default=str) + "\n").encode(
+        line = (json_line(stamped) + "\n").encode(
             "utf-8", errors="backslashreplace")  # a lone surrogate typed in must not stop it
         fd = self._fd
         try:

@@ -28,6 +28,8 @@ MAX_CONFIG_BYTES = 64 * 1024
 
 EMERGENCY_NUMBERS = ("911", "112", "999", "000", "111", "119", "110", "102", "108")
 """Common numbers; any other of 2-6 digits is accepted too, these are the documented ones."""
+EMERGENCY_NUMBER_RULE = "2-6 digits 0-9 (ASCII), e.g. 911, 112, 999"
+"""Only ASCII digits: the speech engine says "٩١١" or "９１１" as nothing ("Please call now")"""
 
 
 def _range(low: float | None = None, high: float | None = None, *, open_low: bool = False,
@@ -41,7 +43,10 @@ def _range(low: float | None = None, high: float | None = None, *, open_low: boo
     return msgspec.Meta(ge=low, le=high, description=text)
 
 
-Seconds = Annotated[float, _range(0, 3600, open_low=True, what="seconds")]
+def _seconds(low: float, high: float) -> msgspec.Meta:
+    return _range(low, high, what="seconds")
+
+
 Share = Annotated[float, _range(0, 1)]
 Engine = Literal["auto", "vosk", "whisper", "pocketsphinx"]
 
@@ -51,7 +56,7 @@ class Settings:
     """Everything a session can be tuned by; units are in the names, each type and range checked."""
 
     emergency_number: Annotated[str, msgspec.Meta(
-        pattern=r"^\d{2,6}$", description="2-6 digits, e.g. 911, 112, 999")] = "911"
+        pattern=r"^[0-9]{2,6}\Z", description=EMERGENCY_NUMBER_RULE)] = "911"
     """number the skill tells the person to call (911, 112, 999 ...)"""
     dialog_path: Path | None = None
     """dialogue file; None means the bundled back_spasm.yaml"""
@@ -66,21 +71,26 @@ class Settings:
     """pyttsx3 voice id; None is the engine's default"""
     volume: Annotated[float, _range(0.05, 1, what="(0 would be silent)")] = 1.0
     """speech volume, 0.05..1"""
-    tts_timeout_s: Seconds = 20.0
-    """a reply the engine has not spoken by then counts as a hung engine"""
+    tts_timeout_s: Annotated[float, _seconds(5, 300)] = 20.0
+    """a reply the engine has not spoken by then counts as a hung engine (at least 5 s: a long
+    sentence at the slowest rate takes that; below it every reply would count as hung)"""
 
     max_reprompts: Annotated[int, _range(0, 5)] = 2
     """re-asks after no input or no match before the safe default"""
     low_confidence: Share = 0.55
     """below this, an answer to a red-flag question is confirmed"""
-    emergency_repeat_s: Seconds = 60.0
-    """how often the emergency instruction is repeated while the session lasts"""
+    emergency_repeat_s: Annotated[float, _seconds(15, 600)] = 60.0
+    """how often the emergency instruction is repeated while the session lasts (at least 15 s:
+    the instruction takes about 10 s to say, and 1e-300 fired every repeat at once and ended
+    the emergency; at most 10 minutes, or the person is left alone with it)"""
     emergency_max_repeats: Annotated[int, _range(0, 100)] = 10
     """after this many repeats the session ends (the instruction has stood for ~10 minutes)"""
-    max_pause_s: Seconds = 1800.0
-    """a pause longer than this ends the session politely"""
-    timer_scale: Annotated[float, _range(0, 1, open_low=True)] = 1.0
-    """the ice or heat time is multiplied by this: 0.05 makes 20 minutes one minute, for a trial"""
+    max_pause_s: Annotated[float, _seconds(30, 3600)] = 1800.0
+    """a pause longer than this ends the session politely (at least 30 s: time to fetch the
+    ice; at most an hour)"""
+    timer_scale: Annotated[float, _range(0.01, 1)] = 1.0
+    """the ice or heat time is multiplied by this: 0.05 makes 20 minutes one minute, for a trial
+    (at least 0.01: 20 minutes become 12 s; less fires every cue of a timer at once)"""
 
     frame_ms: Literal[10, 20, 30] = 30
     """endpointing frame length (milliseconds): 10, 20 or 30 for the VAD"""
@@ -92,16 +102,22 @@ class Settings:
     turn: it missed a third of real no's at 5 dB)"""
     vad_aggressiveness: Annotated[int, _range(0, 3)] = 2
     """webrtcvad mode 0..3; higher rejects more noise as non-speech"""
-    end_silence_s: Annotated[float, _range(0.1, 5, what="seconds")] = 0.8
-    """trailing silence that ends an utterance; generous for a person speaking through pain"""
-    quick_end_silence_s: Annotated[float, _range(0.1, 2, what="seconds")] = 0.25
-    """after this much silence what was heard is decoded; a complete answer ends the turn here"""
-    patient_end_silence_s: Annotated[float, _range(0.2, 5, what="seconds")] = 1.2
-    """trailing silence that ends an utterance that is not yet an answer ("I'd say...")"""
-    max_utterance_s: Annotated[float, _range(1, 60, what="seconds")] = 12.0
-    """an utterance is cut here even if the person keeps talking"""
-    no_input_timeout_s: Seconds = 8.0
-    """silence after a question before it counts as no input"""
+    end_silence_s: Annotated[float, _seconds(0.1, 5)] = 0.8
+    """trailing silence that ends an utterance; generous for a person speaking through pain
+    (0.1 s is three frames: less cuts words at every gap; over 5 s a reply never comes)"""
+    quick_end_silence_s: Annotated[float, _seconds(0.1, 2)] = 0.25
+    """after this much silence what was heard is decoded; a complete answer ends the turn here
+    (under 0.1 s it would decode between syllables)"""
+    patient_end_silence_s: Annotated[float, _seconds(0.2, 5)] = 1.2
+    """trailing silence that ends an utterance that is not yet an answer ("I'd say...")
+    (bounded as end_silence_s)"""
+    max_utterance_s: Annotated[float, _seconds(1, 60)] = 12.0
+    """an utterance is cut here even if the person keeps talking (at least 1 s: "yes" fits;
+    at most a minute of audio held for one decode)"""
+    no_input_timeout_s: Annotated[float, _seconds(3, 120)] = 8.0
+    """silence after a question before it counts as no input (at least 3 s: a person in pain
+    needs that to start an answer, and 5e-324 took the first answer for silence, then looped;
+    at most 2 minutes, or a re-ask never comes)"""
     barge_in: bool = False
     """hear the person while the skill speaks: an answer or "stop" cuts the skill short"""
     input_device: str | None = None
@@ -120,8 +136,9 @@ class Settings:
 
     notify_command: tuple[str, ...] = ()
     """argv run (no shell) on an escalation, message on stdin; empty means off"""
-    notify_timeout_s: Seconds = 10.0
-    """the notify command is killed after this"""
+    notify_timeout_s: Annotated[float, _seconds(1, 300)] = 10.0
+    """the notify command is killed after this (at least 1 s: a program needs that to start; at
+    most 5 minutes). A session that ends first gives it only a short grace (notify.py)"""
 
     log_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     """where session logs (JSON lines) are appended"""

@@ -101,6 +101,15 @@ def waiting() -> Iterator[None]:
         _waiting = outer
 
 
+def interrupt_later() -> None:
+    """Ctrl-C was caught where it could not end things (stopping a notify hook): it counts when
+    the session's hold ends, or now outside a session."""
+    global _interrupted
+    if _holding == 0:
+        raise KeyboardInterrupt
+    _interrupted = True
+
+
 def exit_by_signal() -> None:
     """After the closing line: exit by the signal that asked, so systemd and shells see it."""
     if _received is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ KINDS: tuple[Kind, ...] = ("question", "say", "timed", "escalation", "final")
 LEVELS: tuple[Level, ...] = ("emergency", "urgent", "routine")
 RESUME = "@resume"
 """A target meaning: back to where the dialogue was before an URGENT escalation."""
+RESERVED_STATES = ("_start", "_ended")
+"""the state machine's own states, before the first and after the last"""
 
 REQUIRED_MESSAGES = (
     "not_understood", "moving_on", "slower", "paused", "still_paused", "resumed",
@@ -203,6 +206,29 @@ class Wake:
 
 
 @dataclass(frozen=True)
+class Calls:
+    """How a call for help is said in ordinary words: a verb of calling, a few words, then the
+    emergency number in any spelling or a name of the emergency services."""
+
+    verbs: tuple[str, ...] = ()
+    """asking for the call: "call", "dial", "ring", "get" """
+    made: tuple[str, ...] = ()
+    """the call already made: "called", "rang" """
+    unmade: tuple[str, ...] = ()
+    """said just before, these say the call is not made: "not", "nobody" """
+    between: tuple[str, ...] = ()
+    """words that may stand between the verb and whom it calls: "me", "an", "for" """
+    services: tuple[str, ...] = ()
+    """whom a call for help calls: "ambulance", "paramedics", "emergency services" """
+    numbers: tuple[str, ...] = ()
+    """the well-known emergency numbers, as digits (the settings' own number is added)"""
+    group_words: Mapping[str, int] = field(default_factory=dict)
+    """digits said as a group: "eleven" (nine eleven), "twelve" (one twelve), "ninety" """
+    repeats: Mapping[str, int] = field(default_factory=dict)
+    """a digit said this many times: "triple" (triple nine), "double" """
+
+
+@dataclass(frozen=True)
 class Dialog:
     """A whole dialogue, validated."""
 
@@ -218,6 +244,7 @@ class Dialog:
     meaning: Meaning = Meaning()
     understood: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """more phrases per intent that the matcher reads and the recognizer is not told to expect"""
+    calls: Calls = Calls()
 
     def question(self, state: str) -> str:
         """What the person was asked in `state`, as context for the recognizer.
@@ -276,8 +303,9 @@ class _Reader:
             if required:
                 raise DialogError(str(self.path), "missing", self.data.line, self._field(key))
             return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "must be non-empty text")
+        if not isinstance(value, str) or not visible(value):
+            raise self.fail(key, "must be non-empty text (letters, not only spaces or invisible"
+                                 " characters)")
         _check_template(self, key, value)
         return value.strip()
 
@@ -286,8 +314,9 @@ class _Reader:
         value = self.data.get(key, [])
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self.fail(key, "must be a list of non-empty texts")
+        if not isinstance(value, list) or not all(isinstance(v, str) and visible(v) for v in value):
+            raise self.fail(key, "must be a list of non-empty texts (letters, not only spaces or"
+                                 " invisible characters)")
         for v in value:
             _check_template(self, key, v)
         return tuple(v.strip() for v in value)
@@ -317,6 +346,12 @@ class _Reader:
         if value is None:
             return None
         return _Reader(self.path, value, self._field(key), self.data.line_of(key))
+
+
+def visible(text: str) -> bool:
+    """Whether `text` shows anything: a zero-width space or a lone control character would be
+    said as nothing (an emergency instruction of silence)."""
+    return any(c.isprintable() and not c.isspace() for c in text)
 
 
 def template_fields(text: str) -> set[str]:
@@ -432,6 +467,31 @@ def _load_meaning(r: _Reader | None) -> Meaning:
     return Meaning(**{k: _phrases(r, k) for k in keys})
 
 
+def _load_calls(r: _Reader | None) -> Calls:
+    if r is None:
+        return Calls()
+    r.only({"verbs", "made", "unmade", "between", "services", "numbers", "group_words",
+            "repeats"})
+    numbers = r.texts("numbers")
+    for n in numbers:
+        if not re.fullmatch(r"[0-9]{2,6}", n):
+            raise r.fail("numbers", f"{n!r}: 2-6 digits, quoted (\"000\", not 000)")
+
+    def table(key: str, low: int, high: int) -> dict[str, int]:
+        value = r.data.get(key, {})
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and k.isalpha() and isinstance(v, int)
+                and not isinstance(v, bool) and low <= v <= high for k, v in value.items()):
+            raise r.fail(key, f"must map a word to a whole number from {low} to {high}")
+        return {k.lower(): v for k, v in value.items()}
+
+    return Calls(verbs=_phrases(r, "verbs"), made=_phrases(r, "made"),
+                 unmade=_phrases(r, "unmade"),
+                 between=_phrases(r, "between"), services=_phrases(r, "services"),
+                 numbers=numbers, group_words=MappingProxyType(table("group_words", 0, 99)),
+                 repeats=MappingProxyType(table("repeats", 2, 9)))
+
+
 def _summary_lines(r: _Reader) -> tuple[SummaryLine, ...]:
     raw = r.data.get("summary", [])
     if not isinstance(raw, list):
@@ -454,7 +514,7 @@ def load_dialog(path: Path | None = None) -> Dialog:
         raise DialogError(str(path), exc.reason, exc.line) from None
     top = _Reader(path, raw, "")
     top.only({"version", "start", "sources", "intents", "global_intents", "language", "messages",
-              "states", "wake", "meaning", "understood"})
+              "states", "wake", "meaning", "understood", "calls"})
     if top.data.get("version") != 1:
         raise top.fail("version", "must be 1")
 
@@ -486,6 +546,9 @@ def load_dialog(path: Path | None = None) -> Dialog:
     for g in global_intents:
         if g not in intents:
             raise top.fail("global_intents", f"{g!r} has no phrases under intents")
+        if not heard[g]:  # an empty `help: []`: "help" would never be understood
+            raise intents_r.fail(g, f"no phrases: {g!r} is said at any time, so it needs at"
+                                    " least one phrase")
 
     messages_r = top.mapping("messages")
     if messages_r is None:
@@ -519,8 +582,12 @@ def load_dialog(path: Path | None = None) -> Dialog:
         global_intents=global_intents, messages=MappingProxyType(messages),
         states=MappingProxyType(states), wake=_load_wake(top.mapping("wake"), intents),
         meaning=_load_meaning(top.mapping("meaning")), understood=MappingProxyType(understood),
+        calls=_load_calls(top.mapping("calls")),
     )
     _cross_check(dialog, states_r)
+    _check_crossings(dialog, intents_r, understood_r)
+    if problems := check(dialog):
+        raise DialogProblems(problems)
     return dialog
 
 
@@ -565,6 +632,25 @@ def _check_opposites(intents: Mapping[str, tuple[str, ...]],
                 raise reader(name, held).fail(name, f"phrase {held!r} holds a call for {safe!r}:"
                                                     f" the longer phrase wins, so it would be"
                                                     f" heard as {name!r}")
+
+
+def _check_crossings(d: Dialog, intents_r: _Reader, understood_r: _Reader | None) -> None:
+    """No answer holds a plain answer of its opposite (its name, or one of the dialogue's
+    meaning.answer_words that answers it) without a negation to turn it round: "yes please"
+    among the no's would pass a red-flag yes as a no; "definitely not" is a no."""
+    negations, plain = set(d.meaning.negations), set(d.meaning.answer_words)
+    heard = {name: phrases + d.understood.get(name, ()) for name, phrases in d.intents.items()}
+    for a, b in [*OPPOSITES, *((b, a) for a, b in OPPOSITES)]:
+        if a not in heard or b not in heard:
+            continue
+        answers_b = {b} | {p for p in heard[b] if p in plain}
+        for p in heard[a]:
+            crossing = [w for w in p.split() if w in answers_b]
+            if crossing and not negations & set(p.split()):
+                reader = (understood_r if understood_r is not None
+                          and p in d.understood.get(a, ()) else intents_r)
+                raise reader.fail(a, f"phrase {p!r} holds {crossing[0]!r}, a plain answer of"
+                                     f" {b!r}, and no negation: it would be heard as {a!r}")
 
 
 def _check_rewrites(language: Language, intents: Mapping[str, tuple[str, ...]],
@@ -731,3 +817,180 @@ def _cross_check(d: Dialog, states_r: _Reader) -> None:
         if g in d.global_intents and "emergency" not in escalation_levels:
             raise DialogError(path, f"global {g!r} needs an escalation state of level emergency",
                               states_r.data.line, "states")
+
+
+# ----------------------------------------------------------------------------------------------
+# checking: what makes a dialogue safe to run (`voice-skill dialog check` lists it; every load
+# refuses it)
+
+MAX_WORDS_PER_SENTENCE = 20
+"""The voice rule: one idea per sentence, at most about 20 words."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One property that does not hold, located in the file."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return str(DialogError(self.path, self.message, self.line, self.field))
+
+
+class DialogProblems(DialogError):
+    """A dialogue that loads but is not safe to run: every problem `check` found. Its message
+    is the first problem's line, as `voice-skill dialog check` prints it first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        first = problems[0]
+        more = len(problems) - 1
+        super().__init__(first.path, first.message + (
+            f" (and {more} more: `voice-skill dialog check` lists them)" if more else ""),
+            first.line, first.field)
+        self.problems = problems
+
+
+def edges(d: Dialog) -> dict[str, set[str]]:
+    """Where each state can go. An urgent escalation is folded into the red flag that raised it,
+    so "@resume" leads back to that red flag's "no" (which is what happens at run time)."""
+    out: dict[str, set[str]] = {}
+    for s in d.states.values():
+        targets = set(s.targets().values())
+        if s.red_flag and s.red_flag.level == "urgent":
+            esc = d.states[s.on["yes"]]
+            targets |= {t for t in esc.targets().values() if t != RESUME}
+            targets.add(s.on["no"])
+        out[s.name] = {t for t in targets if t != RESUME}
+    return out
+
+
+def _terminal(s: State) -> bool:
+    return s.kind == "final" or (s.kind == "escalation" and s.level == "emergency")
+
+
+def check(d: Dialog) -> list[Problem]:
+    """Every property of the graph and of the wording beyond what the file's reading enforces.
+
+    `load_dialog` refuses a dialogue with any of them, so `voice-skill run`, `serve`, `replay`
+    and `dialog check` can never disagree; `dialog check` lists them all.
+    """
+    problems: list[Problem] = []
+
+    def add(s: State, fld: str, message: str) -> None:
+        problems.append(Problem(str(d.path), s.line, f"states.{s.name}.{fld}", message))
+
+    # the guide's own states: a dialogue state of the same name would be entered as its end
+    for s in d.states.values():
+        if s.name.startswith("_"):
+            add(s, "name", f"a state name may not start with _ ({', '.join(RESERVED_STATES)}"
+                           " are the guide's own)")
+    first = d.states[d.start]
+    if first.kind in ("escalation", "final"):
+        article = "an" if first.kind == "escalation" else "a"
+        problems.append(Problem(str(d.path), first.line, "start", f"{d.start!r} is {article}"
+                                f" {first.kind} state: a session starts with a greeting or a"
+                                " question (a call for help reaches the emergency from there)"))
+
+    graph = edges(d)
+    emergency = [s.name for s in d.states.values() if _terminal(s) and s.kind == "escalation"]
+
+    # reachable from the start (every state also reaches the emergency state by "help")
+    seen, todo = set(), [d.start, *emergency]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name])
+    for s in d.states.values():
+        if s.name not in seen:
+            add(s, "name", "unreachable: no path from the start leads here")
+
+    # no dead ends, and an ending is reachable from everywhere
+    ends = {s.name for s in d.states.values() if _terminal(s)}
+    if not any(d.states[e].kind == "final" for e in ends):
+        problems.append(Problem(str(d.path), 1, "states", "no final state: a session cannot complete"))
+    # backwards from the endings, once over each edge (a chain of thousands of states is
+    # checked in linear time)
+    sources: dict[str, list[str]] = {name: [] for name in graph}
+    for name, targets in graph.items():
+        for t in targets:
+            sources[t].append(name)
+    can_end, todo = set(ends), list(ends)
+    while todo:
+        for name in sources[todo.pop()]:
+            if name not in can_end:
+                can_end.add(name)
+                todo.append(name)
+    for s in d.states.values():
+        if not _terminal(s) and not graph[s.name]:
+            add(s, "on", "dead end: no way out of this state")
+        elif s.name not in can_end:
+            add(s, "on", "no path from here reaches an ending")
+
+    # every path ends: with the visit-limited edges cut, no cycle is left
+    limited = {s.name for s in d.states.values() if s.max_visits}
+    cyclic = _cycle(
+        {n: {t for t in ts if t not in limited} for n, ts in graph.items()}
+    )
+    if cyclic:
+        add(d.states[cyclic[0]], "on",
+            "loop without a bound: " + " -> ".join(cyclic) + " (give one state max_visits)")
+
+    for s in d.states.values():
+        if s.is_question:
+            if not re.search(r"\bsay\b", s.ask or "", re.IGNORECASE):
+                add(s, "ask", "a question must say how to answer (\"Say yes or no.\")")
+            if not s.reprompts:
+                add(s, "reprompts", "a question needs at least one simpler re-prompt")
+        instructs = s.kind in ("say", "timed", "escalation", "final") or bool(s.say)
+        if instructs and not s.source:
+            add(s, "source", "an instruction must name its source")
+        for fld, text in _texts(s):
+            for sentence in re.split(r"(?<=[.?!])\s+", text):
+                if len(sentence.split()) > MAX_WORDS_PER_SENTENCE:
+                    add(s, fld, f"sentence of {len(sentence.split())} words (at most "
+                                f"{MAX_WORDS_PER_SENTENCE}): {sentence[:50]!r}...")
+        if s.kind == "escalation" and s.level == "emergency" and not any(
+                "{emergency_number}" in t for t in s.say):
+            add(s, "say", "an emergency must tell the person to call {emergency_number}")
+        if s.red_flag and len(s.reprompts) < 1:
+            add(s, "reprompts", "a red-flag question needs a simpler wording to confirm with")
+    return problems
+
+
+def _texts(s: State) -> list[tuple[str, str]]:
+    out = [(f"say.{i}", t) for i, t in enumerate(s.say)]
+    out += [(f"reprompts.{i}", t) for i, t in enumerate(s.reprompts)]
+    out += [(f"cues.{i}", c.text) for i, c in enumerate(s.cues)]
+    if s.ask:
+        out.append(("ask", s.ask))
+    return out
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle in `graph` as a path (first == last), or [] when there is none.
+
+    A depth-first search with its own stack: recursion would fail on a long chain of states.
+    """
+    colour: dict[str, int] = {}  # 1: on the path now, 2: done
+    for root in sorted(graph):
+        if root in colour:
+            continue
+        colour[root] = 1
+        path = [root]
+        branches = [iter(sorted(graph.get(root, ())))]
+        while branches:
+            t = next(branches[-1], None)
+            if t is None:
+                colour[path.pop()] = 2
+                branches.pop()
+            elif colour.get(t) == 1:
+                return [*path[path.index(t):], t]
+            elif t not in colour:
+                colour[t] = 1
+                path.append(t)
+                branches.append(iter(sorted(graph.get(t, ()))))
+    return []

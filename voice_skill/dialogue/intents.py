@@ -5,15 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from voice_skill.dialogue.calls import CallReader
 from voice_skill.dialogue.dialog import Dialog
 from voice_skill.dialogue.meaning import MeaningReader
 from voice_skill.events import Intent
+from voice_skill.settings import Settings
 
 NO_MATCH = "no_match"
 MAX_INPUT_CHARS = 500
 """Longer input is cut: nobody answers a yes/no question in a paragraph."""
 SAFETY_INTENTS = ("emergency", "help")
 """Heard first, whatever else the sentence holds."""
+CALL_MADE = "called"
+"""the emergency state's answer: the call is made ("I called them", "they are on their way")"""
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
 
@@ -28,7 +32,8 @@ class _Hit:
 class IntentMatcher:
     """Matches what a person said against the intents a dialogue state accepts."""
 
-    def __init__(self, dialog: Dialog) -> None:
+    def __init__(self, dialog: Dialog, emergency_number: str | None = None) -> None:
+        """`emergency_number`: the settings' own (911 when not given), heard in any spelling."""
         self.dialog = dialog
         lang = dialog.language
         self._phrases: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -42,14 +47,16 @@ class IntentMatcher:
         self._scale = tuple(tuple(s.split()) for s in lang.scale_words)
         self._grammars: dict[str, tuple[str, ...]] = {}
         self.meaning = MeaningReader(dialog, self.tokens)
+        self.calls = CallReader(dialog, self.tokens, emergency_number or Settings.emergency_number)
 
     def tokens(self, text: str) -> list[str]:
         """Lower-case words with contractions expanded and fillers dropped."""
         lang = self.dialog.language
         out: list[str] = []
         for tok in _TOKEN.findall(text[:MAX_INPUT_CHARS].lower().replace("’", "'")):
-            if tok.isdigit() and int(tok) < len(lang.numbers):
+            if tok.isdigit() and int(tok) < len(lang.numbers) and tok == str(int(tok)):
                 tok = lang.numbers[int(tok)]  # "7 out of 10" reads like "seven out of ten"
+                # ("000" stays a number: Australia's emergency number, not a zero)
             if tok not in lang.contractions and tok.endswith("'s"):
                 tok = f"{tok[:-2]} is"  # "bladder's fine": the one sense a first-aid answer needs
             out.extend(lang.contractions.get(tok, tok).split())
@@ -64,15 +71,21 @@ class IntentMatcher:
         # Phrases of every intent compete, so "not sure" beats "sure" even where unsure is not
         # an answer; only then are the intents this state does not accept dropped.
         hits = [h for h in self._hits(words) if h.intent in accepted
-                and not (h.intent in self.dialog.global_intents and self._denied_call(words, h))]
+                and not (h.intent in self.dialog.global_intents and self._denied_call(words, h))
+                and not (h.intent == CALL_MADE and self.calls.unmade_before(words, h.start))]
         chosen = {h.intent for h in hits}
 
         def found(name: str) -> Intent:
             return Intent(name, confidence=confidence, text=text)
 
+        call = self.calls.read(words)
+        if CALL_MADE in accepted and (CALL_MADE in chosen or (call and call.made)):
+            return found(CALL_MADE)  # "help is on the way": told, not asked for
         for safety in SAFETY_INTENTS:
             if safety in chosen:
                 return found(safety)
+        if call and SAFETY_INTENTS[0] in accepted:
+            return found(SAFETY_INTENTS[0])  # "ring nine nine nine" is never pain 9
         own = [i for i in accepted if i not in self.dialog.global_intents]
         answers = [h.intent for h in hits if h.intent in own]
         if "pain" in own and (score := self._pain(words)) is not None:
@@ -166,7 +179,9 @@ class IntentMatcher:
     def _pain(self, words: list[str]) -> int | None:
         """A 0-10 score in words or digits; "out of ten" is the scale, not the score.
 
-        Two numbers ("six or seven") give the higher: the safer reading of pain.
+        Two numbers ("six or seven") give the higher: the safer reading of pain. More than two
+        are a garbled repeat ("four four five four"): the number said most, when it is said
+        more often than all the others together; else None, and the question is asked again.
         """
         words = list(words)
         for scale in self._scale:
@@ -181,7 +196,7 @@ class IntentMatcher:
                 if tuple(words[i:i + len(phrase)]) == phrase:
                     scores.append(value)
         if scores:
-            return max(scores)
+            return _most_said(scores)
         # no number: a word for it, longest first ("not bad" is not "bad")
         said = [(i, len(p), v) for p, v in self._pain_words
                 for i in range(len(words) - len(p) + 1) if tuple(words[i:i + len(p)]) == p]
@@ -216,3 +231,12 @@ class IntentMatcher:
                 if re.search(rf"\b{full}\b", p):
                     out[re.sub(rf"\b{full}\b", short, p)] = None
         return tuple(out)
+
+
+def _most_said(scores: list[int]) -> int | None:
+    """One number, or two ("six or seven": the higher); of more, the one said more than half
+    the time ("one two one one" is one), or None when none is."""
+    if len(scores) <= 2:
+        return max(scores)
+    best = max(set(scores), key=scores.count)
+    return best if scores.count(best) * 2 > len(scores) else None

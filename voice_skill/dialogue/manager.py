@@ -18,6 +18,7 @@ from transitions import EventData, Machine
 
 from voice_skill.clock import Clock
 from voice_skill.dialogue.dialog import RESUME, WHEN_HEARD, Dialog, State, template_fields
+from voice_skill.dialogue.intents import CALL_MADE
 from voice_skill.errors import SessionOver
 from voice_skill.events import (
     Escalated,
@@ -203,6 +204,9 @@ class DialogueManager:
             self._stop()
         elif name == "time_left":
             self._time_left(s)
+        elif self._in_emergency(s):
+            if isinstance(event, Intent):
+                self._while_emergency(name)
         elif self.paused and not self._answers(s, event):
             self._while_paused(name)
         elif name == "repeat":
@@ -213,9 +217,6 @@ class DialogueManager:
             self._slower()
         elif name == "pause":
             self._pause()
-        elif s.kind == "escalation" and s.level == "emergency":
-            if isinstance(event, Intent):  # whatever they say, the instruction stands
-                self._repeat_emergency()
         elif isinstance(event, Intent) and name in s.on:
             self._resume_if_paused()
             self._answer(s, event)
@@ -471,25 +472,41 @@ class DialogueManager:
 
     # ---- escalation --------------------------------------------------------------------------
 
+    def _in_emergency(self, s: State) -> bool:
+        return s.kind == "escalation" and s.level == "emergency"
+
     def _escalate_emergency(self) -> None:
-        if self.current and self.current.name == self._emergency_state:
-            self._repeat_emergency()
+        if self.current and self._in_emergency(self.current):
+            self._while_emergency("emergency")
             return
         self._note("emergency", self._reason)
         self.trigger("escalate_emergency")
 
-    def _repeat_emergency(self) -> None:
+    def _while_emergency(self, name: str | None) -> None:
+        """Whatever the person says in the emergency, the instruction stands, and the guide
+        stays: their words never count towards the repeats that end the session (they start
+        the count again), "I called them" is acknowledged, and nothing pauses it."""
+        self._emergency_repeats = 0
+        m = self.dialog.messages
+        if name == CALL_MADE and "emergency_called" in m:
+            self._say("messages.emergency_called", m["emergency_called"])
+        elif name == "pause" and "emergency_stay" in m:
+            self._say("messages.emergency_stay", m["emergency_stay"])
+        elif name == "slower":
+            self._slower()
+        else:
+            self._emit(self._last_said)
+
+    def _emergency_timer(self) -> None:
+        """The instruction again on its timer; after the most repeats with nothing said in
+        between, the closing line."""
         self._emergency_repeats += 1
         if self._emergency_repeats > self.settings.emergency_max_repeats:
             self._say("messages.emergency_ended", self.dialog.messages["emergency_ended"])
             self._end("escalated")
             return
         self._emit(self._last_said)
-
-    def _emergency_timer(self) -> None:
-        self._repeat_emergency()
-        if not self.ended:
-            self._schedule(self.settings.emergency_repeat_s, self._emergency_timer)
+        self._schedule(self.settings.emergency_repeat_s, self._emergency_timer)
 
     # ---- entering states ---------------------------------------------------------------------
 

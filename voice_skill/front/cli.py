@@ -11,7 +11,13 @@ from typing import Any
 
 from voice_skill import console, shutdown
 from voice_skill.errors import VoiceSkillError
-from voice_skill.settings import EMERGENCY_NUMBERS, ENGINES, Settings, load_settings
+from voice_skill.settings import (
+    EMERGENCY_NUMBER_RULE,
+    EMERGENCY_NUMBERS,
+    ENGINES,
+    Settings,
+    load_settings,
+)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -93,10 +99,16 @@ def _dev_tool(module: str, command: str) -> Any:
 
 def cmd_dialog(args: argparse.Namespace) -> int:
     """`voice-skill dialog check|states|diagram`: the dialogue file, checked or shown."""
-    from voice_skill.dialogue.dialog import load_dialog
-    from voice_skill.dialogue.dialog_check import check
+    from voice_skill.dialogue.dialog import DialogProblems, load_dialog
 
-    dialog = load_dialog(_settings(args).dialog_path)
+    try:
+        dialog = load_dialog(_settings(args).dialog_path)  # refuses what check finds, as run does
+    except DialogProblems as refused:
+        if args.action != "check":
+            raise
+        for p in refused.problems:  # the first is the line `run` refuses with
+            console.write_line(f"voice-skill: {p}", sys.stderr)
+        return 1
     if args.action == "states":
         rows = [
             {"state": s.name, "kind": s.kind, "intents": list(dialog.accepted_intents(s.name)),
@@ -113,12 +125,8 @@ def cmd_dialog(args: argparse.Namespace) -> int:
                 print(f"{r['state']:<18} {r['kind']:<10} {', '.join(r['intents'] or ())}{flag}")
         return 0
     if args.action == "check":
-        problems = check(dialog)
-        for p in problems:
-            print(p, file=sys.stderr)
-        if not problems:
-            print(f"{dialog.path}: OK ({len(dialog.states)} states)")
-        return 1 if problems else 0
+        print(f"{dialog.path}: OK ({len(dialog.states)} states)")
+        return 0
     from voice_skill.dialogue.diagram import draw
 
     print(draw(dialog, args.out), end="")
@@ -166,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON event per line")
     run.add_argument("--no-log", action="store_true", help="do not write a session log")
     run.add_argument("--emergency-number", metavar="DIGITS",
-                     help=f"number to tell the person to call ({', '.join(EMERGENCY_NUMBERS)} ...)")
+                     help=f"number to tell the person to call: {EMERGENCY_NUMBER_RULE}"
+                     f" ({', '.join(EMERGENCY_NUMBERS)} ...)")
     run.set_defaults(func=cmd_run)
 
     serve = sub.add_parser(

@@ -145,9 +145,9 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
             announce(f"{exc}. I will not listen while I speak.")
             barge_in = False
     source = cleaned(source, settings)  # after the echo canceller: it needs the sound as played
+    judge = TurnJudge(recognizer, IntentMatcher(dialog, settings.emergency_number), settings)
     return AudioListener(source, Endpointer(settings), recognizer, settings.no_input_timeout_s,
-                         announce, fallback=typed if interactive else None,
-                         judge=TurnJudge(recognizer, IntentMatcher(dialog), settings),
+                         announce, fallback=typed if interactive else None, judge=judge,
                          barge_in=barge_in)
 
 

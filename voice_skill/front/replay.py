@@ -179,7 +179,7 @@ def run_scenario(scenario: Scenario, settings: Settings, dialog: Dialog,
     clock = VirtualClock()
     recognizer = recognizer_for(settings, engine or scenario.engine)
     listener = ScenarioListener(scenario.turns, settings, clock, recognizer,
-                                IntentMatcher(dialog))
+                                IntentMatcher(dialog, settings.emergency_number))
     result = ReplayResult(scenario)
     session = Session(dialog, settings, clock, listener, speaker or NullSpeaker(),
                       [lambda e: result.events.append((listener.turn, e))])
@@ -276,7 +276,7 @@ def recognize_command(args: argparse.Namespace, settings: Settings) -> int:
     dialog = load_dialog(settings.dialog_path)
     if args.state not in dialog.states:
         raise VoiceSkillError(f"unknown state {args.state!r} (see: voice-skill dialog states)")
-    matcher = IntentMatcher(dialog)
+    matcher = IntentMatcher(dialog, settings.emergency_number)
     recognizer = recognizer_for(settings, args.engine,
                                 lambda m: print(m, file=sys.stderr))
     phrases = None if args.free else matcher.grammar(args.state)

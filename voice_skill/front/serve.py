@@ -1,8 +1,9 @@
 """`voice-skill serve`: always listening, offline, for a start phrase; a session; listening again.
 
 For a speaker nobody can reach: it waits for "first aid" (the dialogue's `wake.start`, or the
-`start_phrases` setting), runs a whole spoken session, and waits again. "Help" or "call an
-ambulance" heard while it waits start the session in the emergency instruction at once.
+`start_phrases` setting), runs a whole spoken session, and waits again. "Help", "call an
+ambulance" or any call for help ("call 911", "ring nine nine nine": the dialogue's `calls`)
+heard while it waits start the session in the emergency instruction at once.
 A microphone that is unplugged is waited for and opened again; the speaker is opened anew for
 every session, so one plugged back in is used.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 from voice_skill import shutdown
 from voice_skill.console import json_text, write_line
+from voice_skill.dialogue.calls import CallReader
 from voice_skill.dialogue.dialog import Dialog, load_dialog
 from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.errors import AudioError
@@ -57,22 +59,27 @@ class WakePhrases:
     """all of them as written: the recognizer's phrases while waiting"""
     hint: str
     """what the speaker said it waits for (the recognizer's context)"""
+    calls: CallReader | None = None
+    """reads a call for help in ordinary words ("call 911", "ring nine nine nine")"""
 
     @staticmethod
     def of(dialog: Dialog, settings: Settings) -> WakePhrases:
         """The dialogue's (or the settings' start phrases), as word tuples."""
-        matcher = IntentMatcher(dialog)
+        matcher = IntentMatcher(dialog, settings.emergency_number)
         start = settings.start_phrases or dialog.wake.start
         return WakePhrases(tuple(tuple(matcher.tokens(p)) for p in start),
                            tuple(tuple(matcher.tokens(p)) for p in dialog.wake.emergency),
-                           (*start, *dialog.wake.emergency), dialog.messages.get("wake_ready", ""))
+                           (*start, *dialog.wake.emergency), dialog.messages.get("wake_ready", ""),
+                           matcher.calls)
 
     def kind_of(self, words: list[str]) -> str | None:
         """"start", "emergency" or None for what was heard; a start phrase wins ("help my
-        back" starts a session, "help" alone is an emergency)."""
+        back" starts a session, "help" alone is an emergency, and so is "call 911")."""
         for kind, phrases in (("start", self.start), ("emergency", self.emergency)):
             if any(_contains(words, p) for p in phrases if p):
                 return kind
+        if self.calls is not None and self.calls.read(words) is not None:
+            return "emergency"
         return None
 
     def near_start(self, words: list[str]) -> bool:
@@ -176,7 +183,7 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
 
     recognizer = guiding_recognizer(settings, announce)
     phrases = WakePhrases.of(dialog, settings)
-    matcher = IntentMatcher(dialog)
+    matcher = IntentMatcher(dialog, settings.emergency_number)
     endpointer = Endpointer(settings)
     mic = open_microphone(settings, announce)
     if ready := dialog.messages.get("wake_ready"):

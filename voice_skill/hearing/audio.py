@@ -58,22 +58,41 @@ def read_wav(path: Path) -> np.ndarray:
         raise AudioError(f"{path}: no such file") from None
     except OSError as exc:
         raise AudioError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise AudioError(f"{path}: not a regular file ({_file_kind(info.st_mode)});"
-                                 " allowed: a WAV file")
-            if info.st_size > MAX_WAV_BYTES:
-                raise AudioError(f"{path}: {info.st_size / 2**20:.0f} MiB; allowed: at most"
-                                 f" {MAX_WAV_BYTES // 2**20} MiB ({MAX_WAV_S:g} s of audio)")
-            data = fh.read(MAX_WAV_BYTES + 1)  # the file may have grown since
-        except OSError as exc:
-            raise AudioError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # a folder opens too, and a device, a FIFO
+            raise AudioError(f"{path}: not a regular file ({_file_kind(info.st_mode)});"
+                             " allowed: a WAV file")
+        if info.st_size > MAX_WAV_BYTES:
+            raise AudioError(f"{path}: {info.st_size / 2**20:.0f} MiB; allowed: at most"
+                             f" {MAX_WAV_BYTES // 2**20} MiB ({MAX_WAV_S:g} s of audio)")
+        data = _read_all(fd, MAX_WAV_BYTES + 1)  # the file may have grown since
+    except BlockingIOError:
+        # a file of the kernel's (/proc/kmsg) that says "regular" but is a stream, empty now
+        raise AudioError(f"{path}: nothing to read now (not a file of fixed content);"
+                         " allowed: a WAV file") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    finally:
+        os.close(fd)
     if len(data) > MAX_WAV_BYTES:
         raise AudioError(f"{path}: over {MAX_WAV_BYTES // 2**20} MiB; allowed: at most"
                          f" {MAX_WAV_BYTES // 2**20} MiB ({MAX_WAV_S:g} s of audio)")
     return decode_wav(data, str(path))
+
+
+def _read_all(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes of `fd`, to its end, with plain reads: an error is an OSError,
+    never a None or a short answer taken for the whole (as a buffered read may give)."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < limit:
+        chunk = os.read(fd, min(limit - got, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def decode_wav(data: bytes, name: str) -> np.ndarray:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 from voice_skill.console import write_line
 from voice_skill.hearing.audio import parse_device
@@ -31,6 +33,14 @@ _PLAY_LATENCY_S = 0.2
 """output buffer (seconds): lower ones underran and dropped audio through ALSA's pulse plugin"""
 _PLAY_RATE_HZ = 22050
 """espeak-ng's own output rate"""
+_FALLBACK_LATENCY_S = 0.5
+"""the fallback player's output buffer: a new process on a busy machine underran (garbled
+words) at 0.2 s; it starts late anyway, so a larger buffer costs little"""
+
+
+SpokenBy = Literal["worker", "fallback", "printed"]
+"""how a reply's words went out: spoken by the pyttsx3 worker, spoken by espeak-ng called
+directly (the worker could not), or only shown"""
 
 
 class Speaker(Protocol):
@@ -38,6 +48,12 @@ class Speaker(Protocol):
 
     last_first_audio_s: float | None
     """seconds from the last say() call to the first audio (None before any, or if silent)"""
+    last_spoken_by: SpokenBy
+    """how the last reply's words went out"""
+
+    def plan(self) -> SpokenBy:
+        """How the next reply will go out (its `said` event says so before it is spoken)."""
+        ...
 
     def say(self, text: str) -> None:
         """Speak `text` and return when it has been spoken (or cut short by stop())."""
@@ -217,13 +233,30 @@ def _speak_direct(engine: Any, text: str, evt: Connection) -> bool:
 
 # --------------------------------------------------------------------------- pyttsx3 speaker
 
+_RESTART_BACKOFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+"""wait before restarting the worker after 1, 2, 3 ... faults in a row (the last one repeats)"""
+
+_PLAYER = """
+import json, signal, sys
+import numpy as np, sounddevice as sd
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+device, rate, latency, path = json.loads(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+sd.play(np.fromfile(path, dtype=np.int16), rate, device=device, latency=latency)
+print("started", flush=True)
+sd.wait()
+"""
+"""the fallback's player: a process of its own, so a hung sound device is killed, never waited on"""
+
 
 class Pyttsx3Speaker:
     """pyttsx3 in a worker process: a hung or dead engine is killed, never stalls the session.
 
-    A fault while speaking prints the words (with a one-time notice and one `on_fault` call)
-    and restarts the worker once for the next reply; a second fault, or an engine that
-    cannot start at all (no espeak-ng, no pyttsx3), prints every reply from then on.
+    Speech keeps coming back. A worker that dies or hangs (killed at a quiet moment, or
+    while speaking) is restarted in the background, at once the first time and then after a
+    growing wait (_RESTART_BACKOFF_S); until it is ready, replies are spoken by espeak-ng
+    called directly, to the same output device (`fallback`). Only when that fails too are
+    the words printed (with a one-time notice and one `on_fault` call). An engine that cannot
+    start at all (no pyttsx3) is not restarted: espeak-ng speaks every reply.
     """
 
     def __init__(
@@ -236,12 +269,15 @@ class Pyttsx3Speaker:
         worker_target: Callable[[Connection, Connection, dict[str, Any]], None] = engine_worker,
         stream: TextIO | None = None,
         startup_timeout_s: float = 15.0,
+        fallback: bool = True,
     ) -> None:
         self.settings = settings or Settings()
         self.on_fault = on_fault
         self.startup_timeout_s = startup_timeout_s
         """a worker not ready this long after spawning counts as hung (a busy machine needs ~1 s)"""
         self.last_first_audio_s: float | None = None
+        self.last_spoken_by: SpokenBy = "printed"
+        """how the last reply's words went out"""
         self.on_playback: Callable[[Any, int], None] | None = None
         """called with (int16 samples, rate) as each reply starts playing (echo cancellation)"""
         self.worker_start_s: float | None = None
@@ -254,18 +290,26 @@ class Pyttsx3Speaker:
         self._config: dict[str, Any] = {"driver_name": driver_name, "output_device": output_device}
         self._target = worker_target
         self._stream = stream
+        self._espeak = (shutil.which("espeak-ng") or shutil.which("espeak")) if fallback else None
         self._ctx = multiprocessing.get_context("spawn")
         self._proc: Any = None
         self._cmd: Connection | None = None
         self._evt: Connection | None = None
         self._ready = False
+        self._starts = 0
         self._spawned_at = 0.0
-        self._restarted = False
-        self._failed = False
+        self._faults_in_a_row = 0
+        self._restart_at: float | None = None
+        """when the worker may be started again (None: it is running, or will never be)"""
+        self._engine_missing = False
+        self._closed = False
+        self._planned: SpokenBy | None = None
         self._announced = False
+        self._fallback_told = False
         self._speaking = False
         self._stop_requested = False
-        self._say_lock = threading.Lock()
+        self._scratch: str | None = None
+        self._say_lock = threading.RLock()
         self._send_lock = threading.Lock()
         self._start_worker()
 
@@ -276,44 +320,71 @@ class Pyttsx3Speaker:
 
     @property
     def speaking_enabled(self) -> bool:
-        """False once speech has been given up and replies are printed."""
-        return not self._failed
+        """False when the next reply would only be printed."""
+        return not self._closed and (self._espeak is not None or not self._engine_missing)
 
     def set_rate_factor(self, factor: float) -> None:
         """Speak at `factor` times settings.speech_rate_wpm (clamped) from the next reply on."""
         self._rate_factor = clamp_rate_factor(self.settings, factor)
 
+    def plan(self) -> SpokenBy:
+        """How the next reply will go out: the worker when it is ready (its first start is
+        waited for), else espeak-ng directly, else printed. The next say() keeps to it, unless
+        the worker fails in the middle of it (then the words are said again the other way)."""
+        with self._say_lock:
+            self._planned = self._choose()
+            return self._planned
+
     def say(self, text: str) -> None:
-        """Speak `text`; on an engine fault the words are printed instead. Never raises."""
-        if not text.strip():
-            return
+        """Speak `text`; on an engine fault another way (see the class). Never raises."""
         called = time.perf_counter()
         with self._say_lock:
+            if not text.strip():
+                self._planned = None
+                return
+            route, self._planned = self._planned or self._choose(), None
             self.last_first_audio_s = None
-            if self._failed:
-                self._print(text)
-                return
-            alive = self._proc is not None and self._proc.is_alive()
-            if not alive and not self._restart_or_give_up("the speech engine process had exited"):
-                self._print(text)
-                return
-            fault = self._speak(text, called)
-            if fault is None:
-                return
-            self._handle_fault(fault)
-            self._print(text)
+            if route == "worker":
+                fault = self._speak(text, called)
+                if fault is None:
+                    self._faults_in_a_row = 0
+                    self.last_spoken_by = "worker"
+                    return
+                self._worker_fault(fault)
+                if self._stop_requested:  # the person spoke over it: cut short, not said again
+                    self.last_spoken_by = "worker"
+                    return
+                route = "fallback" if self._espeak else "printed"
+            if route == "fallback":
+                fault = self._speak_fallback(text, called)
+                if fault is None:
+                    self.last_spoken_by = "fallback"
+                    if not self._fallback_told:
+                        self._fallback_told = True
+                        self._emit(f"Speech engine fault ({self.faults[-1] if self.faults else '?'}):"
+                                   " speaking with espeak-ng directly until it is back.")
+                    return
+                self.faults.append(f"espeak-ng: {fault}")
+                log.warning("speech fallback fault: %s", fault)
+            self.last_spoken_by = "printed"
+            self._announce()
+            self._emit(text)
 
     def stop(self) -> None:
         """Cut the current reply short (barge-in). Safe from another thread."""
         if not self._speaking:
             return
         self._stop_requested = True
-        self._send(("stop",))
+        self._send(("stop",))  # the fallback's player is watched for the request
 
     def close(self) -> None:
         """Ask the worker to quit, kill it if it will not."""
+        self._closed = True  # a closed speaker only prints
+        self._restart_at = None
         self._kill_worker(polite=True)
-        self._failed = True  # a closed speaker only prints
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def __enter__(self) -> Pyttsx3Speaker:
         return self
@@ -321,7 +392,64 @@ class Pyttsx3Speaker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- internals
+    # -- internals: choosing the way
+
+    def _choose(self) -> SpokenBy:
+        if self._closed:
+            return "printed"
+        if self._worker_ready():
+            return "worker"
+        return "fallback" if self._espeak is not None else "printed"
+
+    def _worker_ready(self) -> bool:
+        """Whether the worker can take the next reply; starts it again when it is due."""
+        if self._proc is None:
+            if self._restart_at is None or time.perf_counter() < self._restart_at:
+                return False
+            log.warning("speech engine: restarting it")
+            self._start_worker()
+        if not self._ready:
+            # Its first start is waited for (the greeting); a restart is not: until it is
+            # ready the fallback speaks.
+            fault = self._await_ready(wait=self._starts == 1)
+            if fault == "starting":
+                return False
+            if fault is not None:
+                self._worker_fault(fault)
+                return False
+        if not self._proc.is_alive():  # killed at a quiet moment
+            self._proc.join(0.5)
+            self._worker_fault(f"the speech engine process had exited (exit code"
+                               f" {self._proc.exitcode})")
+            return False
+        return True
+
+    def _worker_fault(self, reason: str) -> None:
+        """Kill the worker; start it again at once, or after a growing wait."""
+        self.faults.append(reason)
+        log.warning("speech engine fault: %s", reason)
+        self._kill_worker()
+        if self._engine_missing or self._closed:
+            self._restart_at = None
+            return
+        wait = _RESTART_BACKOFF_S[min(self._faults_in_a_row, len(_RESTART_BACKOFF_S) - 1)]
+        self._faults_in_a_row += 1
+        self._restart_at = time.perf_counter() + wait
+        if wait == 0:
+            self._start_worker()  # in the background: ready for a later reply
+
+    def _announce(self) -> None:
+        if self._announced:
+            return
+        self._announced = True
+        reason = self.faults[0] if self.faults else "the speaker is closed"
+        if len(self.faults) > 1 and self.faults[-1] != reason:
+            reason += f"; {self.faults[-1]}"
+        self._emit(f"Speech output failed ({reason}): showing the words instead.")
+        if self.on_fault is not None:
+            self.on_fault(reason)
+
+    # -- internals: the worker
 
     def _start_worker(self) -> None:
         cmd_recv, cmd_send = self._ctx.Pipe(duplex=False)
@@ -333,6 +461,8 @@ class Pyttsx3Speaker:
             daemon=True,
         )
         self._spawned_at = time.perf_counter()
+        self._restart_at = None
+        self._starts += 1
         proc.start()
         # Our copies of the child's ends must go, or a dead child never reads as EOF.
         cmd_recv.close()
@@ -353,18 +483,7 @@ class Pyttsx3Speaker:
             if conn is not None:
                 conn.close()
         self._cmd = self._evt = None
-
-    def _restart_or_give_up(self, reason: str) -> bool:
-        """Restart the worker once per speaker; after that, speech is given up."""
-        self._kill_worker()
-        if self._restarted:
-            self._failed = True
-            self._handle_fault(reason)
-            return False
-        log.warning("speech engine: %s; restarting it", reason)
-        self._restarted = True
-        self._start_worker()
-        return True
+        self._ready = False
 
     def _send(self, msg: tuple[Any, ...]) -> bool:
         with self._send_lock:
@@ -384,9 +503,9 @@ class Pyttsx3Speaker:
             return "the speech engine is not running"
         while True:
             left = deadline - time.perf_counter()
-            if left <= 0:
+            ready = wait([evt, proc.sentinel], timeout=max(left, 0.0))
+            if not ready and left <= 0:
                 return "hung"
-            ready = wait([evt, proc.sentinel], timeout=left)
             if evt in ready:
                 try:
                     msg: tuple[Any, ...] = evt.recv()
@@ -401,17 +520,21 @@ class Pyttsx3Speaker:
                 proc.join(0.5)
                 return f"the speech engine process died (exit code {proc.exitcode})"
 
-    def _await_ready(self) -> str | None:
+    def _await_ready(self, wait: bool = True) -> str | None:
+        """None once the worker is ready; a fault; or "starting" (not ready yet, not waited)."""
         if self._ready:
             return None
         limit = self.startup_timeout_s
-        msg = self._next_event(self._spawned_at + limit)
+        hung_at = self._spawned_at + limit
+        msg = self._next_event(hung_at if wait else time.perf_counter())
         if msg == "hung":
+            if time.perf_counter() < hung_at:
+                return "starting"
             return f"the speech engine did not start within {limit:g} s"
         if isinstance(msg, str):
             return msg
         if msg[0] == "init_error":
-            self._failed = True  # a missing engine will not appear on a restart
+            self._engine_missing = True  # a missing engine will not appear on a restart
             return f"the speech engine cannot start: {msg[1]}"
         if msg[0] != "ready":
             return f"the speech engine sent {msg[0]!r} before it was ready"
@@ -421,7 +544,7 @@ class Pyttsx3Speaker:
         return None
 
     def _speak(self, text: str, called: float) -> str | None:
-        """Speak once; the fault description, or None when it went well."""
+        """Speak once through the worker; the fault description, or None when it went well."""
         fault = self._await_ready()
         if fault is not None:
             return fault
@@ -455,27 +578,78 @@ class Pyttsx3Speaker:
         finally:
             self._speaking = False
 
-    def _handle_fault(self, reason: str) -> None:
-        self.faults.append(reason)
-        log.warning("speech output fault: %s", reason)
-        if not self._failed:
-            self._kill_worker()
-            if self._restarted:
-                self._failed = True
-            else:
-                # Restart now, in the background, so the next reply may be spoken again.
-                self._restarted = True
-                self._start_worker()
-        else:
-            self._kill_worker()
-        if not self._announced:
-            self._announced = True
-            self._emit(f"Speech output failed ({reason}): showing the words instead.")
-            if self.on_fault is not None:
-                self.on_fault(reason)
+    # -- internals: the fallback
 
-    def _print(self, text: str) -> None:
-        self._emit(text)
+    def _speak_fallback(self, text: str, called: float) -> str | None:
+        """Speak once with espeak-ng called directly: synthesized to a WAV in memory, played
+        by a small player process on the same device. The fault, or None when it went well."""
+        import numpy as np
+
+        from voice_skill.errors import AudioError
+        from voice_skill.hearing.audio import decode_wav_native
+
+        assert self._espeak is not None
+        rate = self.rate_wpm
+        limit = self.settings.tts_timeout_s
+        self._stop_requested = False
+        self._speaking = True
+        try:
+            if self._scratch is None:
+                self._scratch = _scratch_dir()
+            wav = os.path.join(self._scratch, "reply.wav")
+            raw = os.path.join(self._scratch, "reply.s16")
+            args = [self._espeak, "-w", wav, "-s", str(rate),
+                    "-a", str(round(100 * self.settings.volume))]
+            if self.settings.voice:
+                args += ["-v", self.settings.voice]
+            done = subprocess.run([*args, "--", text], capture_output=True, timeout=limit,
+                                  check=False, start_new_session=True)
+            if done.returncode != 0:
+                return f"failed ({done.returncode}): {done.stderr.decode(errors='replace').strip()}"
+            with open(wav, "rb") as fh:
+                samples, rate_hz = decode_wav_native(fh.read(), "synthesized speech")
+            audio = np.ascontiguousarray(samples[:, 0], dtype=np.int16)
+            audio.tofile(raw)
+            if self._stop_requested:
+                return None
+            device = json.dumps(self._config.get("output_device"))
+            with subprocess.Popen(
+                    [sys.executable, "-c", _PLAYER, device, str(rate_hz), str(_FALLBACK_LATENCY_S),
+                     raw],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    start_new_session=True,  # Ctrl-C and a hang-up are the session's to answer
+            ) as player:
+                return self._watch_player(player, audio, rate_hz, limit, called)
+        except (OSError, subprocess.SubprocessError, AudioError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            self._speaking = False
+
+    def _watch_player(self, player: subprocess.Popen[bytes], audio: Any, rate_hz: int,
+                      limit: float, called: float) -> str | None:
+        """Wait for the fallback's player to end (or kill it on a stop or a hang)."""
+        # its start-up (a second or two on a busy machine), then the speech, with slack
+        budget = limit + 2.0 * len(audio) / rate_hz + 3.0
+        deadline = time.perf_counter() + budget
+        started = False
+        while player.poll() is None or not started:
+            if self._stop_requested or time.perf_counter() > deadline:
+                player.kill()
+                player.wait()
+                return None if self._stop_requested else f"hung (still playing after {budget:.0f} s)"
+            if started:
+                time.sleep(0.02)
+            elif player.stdout is not None and select.select([player.stdout], [], [], 0.02)[0]:
+                started = True  # or ended before it could start
+                if player.stdout.readline().strip() == b"started":
+                    self.last_first_audio_s = time.perf_counter() - called
+                    if self.on_playback is not None:  # echo cancellation: what plays now
+                        self.on_playback(audio, rate_hz)
+        if player.returncode != 0:
+            err = (player.stderr.read() if player.stderr else b"").decode(errors="replace")
+            last = err.strip().splitlines()[-1] if err.strip() else f"exit {player.returncode}"
+            return f"could not play ({last})"
+        return None
 
     def _emit(self, line: str) -> None:
         write_line(line, self._stream or sys.stdout)  # never raises: the session goes on
@@ -495,8 +669,14 @@ class WavSpeaker:
         """(text, path) of every reply written, in order"""
         self.faults: list[str] = []
         self.last_first_audio_s: float | None = None
+        self.last_spoken_by: SpokenBy = "printed"
+        """written to a file, heard by nobody"""
         self._rate_factor = 1.0
         self._espeak = shutil.which("espeak-ng") or shutil.which("espeak")
+
+    def plan(self) -> SpokenBy:
+        """Nothing is heard: the words are in a file."""
+        return "printed"
 
     def say(self, text: str) -> None:
         """Synthesize `text` into the next numbered WAV file (a fault is logged, not raised)."""
@@ -550,6 +730,11 @@ class ConsoleSpeaker:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
         self.last_first_audio_s: float | None = None
+        self.last_spoken_by: SpokenBy = "printed"
+
+    def plan(self) -> SpokenBy:
+        """Printed."""
+        return "printed"
 
     def say(self, text: str) -> None:
         """Print `text` as one line."""
@@ -572,6 +757,11 @@ class NullSpeaker:
     def __init__(self) -> None:
         self.said: list[str] = []
         self.last_first_audio_s: float | None = None
+        self.last_spoken_by: SpokenBy = "printed"
+
+    def plan(self) -> SpokenBy:
+        """Not heard (a replay)."""
+        return "printed"
 
     def say(self, text: str) -> None:
         """Remember `text`."""

@@ -57,36 +57,53 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         add(f"intent accuracy, {noise}, bundled engine", pct, f">= {limit:g} %",
             None if pct is None else pct >= limit,
             "" if pct is None or pct >= limit else f"{limit - pct:.1f} points short",
-            "" if pct is None or pct >= limit else why_acc)
+            "no clip was decoded at this noise level" if pct is None
+            else "" if pct >= limit else why_acc)
     speed = _get(b, "machine", "speed", "summary")
-    if speed:
+    latency = "turn latency beyond the endpointing silence, median"
+    if speed and speed["beyond_endpointing_s"]["median"] is not None:
         med = speed["beyond_endpointing_s"]["median"]
         parts = {k: speed[k]["median"] or 0.0 for k in ("recognize_s", "dialogue_s",
                                                         "tts_first_audio_s")}
         top = max(parts, key=lambda k: parts[k])
-        add("turn latency beyond the endpointing silence, median", med, "< 0.300 s",
+        add(latency, med, "< 0.300 s",
             med < 0.3, "" if med < 0.3 else f"{1000 * (med - 0.3):.0f} ms over",
             f"largest part: {top.removesuffix('_s').replace('_', ' ')} "
             f"({1000 * parts[top]:.0f} ms median)")
+    else:
+        add(latency, None, "< 0.300 s", None, "", _unmeasured(b, "speed"))
     start = _get(b, "machine", "startup", "summary")
+    startup = "start-up to the first spoken word, median"
     if start and start["first_word_s"]["median"] is not None:
         med = start["first_word_s"]["median"]
         phases = {k: start[k]["median"] or 0.0 for k in (
             "interpreter_s", "imports_s", "dialog_s", "model_load_s", "greeting_first_audio_s")}
         top = max(phases, key=lambda k: phases[k])
-        add("start-up to the first spoken word, median", med, "< 2 s", med < 2.0,
+        add(startup, med, "< 2 s", med < 2.0,
             "" if med < 2.0 else f"{med - 2.0:.2f} s over",
             f"largest phase: {top.removesuffix('_s').replace('_', ' ')} ({phases[top]:.2f} s)")
+    else:
+        add(startup, None, "< 2 s", None, "", _unmeasured(
+            b, "startup", "" if not start else "no start-up run spoke its greeting"))
     session = _get(b, "machine", "session")
     worker = _get(b, "machine", "startup", "summary", "tts_worker_peak_mb", "max")
+    memory = "peak memory of a full session, bundled engine (skill + speech worker)"
     if session and session.get("peak_mb") is not None:
         total = session["peak_mb"] + (worker or 0.0)
-        add("peak memory of a full session, bundled engine (skill + speech worker)",
-            round(total, 1), "< 200 MB", total < 200,
+        add(memory, round(total, 1), "< 200 MB", total < 200,
             "" if total < 200 else f"{total - 200:.0f} MB over",
             f"skill process {session['peak_mb']:.0f} MB + speech worker {worker or 0:.0f} MB "
             "(resident peaks added: shared library pages counted twice)")
+    else:
+        add(memory, None, "< 200 MB", None, "", _unmeasured(b, "session"))
     return out
+
+
+def _unmeasured(engine: dict[str, Any], kind: str, why: str = "") -> str:
+    """Why a target has no number: the worker's own error, else `why`. A target is never left
+    out of the report: a missing line read as a target met (issue 23)."""
+    error = _get(engine, "machine", kind, "error")
+    return error or why or f"the {kind} worker gave no figures"
 
 
 def _f(x: Any, unit: str = "", digits: int = 3) -> str:
@@ -134,9 +151,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     L += ["## Targets", "", "| target | measured | limit | verdict | why |",
           "|---|---|---|---|---|"]
     for t in report["targets"]:
-        verdict = ("not measured" if t["met"] is None else "met" if t["met"]
-                   else f"**missed** by {t['by']}")
-        L.append(f"| {t['target']} | {t['value']} | {t['limit']} | {verdict} | {t['why']} |")
+        if t["met"] is None:  # the reason is the verdict: what kept it from being measured
+            verdict, why = f"not measured: {t['why'] or 'no figures'}", ""
+        else:
+            verdict = "met" if t["met"] else f"**missed** by {t['by']}"
+            why = t["why"]
+        value = "-" if t["value"] is None else t["value"]
+        L.append(f"| {t['target']} | {value} | {t['limit']} | {verdict} | {why} |")
     L.append("")
     engines = report["engines"]
     for engine, e in engines.items():

@@ -61,8 +61,12 @@ def run_worker(kind: str, engine: str, settings: Settings, plan: Plan,
     t_spawn = time.time()
     env["VOICE_SKILL_BENCH_SPAWNED"] = repr(t_spawn)
     load_before = os.getloadavg()[0]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900,
-                          check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"worker {kind} took over 900 s (a loaded machine?)",
+                "load_before": round(load_before, 2)}
     load = {"load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
             "worker_wall_s": round(time.time() - t_spawn, 1)}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -249,9 +253,12 @@ def _work_startup(engine: str, settings: Settings, plan: Plan) -> dict[str, Any]
     runs: list[dict[str, Any]] = []
     for _ in range(plan.startup_runs):
         env = dict(os.environ, VOICE_SKILL_BENCH_SPAWNED=repr(time.time()))
-        proc = subprocess.run([sys.executable, "-m", "voice_skill.dev.bench.startup", settings_json(settings),
-                               engine], capture_output=True, text=True, env=env, timeout=300,
-                              check=False)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "voice_skill.dev.bench.startup",
+                                   settings_json(settings), engine], capture_output=True,
+                                  text=True, env=env, timeout=300, check=False)
+        except subprocess.TimeoutExpired:  # named in the report, never a crash of the bench
+            return {"error": "a start-up run took over 300 s (a loaded machine?)"}
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
