@@ -124,6 +124,7 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
     from voice_skill.hearing.audio import AudioSource
     from voice_skill.hearing.echo import cancel_echo
     from voice_skill.hearing.endpointing import Endpointer
+    from voice_skill.hearing.front_end import cleaned
     from voice_skill.hearing.recognizers import guiding_recognizer
     from voice_skill.hearing.turns import TurnJudge
     from voice_skill.hearing.voice_input import AudioListener
@@ -143,6 +144,7 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
         except AudioError as exc:  # without echo cancellation it would hear itself
             announce(f"{exc}. I will not listen while I speak.")
             barge_in = False
+    source = cleaned(source, settings)  # after the echo canceller: it needs the sound as played
     judge = TurnJudge(recognizer, IntentMatcher(dialog, settings.emergency_number), settings)
     return AudioListener(source, Endpointer(settings), recognizer, settings.no_input_timeout_s,
                          announce, fallback=typed if interactive else None, judge=judge,

@@ -19,6 +19,7 @@ from voice_skill.errors import AudioError
 from voice_skill.events import Utterance
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, silence
 from voice_skill.hearing.endpointing import START_WINDOW_S, Endpointer, Segment
+from voice_skill.hearing.front_end import cleaned
 from voice_skill.hearing.listening import Heard, Listener
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.settings import Settings
@@ -137,9 +138,11 @@ class AudioListener:
         # Whatever the engine's certainty, an answer heard through loud noise is not sure: so a
         # misheard answer in a noisy room is confirmed, not trusted.
         sure = sound_factor(speech_to_noise_db(segment.audio))
+        utterance = dataclasses.replace(utterance, confidence=utterance.confidence * sure)
+        if not continues and not self._still_heard_without_question(utterance, segment.audio, turn):
+            utterance = dataclasses.replace(utterance, text="", confidence=0.0)  # asked again
         # decode_s is the time spent after the end was decided (a reused decode costs none)
-        utterance = dataclasses.replace(utterance, confidence=utterance.confidence * sure,
-                                        decode_s=time.perf_counter() - t0)
+        utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
         return Heard(utterance, ended_at=segment.ended_at, over_speech=over_speech,
                      continues=continues)
 
@@ -151,6 +154,26 @@ class AudioListener:
             say()
             return None
         return hear_over(self, state, phrases, hint, say, stop, acts_on)
+
+    def _still_heard_without_question(self, u: Utterance, audio: np.ndarray, turn: _Turn) -> bool:
+        """Whether an unsure one-word yes or no is heard as the same answer without the
+        question. The question ("... say yes or no") makes a recognizer expect its answers: in
+        a noisy room a real "go" was heard as "no" a quarter of the time; without the question
+        it is heard as "go", "good" or nothing. A real answer is heard again as itself (or,
+        if not, is asked again: that costs a re-ask, never a yes made a no)."""
+        if (self.judge is None or turn.phrases is None or not turn.hint or not u.text
+                or u.confidence >= self.endpointer.settings.low_confidence):
+            return True
+        matcher = self.judge.matcher
+        meant = matcher.match(u.text, turn.state).name
+        if meant not in ("yes", "no") or len(matcher.tokens(u.text)) != 1:
+            return True
+        alone = self.recognizer.recognize(audio, turn.phrases, "")
+        same = matcher.match(alone.text, turn.state).name == meant
+        if not same:
+            log.info("unsure %r (%.2f) heard as %r without the question: asked again", u.text,
+                     u.confidence, alone.text)
+        return same
 
     def _decode(self, audio: np.ndarray, turn: _Turn) -> Utterance:
         """One turn's speech as text: the turn judge's decode at its last pause if it still holds."""
@@ -327,7 +350,7 @@ def hear_recording(audio: np.ndarray, settings: Settings, recognizer: Recognizer
     phrases (None: free dictation)."""
     if after is None:
         after = silence(max(settings.end_silence_s, settings.patient_end_silence_s) + 0.3)
-    source = WavSource(np.concatenate([audio, after]), settings)
+    source = cleaned(WavSource(np.concatenate([audio, after]), settings), settings)
     listener = AudioListener(source, endpointer or Endpointer(settings), recognizer, math.inf,
                              announce=lambda _: None, judge=judge if phrases is not None else None)
     return listener.listen(state, phrases, None, hint)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 import time
@@ -26,6 +27,8 @@ import yaml
 from voice_skill.errors import ModelError
 from voice_skill.events import Utterance
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, pcm_bytes
+
+log = logging.getLogger(__name__)
 
 N_FFT, HOP, N_MELS = 400, 160, 80
 """Whisper's front end: 25 ms windows every 10 ms, 80 mel bands"""
@@ -274,6 +277,17 @@ def repeats_prompt(text: str, prompt: str) -> bool:
     return sum(p in known for p in pairs) > len(pairs) // 2
 
 
+SAME_ANSWER = ({"yes", "yeah", "yep", "yup"}, {"no", "nope", "nah"})
+"""one-word answers a decode held to the state's phrases may not make of another single word"""
+
+
+def _one_word_answer(text: str, phrases: Sequence[str] | None) -> bool:
+    """Whether the text is a lone word of SAME_ANSWER that is one of the state's phrases."""
+    words = text.split()
+    return (len(words) == 1 and any(words[0] in group for group in SAME_ANSWER)
+            and (phrases is None or words[0] in phrases))
+
+
 class WhisperRecognizer:
     """Whisper tiny.en: what was said in free text, or "" for noise and guesses.
 
@@ -399,6 +413,12 @@ class WhisperRecognizer:
             held, logprob = self._held(features, self._prompt(hint), phrases)
             if not (held and logprob > HELD_LOGPROB):
                 held, logprob = self._held_alone(features, self._prompt(hint), phrases, text)
+            if held and len(text.split()) == 1 and _one_word_answer(held, None):
+                # one clear other word ("go", "so", "good", "wow") held onto "no", "cat" onto
+                # "yes": a yes or no is not made of another word. (Longer text may be: a real
+                # "no" was heard as "you know")
+                log.info("%r held onto %r: not taken", text, held)
+                held = ""
             if held and logprob > HELD_LOGPROB:
                 text, confidence = held, min(confidence or HELD_CONFIDENCE, HELD_CONFIDENCE)
         return Utterance(text=text, confidence=confidence,
