@@ -44,3 +44,22 @@ def test_doubt_anywhere_in_an_answer_never_passes_a_red_flag_as_no(
 def test_a_pain_score_is_read_from_digits_and_words() -> None:
     assert MATCHER.match("8.", "pain_start").value == 8
     assert MATCHER.match("about a seven", "pain_start").value == 7
+
+
+@pytest.mark.parametrize("text,state,name", [
+    ("okay", "can_move", "yes"), ("ok", "can_move", "yes"), ("ready", "rf_bladder", "no_match"),
+    ("ready", "onset", "no_match"), ("done", "ice_ask", "no_match"),
+    ("next", "can_move", "no_match")])
+def test_only_an_agreeing_ready_word_answers_a_yes_or_no_question(
+        text: str, state: str, name: str) -> None:
+    """"okay" to "can you move?" agrees; "ready" to "did it start in the last three days?" says
+    nothing about when (it took the session to ice before)."""
+    assert MATCHER.match(text, state).name == name
+
+
+@pytest.mark.parametrize("text,name", [
+    ("yesterday", "yes"), ("about a week ago", "no"), ("last night when i bent over", "yes"),
+    ("it started on monday", "no_match"), ("the weather is nice today", "no_match")])
+def test_a_time_answers_the_onset_question_only_when_it_says_when_it_started(
+        text: str, name: str) -> None:
+    assert MATCHER.match(text, "onset").name == name

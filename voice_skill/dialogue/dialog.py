@@ -222,6 +222,10 @@ class Language:
     """the score of a pain word after a negation ("not too bad", "not terrible")"""
     pain_corrections: tuple[str, ...] = ()
     """between two scores, these make the later one the answer ("five, no, four")"""
+    onset_words: tuple[str, ...] = ()
+    """words that make a time in a longer answer the time something started ("it started")"""
+    agreeing: tuple[str, ...] = ()
+    """`ready` phrases that also agree to a yes-or-no question ("okay"; never "done")"""
     days_ago: Mapping[str, float] = field(default_factory=dict)
     """named times, in days before now ("yesterday": 1, "last week": 7)"""
     day_units: Mapping[str, float] = field(default_factory=dict)
@@ -731,7 +735,7 @@ def _load_language(r: _Reader | None) -> Language:
         return Language()
     r.only({"fillers", "lead_ins", "contractions", "numbers", "number_words", "pain_words",
             "scale_words", "pain_phrases", "pain_negated", "days_ago", "day_units",
-            "vague_counts", "vague_times", "pain_corrections"})
+            "vague_counts", "vague_times", "pain_corrections", "agreeing", "onset_words"})
 
     def words(key: str) -> tuple[str, ...]:
         value = r.data.get(key, [])
@@ -767,6 +771,8 @@ def _load_language(r: _Reader | None) -> Language:
         pain_phrases=pain_phrases,
         pain_negated=r.whole("pain_negated", None, 0, 10),
         pain_corrections=words("pain_corrections"),
+        agreeing=words("agreeing"),
+        onset_words=words("onset_words"),
         days_ago=MappingProxyType({k: float(v) for k, v in table("days_ago", int | float).items()}),
         day_units=MappingProxyType({k: float(v)
                                     for k, v in table("day_units", int | float).items()}),

@@ -19,6 +19,8 @@ SAFETY_INTENTS = ("emergency", "help")
 """Heard first, whatever else the sentence holds."""
 CALL_MADE = "called"
 """the emergency state's answer: the call is made ("I called them", "they are on their way")"""
+SHORT_TIME_ANSWER = 4
+"""words in an answer that is taken as a time all by itself ("about two days ago")"""
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
 
@@ -114,7 +116,8 @@ class IntentMatcher:
         if "cannot" in answers:
             return found("cannot")  # "I'm frozen, I can't budge": never taken as a weak "yes"
         if "yes" in own and "ready" not in own and "yes" not in answers and any(
-                h.intent == "ready" for h in self._hits(words)):
+                h.intent == "ready" and " ".join(words[h.start:h.start + h.length])
+                in self.dialog.language.agreeing for h in self._hits(words)):
             return found("yes")  # "ok" to a yes-or-no question agrees
         if answers:
             if "yes" in answers and "no" in answers:
@@ -185,6 +188,9 @@ class IntentMatcher:
         days = None if within is None else self.when.days(words)
         if within is None or days is None:
             return None
+        if len(words) > SHORT_TIME_ANSWER and not any(
+                _contains(words, tuple(o.split())) for o in self.dialog.language.onset_words):
+            return None  # a time said in passing: "the weather is nice today"
         placed = "yes" if days[1] <= within else "no" if days[0] > within else None
         said = {h.intent for h in hits if h.intent in ("yes", "no")
                 and words[h.start] in self.dialog.meaning.answer_words}  # not "it is"
@@ -305,3 +311,8 @@ def _most_said(scores: list[int]) -> int | None:
         return max(scores)
     best = max(set(scores), key=scores.count)
     return best if scores.count(best) * 2 > len(scores) else None
+
+
+def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
+    return any(tuple(words[i:i + len(phrase)]) == phrase
+               for i in range(len(words) - len(phrase) + 1))
