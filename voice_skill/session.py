@@ -115,7 +115,7 @@ class Session:
                         else "interrupted" if isinstance(why, KeyboardInterrupt) else "end"))
                     self._render(self.manager.handle(Intent("stop", text="")))
             finally:
-                # the notify command's own limit, plus a moment for it to be stopped
+                # hooks still running get a short grace (notify.END_GRACE_S), then are stopped
                 for n in self.notifier.wait(self.settings.notify_timeout_s + 2.0):
                     self.log(n)
         assert self.manager.outcome is not None
