@@ -63,3 +63,11 @@ def test_only_an_agreeing_ready_word_answers_a_yes_or_no_question(
 def test_a_time_answers_the_onset_question_only_when_it_says_when_it_started(
         text: str, name: str) -> None:
     assert MATCHER.match(text, "onset").name == name
+
+
+@pytest.mark.parametrize("text,name", [
+    ("just today", "no"), ("no it only started today", "no"),
+    ("the weather is nice today", "no_match")])
+def test_a_time_said_in_passing_denies_no_two_weeks_of_spasms(text: str, name: str) -> None:
+    """On a red flag too: "today" in a remark about the weather passed the flag as a no."""
+    assert MATCHER.match(text, "rf_duration").name == name

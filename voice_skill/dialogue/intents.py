@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from voice_skill.dialogue.calls import CallReader
 from voice_skill.dialogue.dialog import Dialog
 from voice_skill.dialogue.meaning import MeaningReader
-from voice_skill.dialogue.when import TimeReader
+from voice_skill.dialogue.when import TimeReader, in_passing
 from voice_skill.events import Intent
 from voice_skill.settings import Settings
 
@@ -19,8 +19,6 @@ SAFETY_INTENTS = ("emergency", "help")
 """Heard first, whatever else the sentence holds."""
 CALL_MADE = "called"
 """the emergency state's answer: the call is made ("I called them", "they are on their way")"""
-SHORT_TIME_ANSWER = 4
-"""words in an answer that is taken as a time all by itself ("about two days ago")"""
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
 
@@ -188,9 +186,8 @@ class IntentMatcher:
         days = None if within is None else self.when.days(words)
         if within is None or days is None:
             return None
-        if len(words) > SHORT_TIME_ANSWER and not any(
-                _contains(words, tuple(o.split())) for o in self.dialog.language.onset_words):
-            return None  # a time said in passing: "the weather is nice today"
+        if in_passing(words, self.dialog.language):
+            return None  # "the weather is nice today" says nothing of when it started
         placed = "yes" if days[1] <= within else "no" if days[0] > within else None
         said = {h.intent for h in hits if h.intent in ("yes", "no")
                 and words[h.start] in self.dialog.meaning.answer_words}  # not "it is"
@@ -311,8 +308,3 @@ def _most_said(scores: list[int]) -> int | None:
         return max(scores)
     best = max(set(scores), key=scores.count)
     return best if scores.count(best) * 2 > len(scores) else None
-
-
-def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
-    return any(tuple(words[i:i + len(phrase)]) == phrase
-               for i in range(len(words) - len(phrase) + 1))

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from voice_skill.dialogue.dialog import Dialog, RedFlag
+from voice_skill.dialogue.when import in_passing
 
 LOSS_REACH = 3
 """how many words after a negation an ability may be and still be what it denies"""
@@ -93,6 +94,7 @@ class MeaningReader:
         """`tokens`: the words as matched (fillers dropped); `words`: every word said, hedges
         such as "well" and "hmm" too (default: `tokens`)."""
         m = dialog.meaning
+        self._language = dialog.language
         self._tokens = tokens
         self._words = words or tokens
         self._hedges = _phrases(m.hedges, self._words)
@@ -229,6 +231,9 @@ class MeaningReader:
     def _read_clause(self, said_words: list[str], current: str, reading: Reading) -> None:
         own = next(f for f in self.flags if f.state == current)
         denials = _spans(said_words, own.denials)
+        if in_passing(said_words, self._language):  # "the weather is nice today": no denial
+            denials = [(a, b) for a, b in denials
+                       if b - a > 1 or said_words[a] not in self._language.days_ago]
         # the longest phrase wins: "I fell asleep" is no fall, "lower back" no upper back
         held = {i for a, b in denials if b - a > 1 for i in range(a, b)}
         words = ["_" if i in held else w for i, w in enumerate(said_words)]

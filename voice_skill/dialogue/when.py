@@ -13,6 +13,15 @@ from voice_skill.dialogue.dialog import Language
 
 Days = tuple[float, float]
 """how long ago, in days, as a range (low, high): "a few days" is (2, 5)"""
+SHORT_TIME_ANSWER = 4
+"""words in an answer that is taken as a time all by itself ("about two days ago")"""
+
+
+def in_passing(words: list[str], lang: Language) -> bool:
+    """Whether a time in these words is said in passing ("the weather is nice today"), not as
+    when something started: a longer answer with no word of starting (`onset_words`)."""
+    return len(words) > SHORT_TIME_ANSWER and not any(
+        _at(words, tuple(o.split())) for o in lang.onset_words)
 
 
 class TimeReader:

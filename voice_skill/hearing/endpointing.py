@@ -110,22 +110,29 @@ class _MicroVad:
         for i in range(0, len(data), MICRO_STEP_N):  # every frame, so it has heard the lead-in
             self._prob = self._micro.process_10ms(data[i: i + MICRO_STEP_N].tobytes())
 
-    def voiced(self, frame: np.ndarray, started: bool) -> bool:
+    def _step(self, frame: np.ndarray, started: bool) -> tuple[bool, bool]:
+        """The detector hears the frame; webrtcvad's verdict, and whether the frame is loud:
+        MICRO_LOUD_DB over the lead-in's floor (fixed at the start from its quietest)."""
         data = np.ascontiguousarray(frame)
         self._hear(data)
         voiced = self._webrtc.voiced(frame, started)
         power = float(np.mean(np.square(data, dtype=np.float64)))
         if not started:
             self._powers.append(power)
-            self._quiet_s = 0.0
-            return voiced
+            return voiced, False
         if self._floor is None:
             self._floor = float(np.percentile(self._powers, 20)) if self._powers else 0.0
+        return voiced, power > self._floor * 10 ** (MICRO_LOUD_DB / 10)
+
+    def voiced(self, frame: np.ndarray, started: bool) -> bool:
+        voiced, loud = self._step(frame, started)
+        if not started:
+            self._quiet_s = 0.0
+            return voiced
         if self._prob >= self.threshold:
             self._quiet_s = 0.0
         elif self._prob >= 0:  # before its first answer it cannot tell
             self._quiet_s += self._frame_s
-        loud = power > self._floor * 10 ** (MICRO_LOUD_DB / 10)
         return voiced and (self._quiet_s < self.veto_s or loud)
 
 
@@ -153,16 +160,10 @@ class _SileroVeto(_MicroVad):
         self._speaking = self._prob >= (SILERO_OFF if self._speaking else SILERO_ON)
 
     def voiced(self, frame: np.ndarray, started: bool) -> bool:
-        data = np.ascontiguousarray(frame)
-        self._hear(data)
-        voiced = self._webrtc.voiced(frame, started)
-        power = float(np.mean(np.square(data, dtype=np.float64)))
+        voiced, loud = self._step(frame, started)
         if not started:
-            self._powers.append(power)
             return voiced
-        if self._floor is None:
-            self._floor = float(np.percentile(self._powers, 20)) if self._powers else 0.0
-        loud = voiced and power > self._floor * 10 ** (MICRO_LOUD_DB / 10)
+        loud = voiced and loud
         self._heard = self._heard or self._speaking
         if self._heard:
             return self._speaking or loud
