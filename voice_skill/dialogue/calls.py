@@ -13,10 +13,11 @@ only the mechanism.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from voice_skill.dialogue.dialog import Dialog
+from voice_skill.dialogue.meaning import Phrase, read_phrases
 
 MAX_BETWEEN = 3
 """small words between the verb and whom it calls: "call me an ambulance" has two"""
@@ -25,9 +26,6 @@ UNMADE_REACH = 3
 BARE_MIN_DIGITS = 3
 """an emergency number said with no verb is a call from this many digits: "one five" or
 "one one" are too easily a garbled pain score"""
-
-Phrase = tuple[str, ...]
-
 
 @dataclass(frozen=True)
 class Call:
@@ -38,11 +36,6 @@ class Call:
     start: int
     end: int
     """the words it spans"""
-
-
-def _phrases(items: Iterable[str], tokens: Callable[[str], list[str]]) -> tuple[Phrase, ...]:
-    """Phrases as the matcher reads words, longest first."""
-    return tuple(sorted({tuple(tokens(p)) for p in items if tokens(p)}, key=len, reverse=True))
 
 
 def _at(words: list[str], i: int, phrases: tuple[Phrase, ...]) -> int:
@@ -56,11 +49,11 @@ class CallReader:
     def __init__(self, dialog: Dialog, tokens: Callable[[str], list[str]],
                  emergency_number: str) -> None:
         c = dialog.calls
-        self._verbs = _phrases(c.verbs, tokens)
-        self._made = _phrases(c.made, tokens)
-        self._between = _phrases(c.between, tokens)
-        self._services = _phrases(c.services, tokens)
-        self._unmade = _phrases(c.unmade, tokens)
+        self._verbs = read_phrases(c.verbs, tokens)
+        self._made = read_phrases(c.made, tokens)
+        self._between = read_phrases(c.between, tokens)
+        self._services = read_phrases(c.services, tokens)
+        self._unmade = read_phrases(c.unmade, tokens)
         self.own = emergency_number
         self.numbers = frozenset((emergency_number, *c.numbers))
         self._digits = {w: str(i) for i, w in enumerate(dialog.language.numbers)}

@@ -51,9 +51,9 @@ class Reading:
         self.why.append(f"{flag} {'stated' if stated else 'denied'} ({how}): '{' '.join(words)}'")
 
 
-def _phrases(items: Iterable[str], tokens: Callable[[str], list[str]]) -> tuple[Phrase, ...]:
+def read_phrases(items: Iterable[str], tokens: Callable[[str], list[str]]) -> tuple[Phrase, ...]:
     """Phrases as the matcher reads words (contractions expanded, fillers dropped), longest
-    first."""
+    first (shared with the call reader)."""
     return tuple(sorted({tuple(tokens(p)) for p in items if tokens(p)}, key=len, reverse=True))
 
 
@@ -80,7 +80,7 @@ class _Flag:
     @classmethod
     def of(cls, state: str, rf: RedFlag, tokens: Callable[[str], list[str]]) -> _Flag:
         def p(items: Iterable[str]) -> tuple[Phrase, ...]:
-            return _phrases(items, tokens)
+            return read_phrases(items, tokens)
         return cls(state, p(rf.about), p(rf.signs), p(rf.tells), p(rf.denials),
                    p(rf.alone if rf.alone is not None else rf.signs), p(rf.effects),
                    p(rf.excuses))
@@ -97,23 +97,23 @@ class MeaningReader:
         self._language = dialog.language
         self._tokens = tokens
         self._words = words or tokens
-        self._hedges = _phrases(m.hedges, self._words)
-        self._comparisons = _phrases(m.comparisons, tokens)
-        self._affirmations = _phrases(m.affirmations, tokens)
-        self._feelings = _phrases(m.feelings, tokens)
-        self._others = _phrases(m.others, tokens)
-        self._not_me = _phrases(m.not_me, tokens)
-        self._negations = _phrases(m.negations, tokens)
-        self._abilities = _phrases(m.abilities, tokens)
-        self._losses = _phrases(m.losses, tokens)
-        self._troubles = _phrases(m.troubles, tokens)
-        self._fine = _phrases(m.fine, tokens)
+        self._hedges = read_phrases(m.hedges, self._words)
+        self._comparisons = read_phrases(m.comparisons, tokens)
+        self._affirmations = read_phrases(m.affirmations, tokens)
+        self._feelings = read_phrases(m.feelings, tokens)
+        self._others = read_phrases(m.others, tokens)
+        self._not_me = read_phrases(m.not_me, tokens)
+        self._negations = read_phrases(m.negations, tokens)
+        self._abilities = read_phrases(m.abilities, tokens)
+        self._losses = read_phrases(m.losses, tokens)
+        self._troubles = read_phrases(m.troubles, tokens)
+        self._fine = read_phrases(m.fine, tokens)
         self._breaks = frozenset(m.clause_breaks)
         self._scope_ends = frozenset(m.scope_ends)
         self._answer_words = frozenset(m.answer_words)
-        self._yes = _phrases((*dialog.intents.get("yes", ()), *dialog.understood.get("yes", ())),
+        self._yes = read_phrases((*dialog.intents.get("yes", ()), *dialog.understood.get("yes", ())),
                              tokens)
-        self._no = _phrases((*dialog.intents.get("no", ()), *dialog.understood.get("no", ())),
+        self._no = read_phrases((*dialog.intents.get("no", ()), *dialog.understood.get("no", ())),
                             tokens)
         self.flags = tuple(_Flag.of(name, s.red_flag, tokens)
                            for name, s in dialog.states.items() if s.red_flag)
