@@ -210,6 +210,8 @@ class WakeHeard:
     kind: Literal["start", "emergency"]
     text: str
     confidence: float
+    by: Literal["phrase", "wake word"] = "phrase"
+    """what heard it: Whisper (a start phrase or a call for help) or the trained wake word"""
 
 
 SessionEvent = (Output | Listening | Recognized | Understood | Unanswered | Continued | Corrected

@@ -49,6 +49,9 @@ def _seconds(low: float, high: float) -> msgspec.Meta:
 
 Share = Annotated[float, _range(0, 1)]
 Engine = Literal["auto", "vosk", "whisper", "pocketsphinx"]
+WakeWord = Literal["", "alexa", "hey_jarvis", "hey_mycroft", "okay_nabu"]
+WAKE_WORDS = ("", "alexa", "hey_jarvis", "hey_mycroft", "okay_nabu")
+"""the trained wake words of models/wake_words/ ("": none)"""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ class Settings:
     system default"""
     start_phrases: tuple[str, ...] = ()
     """what starts a session when `voice-skill serve` waits (empty: the dialogue's `wake.start`)"""
+    wake_word: WakeWord = ""
+    """a trained wake word (models/wake_words/) that also starts a session when `voice-skill
+    serve` waits, beside the start phrases; "" for the start phrases alone"""
 
     engine: Engine = "auto"
     """auto | vosk | whisper | pocketsphinx"""

@@ -31,9 +31,10 @@ from voice_skill.dev.report_doc import write_section
 from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import WakeHeard
-from voice_skill.front.serve import MIN_CONFIDENCE, WakePhrases, wake_of
+from voice_skill.front.serve import MIN_CONFIDENCE, WAKE_TAIL_S, WakePhrases, wake_in
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, WavSource, read_wav, silence
 from voice_skill.hearing.endpointing import Endpointer
+from voice_skill.hearing.wake_word import WakeWordDetector, WakeWordTap
 from voice_skill.settings import Settings
 
 SECTION = "wake"
@@ -54,19 +55,27 @@ def negative_stream(every: int = 1, seed: int = 7) -> tuple[np.ndarray, int]:
 
 
 def detections(audio: np.ndarray, settings: Settings, recognizer: Any, phrases: WakePhrases,
-               matcher: IntentMatcher) -> tuple[list[WakeHeard], int, list[float]]:
-    """Every wake heard in a stream, the stretches of speech examined, their decode times."""
+               matcher: IntentMatcher, detector: WakeWordDetector | None = None
+               ) -> tuple[list[WakeHeard], int, list[float]]:
+    """Every wake heard in a stream, the stretches of speech examined, their decode times. With
+    a trained wake word (`detector`, heard afresh) as `serve` listens with one: beside Whisper."""
     source = WavSource(np.concatenate([audio, silence(settings.end_silence_s + 0.3)]), settings)
+    listened: Any = source
+    if detector is not None:
+        detector.reset()
+        listened = WakeWordTap(source, detector, WAKE_TAIL_S)
     endpointer = Endpointer(settings)
     found: list[WakeHeard] = []
     segments, times = 0, []
     while source.position_s < source.duration_s:
-        segment = endpointer.listen(source, math.inf)
-        if segment is None:
+        segment = endpointer.listen(listened, math.inf)
+        word = listened.take() if detector is not None else None
+        if segment is None and word is None:
             break
-        segments += 1
+        segments += segment is not None
         t0 = time.perf_counter()
-        heard = wake_of(segment.audio, recognizer, phrases, matcher)
+        heard = wake_in(segment.audio if segment is not None else None, word, recognizer,
+                        phrases, matcher)
         times.append(time.perf_counter() - t0)
         if heard is not None:
             found.append(heard)

@@ -29,6 +29,8 @@ from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.errors import VoiceSkillError
 from voice_skill.front.serve import WakePhrases
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, read_wav
+from voice_skill.hearing.wake_word import WakeWordDetector
+from voice_skill.models.wake_words import load_wake_word
 from voice_skill.settings import Settings
 
 NOISE_DIR = CORPUS / "noise"
@@ -72,29 +74,49 @@ def as_heard(path: Path, room: bool, snr_db: float | None, noises: list[Path],
 
 
 class WaitingPath:
-    """`voice-skill serve`'s waiting path with one start phrase, and what it costs."""
+    """`voice-skill serve`'s waiting path with one start phrase (and a trained wake word beside
+    it, as the `wake_word` setting puts one), and what it costs."""
 
-    def __init__(self, settings: Settings, phrase: str | None, engine: str) -> None:
-        """`phrase` None: the dialogue's own start phrases ("first aid", ...)."""
+    def __init__(self, settings: Settings, phrase: str | None, engine: str,
+                 wake_word: str = "") -> None:
+        """`phrase` None: the dialogue's own start phrases ("first aid", ...). `wake_word`:
+        a model of models/wake_words/ ("alexa"), whose phrase Whisper also takes, as in serve."""
         from voice_skill.hearing.recognizers import recognizer_for
 
-        self.settings = settings.replace(log_enabled=False, **(
+        self.settings = settings.replace(log_enabled=False, wake_word=wake_word, **(
             {"start_phrases": (phrase,)} if phrase else {}))
         dialog = load_dialog(self.settings.dialog_path)
         self.matcher = IntentMatcher(dialog)
-        self.phrases = WakePhrases.of(dialog, self.settings)
+        self.detector = WakeWordDetector(load_wake_word(wake_word)) if wake_word else None
+        word = self.detector.phrase if self.detector is not None else ""
+        self.phrases = WakePhrases.of(dialog, self.settings, word)
         self.recognizer = recognizer_for(self.settings, engine)
         self.cpu_s = 0.0
         self.audio_s = 0.0
+        self.word_cpu_s = 0.0
 
     def heard(self, audio: np.ndarray) -> list[dict[str, Any]]:
         """Every start or call for help the waiting speaker takes from this sound."""
         cpu = time.process_time()
         found, _, _ = detections(audio, self.settings, self.recognizer, self.phrases,
-                                 self.matcher)
+                                 self.matcher, self.detector)
         self.cpu_s += time.process_time() - cpu
         self.audio_s += len(audio) / PIPELINE_RATE_HZ
-        return [{"kind": h.kind, "text": h.text, "confidence": h.confidence} for h in found]
+        return [{"kind": h.kind, "text": h.text, "confidence": h.confidence, "by": h.by}
+                for h in found]
+
+    def word_alone(self, audio: np.ndarray) -> int:
+        """How many times the trained wake word alone (no Whisper) fires on this sound, heard
+        afresh; after each it listens on at once."""
+        if self.detector is None:
+            return 0
+        cpu = time.process_time()
+        self.detector.reset()
+        fired = 0
+        for i in range(0, len(audio), 480):
+            fired += self.detector.hear(audio[i: i + 480]) is not None
+        self.word_cpu_s += time.process_time() - cpu
+        return fired
 
 
 def measure_positives(path: WaitingPath, files: Iterable[Path], room: bool,
@@ -103,17 +125,24 @@ def measure_positives(path: WaitingPath, files: Iterable[Path], room: bool,
     """Each positive heard alone: caught when it starts a session (a start phrase heard)."""
     rows: list[dict[str, Any]] = []
     for f in files:
-        got = path.heard(as_heard(f, room, snr_db, noises, cache))
+        audio = as_heard(f, room, snr_db, noises, cache)
+        got = path.heard(audio)
         rows.append({"file": f"{f.parent.name}/{f.name}",
                      "caught": any(h["kind"] == "start" for h in got),
                      "emergency": any(h["kind"] == "emergency" for h in got),
+                     "word": path.word_alone(audio) > 0,
                      "heard": [h["text"] for h in got]})
     n = len(rows)
     caught = sum(bool(r["caught"]) for r in rows)
-    return {"positives": n, "caught": caught,
-            "caught_pct": round(100 * caught / n, 1) if n else None,
-            "emergencies": sum(bool(r["emergency"]) for r in rows),
-            "missed": [r for r in rows if not r["caught"]]}
+    out: dict[str, Any] = {"positives": n, "caught": caught,
+                           "caught_pct": round(100 * caught / n, 1) if n else None,
+                           "emergencies": sum(bool(r["emergency"]) for r in rows),
+                           "missed": [r for r in rows if not r["caught"]]}
+    if path.detector is not None:
+        word = sum(bool(r["word"]) for r in rows)
+        out |= {"wake_word": path.settings.wake_word, "word_alone_caught": word,
+                "word_alone_pct": round(100 * word / n, 1) if n else None}
+    return out
 
 
 def measure_negatives(path: WaitingPath, files: list[Path], room: bool,
@@ -128,7 +157,8 @@ def measure_negatives(path: WaitingPath, files: list[Path], room: bool,
     got = path.heard(stream)
     starts = [h["text"] for h in got if h["kind"] == "start"]
     helps = [h["text"] for h in got if h["kind"] == "emergency"]
-    return {"negatives": len(files), "negative_hours": round(hours, 3),
+    word = {"word_alone_false": path.word_alone(stream)} if path.detector is not None else {}
+    return {"negatives": len(files), "negative_hours": round(hours, 3), **word,
             "false_starts": len(starts), "false_starts_per_hour": round(len(starts) / hours, 2),
             "false_emergencies": len(helps),
             "false_emergencies_per_hour": round(len(helps) / hours, 2),
@@ -136,17 +166,17 @@ def measure_negatives(path: WaitingPath, files: list[Path], room: bool,
             "cpu_pct_one_core": round(100 * (path.cpu_s - cpu_before) / (hours * 3600), 1)}
 
 
-def run(phrase: str, positives: Path, negatives: Path | None = None, room: bool = False,
+def run(phrase: str | None, positives: Path, negatives: Path | None = None, room: bool = False,
         snr_db: float | None = None, engine: str = "whisper",
         settings: Settings | None = None, cache: Path | None = None,
-        noise_dir: Path = NOISE_DIR) -> dict[str, Any]:
+        noise_dir: Path = NOISE_DIR, wake_word: str = "") -> dict[str, Any]:
     """The whole measurement, as one JSON-ready dict."""
     noises = sorted(noise_dir.glob("*.wav")) if snr_db is not None else []
     if snr_db is not None and not noises:
         raise VoiceSkillError(f"--snr needs the real noise recordings in {noise_dir} "
                               "(a repository checkout)")
     started = time.perf_counter()
-    path = WaitingPath(settings or Settings(log_enabled=False), phrase, engine)
+    path = WaitingPath(settings or Settings(log_enabled=False), phrase, engine, wake_word)
     out: dict[str, Any] = {"phrase": phrase, "condition": condition_name(room, snr_db),
                            "room": room, "snr_db": snr_db, "engine": path.recognizer.name,
                            "positives_dir": str(positives)}
@@ -162,17 +192,20 @@ def wake_command(args: argparse.Namespace, settings: Settings) -> int:
     """`voice-skill bench --wake`: print one JSON object (or a short summary without --json)."""
     import platformdirs
 
-    if not args.phrase or args.positives is None:
-        raise VoiceSkillError("bench --wake needs --phrase and --positives DIR")
+    if not (args.phrase or args.wake_word) or args.positives is None:
+        raise VoiceSkillError("bench --wake needs --phrase or --wake-word, and --positives DIR")
     cache = Path(platformdirs.user_cache_dir("voice-skill")) / "rooms" if args.room else None
     engine = args.engine if args.engine not in (None, "auto") else "whisper"
     result = run(args.phrase, args.positives, args.negatives, args.room, args.snr, engine,
-                 settings, cache)
+                 settings, cache, wake_word=args.wake_word or "")
     if args.json:
         print(json.dumps(result))
     else:
+        what = " + ".join(x for x in (args.wake_word, args.phrase) if x)
         print(f"{result['condition']}: {result['caught']} of {result['positives']} "
-              f"\"{args.phrase}\" caught ({result['caught_pct']} %)"
+              f"\"{what}\" caught ({result['caught_pct']} %)"
+              + (f", the wake word alone {result['word_alone_pct']} %" if "word_alone_pct"
+                 in result else "")
               + (f"; {result['false_starts_per_hour']} false starts an hour over "
                  f"{result['negative_hours'] * 60:.0f} minutes" if "false_starts" in result
                  else ""))

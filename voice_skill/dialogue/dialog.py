@@ -37,7 +37,8 @@ skill tells the person about interrupting it must be true"""
 REQUIRED_GLOBALS = ("repeat", "slower", "pause", "resume", "stop", "help", "emergency")
 TEMPLATE_FIELDS = frozenset(
     {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds",
-     "urgent_reasons", "routine_reasons", "minutes_left", "when_heard", "start_phrase"}
+     "urgent_reasons", "routine_reasons", "minutes_left", "when_heard", "start_phrase",
+     "wake_word"}
 )
 OPPOSITES = (("yes", "no"), ("ready", "cannot"), ("stop", "resume"), ("pause", "resume"),
              ("back", "side"))

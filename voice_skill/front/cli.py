@@ -15,6 +15,7 @@ from voice_skill.settings import (
     EMERGENCY_NUMBER_RULE,
     EMERGENCY_NUMBERS,
     ENGINES,
+    WAKE_WORDS,
     Settings,
     load_settings,
 )
@@ -30,6 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         log_enabled=False if getattr(args, "no_log", False) else None,
         input_device=getattr(args, "input_device", None),
         output_device=getattr(args, "output_device", None),
+        wake_word=getattr(args, "wake_word", None),
     )
 
 
@@ -182,12 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", parents=[common, engine, audio],
         help="always ready: wait for a start phrase, run a session, wait again",
         description="For a speaker that nobody can reach: listens, offline, for a start phrase "
-        "(\"first aid\"; the setting start_phrases changes them), then runs a spoken session, "
+        "(\"first aid\"; the setting start_phrases changes them) and, with the setting "
+        "wake_word, a trained wake word (\"Alexa\"), then runs a spoken session, "
         "then waits again. \"Help\" or \"call an ambulance\" go straight to the emergency "
         "instruction. Survives the microphone being unplugged and plugged back in.")
     serve.add_argument("--json", action="store_true", help="print one JSON event per line")
     serve.add_argument("--no-log", action="store_true", help="do not write session logs")
     serve.add_argument("--sessions", type=int, metavar="N", help="stop after N sessions")
+    serve.add_argument("--wake-word", choices=WAKE_WORDS, metavar="WORD",
+                       help="a trained wake word beside the start phrases: "
+                            f"{', '.join(w for w in WAKE_WORDS if w)}, or \"\" for none "
+                            "(the setting wake_word)")
     serve.set_defaults(func=cmd_serve)
 
     devices = sub.add_parser(
@@ -269,7 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
         "session, heard as `voice-skill serve` waits with that phrase as its start phrase, "
         "and the false starts an hour over the negatives strung together")
     wake.add_argument("--wake", action="store_true", help="measure the waiting speaker")
-    wake.add_argument("--phrase", help="the start phrase the positives say")
+    wake.add_argument("--phrase", help="the start phrase the positives say (without it, with "
+                      "--wake-word: the dialogue's own start phrases beside the wake word)")
+    wake.add_argument("--wake-word", choices=WAKE_WORDS, metavar="WORD",
+                      help="a trained wake word beside the phrase, as `serve` runs it: the "
+                           "combined path is measured, and the wake word alone ("
+                           f"{', '.join(w for w in WAKE_WORDS if w)})")
     wake.add_argument("--positives", type=Path, metavar="DIR", help="WAVs of the phrase")
     wake.add_argument("--negatives", type=Path, metavar="DIR",
                       help="WAVs of anything but the phrase (talk, noise, other words)")

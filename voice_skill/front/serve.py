@@ -1,7 +1,8 @@
 """`voice-skill serve`: always listening, offline, for a start phrase; a session; listening again.
 
 For a speaker nobody can reach: it waits for "first aid" (the dialogue's `wake.start`, or the
-`start_phrases` setting), runs a whole spoken session, and waits again. "Help", "call an
+`start_phrases` setting), and for a trained wake word beside it when the `wake_word` setting
+names one (hearing/wake_word.py), runs a whole spoken session, and waits again. "Help", "call an
 ambulance" or any call for help ("call 911", "ring nine nine nine": the dialogue's `calls`)
 heard while it waits start the session in the emergency instruction at once.
 A microphone that is unplugged is waited for and opened again; the speaker is opened anew for
@@ -29,8 +30,9 @@ from voice_skill.dialogue.dialog import Dialog, load_dialog
 from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.errors import AudioError
 from voice_skill.events import Intent, Notice, SessionEvent, Waiting, WakeHeard
-from voice_skill.hearing.audio import MicrophoneSource
+from voice_skill.hearing.audio import AudioSource, MicrophoneSource
 from voice_skill.hearing.endpointing import Endpointer
+from voice_skill.hearing.wake_word import WakeWordHeard, WakeWordTap, wake_word_detector
 from voice_skill.session_log import record
 from voice_skill.settings import Settings
 
@@ -47,6 +49,9 @@ NEAR = 0.6
 """free text this close to a start phrase (difflib ratio: "held my back", "backs pasm") is
 decoded again, held to the phrases. On 38.6 minutes of real sound that is not a start phrase:
 no false start at 0.6 (decoding every stretch held to the phrases: 12 an hour, 5-minute sample)"""
+WAKE_TAIL_S = 1.5
+"""after the trained wake word, the stretch of speech it is in is heard on for at most this long
+(seconds), so "Alexa, call an ambulance" goes to the emergency instruction; then a session starts"""
 
 
 @dataclass(frozen=True)
@@ -63,14 +68,15 @@ class WakePhrases:
     """reads a call for help in ordinary words ("call 911", "ring nine nine nine")"""
 
     @staticmethod
-    def of(dialog: Dialog, settings: Settings) -> WakePhrases:
-        """The dialogue's (or the settings' start phrases), as word tuples."""
+    def of(dialog: Dialog, settings: Settings, wake_word: str = "") -> WakePhrases:
+        """The dialogue's (or the settings' start phrases), as word tuples; with the trained
+        wake word's phrase ("Alexa") first when one is on, so Whisper hearing it starts too."""
         matcher = IntentMatcher(dialog, settings.emergency_number)
-        start = settings.start_phrases or dialog.wake.start
+        start = start_phrases(dialog, settings, wake_word)
         return WakePhrases(tuple(tuple(matcher.tokens(p)) for p in start),
                            tuple(tuple(matcher.tokens(p)) for p in dialog.wake.emergency),
-                           (*start, *dialog.wake.emergency), ready_message(dialog, settings),
-                           matcher.calls)
+                           (*start, *dialog.wake.emergency),
+                           ready_message(dialog, settings, wake_word), matcher.calls)
 
     def kind_of(self, words: list[str]) -> str | None:
         """"start", "emergency" or None for what was heard; a start phrase wins ("help my
@@ -92,15 +98,23 @@ class WakePhrases:
         return False
 
 
-def ready_message(dialog: Dialog, settings: Settings) -> str:
+def start_phrases(dialog: Dialog, settings: Settings, wake_word: str = "") -> tuple[str, ...]:
+    """What starts a session: the trained wake word's phrase, if one is on, then the start
+    phrases (the setting's, or the dialogue's)."""
+    return (*((wake_word,) if wake_word else ()), *(settings.start_phrases or dialog.wake.start))
+
+
+def ready_message(dialog: Dialog, settings: Settings, wake_word: str = "") -> str:
     """What the speaker says when it starts waiting, naming the start phrase it waits for (the
-    setting's, when set). It is also Whisper's context while waiting, and a phrase named there
-    is heard far more surely: 36 real "alexa" takes with "alexa" set as the phrase, caught close
-    / in a room / in a room with noise at 10 dB 91.7 / 66.7 / 36.1 % while the context named
-    "first aid", 100 / 88.9 / 80.6 % naming "alexa" (docs/benchmarks.md, wake_real)."""
+    setting's, when set), and the trained wake word's phrase when one is on. It is also
+    Whisper's context while waiting, and a phrase named there is heard far more surely: 36
+    real "alexa" takes with "alexa" set as the phrase, caught close / in a room / in a room
+    with noise at 10 dB 91.7 / 66.7 / 36.1 % while the context named "first aid", 100 / 88.9
+    / 80.6 % naming "alexa" (docs/benchmarks.md, wake_real)."""
     start = settings.start_phrases or dialog.wake.start
-    return dialog.messages.get("wake_ready", "").replace("{start_phrase}",
-                                                         start[0] if start else "")
+    key = "wake_ready_word" if wake_word and "wake_ready_word" in dialog.messages else "wake_ready"
+    return (dialog.messages.get(key, "").replace("{start_phrase}", start[0] if start else "")
+            .replace("{wake_word}", wake_word))
 
 
 def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
@@ -127,15 +141,34 @@ def wake_of(audio: np.ndarray, recognizer: Recognizer, phrases: WakePhrases,
     return WakeHeard(cast(Literal["start", "emergency"], kind), u.text, round(u.confidence, 3))
 
 
-def wait_for_wake(mic: MicrophoneSource, endpointer: Endpointer, recognizer: Recognizer,
+def wake_in(audio: np.ndarray | None, word: WakeWordHeard | None, recognizer: Recognizer,
+            phrases: WakePhrases, matcher: IntentMatcher) -> WakeHeard | None:
+    """What one stretch of listening means: a stretch of speech (wake_of), and the trained
+    wake word if it was heard in it. Either one starts a session; a call for help in the
+    stretch the wake word was heard in ("Alexa, help") is an emergency."""
+    heard = wake_of(audio, recognizer, phrases, matcher) if audio is not None else None
+    if word is not None and (heard is None or heard.kind != "emergency"):
+        return WakeHeard("start", word.phrase, round(word.probability, 3), "wake word")
+    return heard
+
+
+def next_wake(source: AudioSource, endpointer: Endpointer, recognizer: Recognizer,
+              phrases: WakePhrases, matcher: IntentMatcher) -> WakeHeard | None:
+    """One stretch of listening (to a WakeWordTap when a trained wake word is on), and what it
+    means (wake_in), or None."""
+    segment = endpointer.listen(source, math.inf)
+    word = source.take() if isinstance(source, WakeWordTap) else None
+    return wake_in(segment.audio if segment is not None else None, word, recognizer, phrases,
+                   matcher)
+
+
+def wait_for_wake(source: AudioSource, endpointer: Endpointer, recognizer: Recognizer,
                   phrases: WakePhrases, matcher: IntentMatcher,
                   sink: Callable[[SessionEvent], None]) -> WakeHeard:
-    """Listen until a start or emergency phrase is heard. Raises AudioError when the
-    microphone fails."""
+    """Listen until a start or emergency phrase (or the trained wake word) is heard. Raises
+    AudioError when the microphone fails."""
     while True:
-        segment = endpointer.listen(mic, math.inf)
-        if segment is not None and (heard := wake_of(segment.audio, recognizer, phrases,
-                                                     matcher)) is not None:
+        if (heard := next_wake(source, endpointer, recognizer, phrases, matcher)) is not None:
             sink(heard)
             return heard
 
@@ -193,21 +226,25 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
             sink(Notice(message))
 
     recognizer = guiding_recognizer(settings, announce)
-    phrases = WakePhrases.of(dialog, settings)
+    detector = wake_word_detector(settings.wake_word, announce)
+    word = detector.phrase if detector is not None else ""
+    phrases = WakePhrases.of(dialog, settings, word)
     matcher = IntentMatcher(dialog, settings.emergency_number)
     endpointer = Endpointer(settings)
     mic = open_microphone(settings, announce)
-    if ready := ready_message(dialog, settings):
+    listened: AudioSource = (WakeWordTap(mic, detector, WAKE_TAIL_S) if detector is not None
+                             else mic)
+    if ready := ready_message(dialog, settings, word):
         speaker = Pyttsx3Speaker(settings, stream=sys.stderr if json_out else io.StringIO())
         speaker.say(ready)
         speaker.close()
     done = 0
     try:
         while sessions is None or done < sessions:
-            sink(Waiting(tuple(settings.start_phrases or dialog.wake.start)))
-            mic.flush()
+            sink(Waiting(start_phrases(dialog, settings, word)))
+            listened.flush()  # the trained wake word starts afresh too
             try:
-                heard = wait_for_wake(mic, endpointer, recognizer, phrases, matcher, sink)
+                heard = wait_for_wake(listened, endpointer, recognizer, phrases, matcher, sink)
             except AudioError as exc:
                 reopen(mic, str(exc), announce)
                 continue
