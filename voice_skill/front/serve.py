@@ -66,6 +66,9 @@ class WakePhrases:
     """what the speaker said it waits for (the recognizer's context)"""
     calls: CallReader | None = None
     """reads a call for help in ordinary words ("call 911", "ring nine nine nine")"""
+    word: tuple[str, ...] = ()
+    """the trained wake word's phrase ("alexa"), when one is on: a start too, but "Alexa, help"
+    is a call for help"""
 
     @staticmethod
     def of(dialog: Dialog, settings: Settings, wake_word: str = "") -> WakePhrases:
@@ -76,16 +79,21 @@ class WakePhrases:
         return WakePhrases(tuple(tuple(matcher.tokens(p)) for p in start),
                            tuple(tuple(matcher.tokens(p)) for p in dialog.wake.emergency),
                            (*start, *dialog.wake.emergency),
-                           ready_message(dialog, settings, wake_word), matcher.calls)
+                           ready_message(dialog, settings, wake_word), matcher.calls,
+                           tuple(matcher.tokens(wake_word)))
 
     def kind_of(self, words: list[str]) -> str | None:
         """"start", "emergency" or None for what was heard; a start phrase wins ("help my
-        back" starts a session, "help" alone is an emergency, and so is "call 911")."""
-        for kind, phrases in (("start", self.start), ("emergency", self.emergency)):
-            if any(_contains(words, p) for p in phrases if p):
-                return kind
+        back" starts a session, "help" alone is an emergency, and so is "call 911"), but not
+        the wake word's ("Alexa, help" is an emergency)."""
+        if any(_contains(words, p) for p in self.start if p and p != self.word):
+            return "start"
+        if any(_contains(words, p) for p in self.emergency if p):
+            return "emergency"
         if self.calls is not None and self.calls.read(words) is not None:
             return "emergency"
+        if self.word and _contains(words, self.word):
+            return "start"
         return None
 
     def near_start(self, words: list[str]) -> bool:

@@ -15,6 +15,7 @@ import statistics
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,6 @@ class WakeWordDetector:
     def hear(self, samples: np.ndarray) -> WakeWordHeard | None:
         """Feed sound; the wake word if it was heard in it (at its first crossing)."""
         self._pending += np.ascontiguousarray(samples, np.int16).tobytes()
-        heard: WakeWordHeard | None = None
         used = 0
         while used + 2 * STEP_N <= len(self._pending):
             result = self._front.process_samples(self._pending[used: used + 2 * STEP_N])
@@ -85,10 +85,12 @@ class WakeWordDetector:
             if len(self._features) < self._stride:
                 continue
             p = self._run()
-            if heard is None and p is not None and p > self.model.cutoff:
-                heard = WakeWordHeard(self.phrase, p)
+            if p is not None and p > self.model.cutoff:
+                # heard afresh from here: one word fires once (its outputs stay high a while)
+                self._fresh()
+                return WakeWordHeard(self.phrase, p)
         self._pending = self._pending[used:]
-        return heard
+        return None
 
     def _run(self) -> float | None:
         """The model on the last `stride` feature windows; the mean of the last outputs."""
@@ -103,13 +105,14 @@ class WakeWordDetector:
         return statistics.mean(self._outputs)
 
 
-def wake_word_detector(name: str, announce: Callable[[str], None]) -> WakeWordDetector | None:
+def wake_word_detector(name: str, announce: Callable[[str], None],
+                       folder: Path | None = None) -> WakeWordDetector | None:
     """The detector the `wake_word` setting names; None (said in one line) when it is off or
     its model or libraries cannot be used, so the speaker waits on its start phrases alone."""
     if not name:
         return None
     try:
-        return WakeWordDetector(load_wake_word(name))
+        return WakeWordDetector(load_wake_word(name, folder))
     except ModelError as exc:
         announce(f"The wake word {name!r} is off: {exc}. Waiting for the start phrases only.")
     except (ImportError, ValueError, RuntimeError) as exc:
