@@ -10,6 +10,13 @@ start phrase (noise, other words, yes, no, stop, digits) strung together, then c
 synthetic voices one after another, as a radio would; no real continuous speech is at hand),
 heard with the dialogue's own start phrases and with each wake word. Writes
 docs/benchmarks-wake-real.json and the "waiting speaker on real voices" section of docs/benchmarks.md.
+
+`--wake-word alexa` measures the trained wake word instead, as `serve` runs it with the setting
+`wake_word = "alexa"`: beside the dialogue's start phrases (and Whisper taking "Alexa" too), on
+the real "alexa" recordings in the same conditions, and the wake word alone (no Whisper) on
+every recording; false starts of the combined path over the same real sound and talk, and of
+the wake word alone over more (the real sound with noise at 10 dB under it, the other real wake
+words, the talk).
 """
 
 from __future__ import annotations
@@ -133,6 +140,120 @@ def measure(words_dir: Path, every: int, cache: Path, settings: Settings,
     return out
 
 
+WORD_RECORDINGS = {"alexa": "alexa"}
+"""the folder of real recordings of each trained wake word's phrase (only "alexa" has them)"""
+
+
+def word_false(path: WaitingPath, streams: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The wake word alone over each stream: how often it fires, per hour, and its core time."""
+    out: dict[str, Any] = {}
+    for name, audio in streams.items():
+        cpu = path.word_cpu_s
+        fired = path.word_alone(audio)
+        hours = len(audio) / PIPELINE_RATE_HZ / 3600
+        out[name] = {"hours": round(hours, 3), "fired": fired,
+                     "cpu_pct_one_core": round(100 * (path.word_cpu_s - cpu) / (hours * 3600), 2)}
+    hours = sum(v["hours"] for v in out.values())
+    fired = sum(v["fired"] for v in out.values())
+    out["all"] = {"hours": round(hours, 3), "fired": fired,
+                  "per_hour": round(fired / hours, 3) if hours else None}
+    return out
+
+
+def noisy(stream_files: list[Path], snr_db: float) -> np.ndarray:
+    """Real recordings, each with real household noise under it, 1.5 s of quiet between."""
+    from voice_skill.dev.real_speech import mix
+    from voice_skill.hearing.audio import read_wav
+
+    noises = sorted(NOISE_DIR.glob("*.wav"))
+    gap = np.zeros(round(1.5 * PIPELINE_RATE_HZ), np.int16)
+    parts = []
+    for i, f in enumerate(stream_files):
+        noise = read_wav(noises[i % len(noises)])
+        parts += [mix(read_wav(f), noise, snr_db, f"word-false/{f.name}"), gap]
+    return np.concatenate(parts)
+
+
+def measure_word(words_dir: Path, word: str, every: int, cache: Path,
+                 settings: Settings) -> dict[str, Any]:
+    """The trained wake word beside the dialogue's start phrases, as `serve` runs it."""
+    from voice_skill.dev.real_speech import CORPUS
+    from voice_skill.dev.wake_bench import NOT_START
+    from voice_skill.dev.wake_recordings import as_heard
+    from voice_skill.hearing.audio import read_wav
+
+    if word not in WORD_RECORDINGS:
+        raise SystemExit(f"no real recordings of the wake word {word!r} here")
+    noises = sorted(NOISE_DIR.glob("*.wav"))
+    rooms = cache / "rooms"
+    path = WaitingPath(settings, None, "whisper", word)
+    every_file = sorted((words_dir / WORD_RECORDINGS[word]).glob("*.wav"))
+    out: dict[str, Any] = {"word": word, "phrase": path.detector.phrase if path.detector else "",
+                           "catch": {}, "word_alone_all": {}}
+    for cond, (room, snr) in CONDITIONS.items():
+        r = measure_positives(path, every_file[::every], room, snr, noises, rooms)
+        r["missed"] = {m["file"]: m["heard"] for m in r["missed"]}
+        out["catch"][cond] = r
+        fired = sum(path.word_alone(as_heard(f, room, snr, noises, rooms)) > 0
+                    for f in every_file)
+        out["word_alone_all"][cond] = {"positives": len(every_file), "caught": fired,
+                                       "caught_pct": round(100 * fired / len(every_file), 1)}
+        print(f"wake_real: {word} {cond}: combined {r['caught_pct']} %, alone "
+              f"{r['word_alone_pct']} % (all: {out['word_alone_all'][cond]['caught_pct']} %)",
+              file=sys.stderr, flush=True)
+    real, clips = negative_stream()
+    talk = talk_stream(TALK_MINUTES, cache)
+    out["false"] = {"real": false_starts(path, real), "talk": false_starts(path, talk)}
+    print(f"wake_real: {word} false: {out['false']}", file=sys.stderr, flush=True)
+    not_start = [f for label in NOT_START for f in sorted((CORPUS / label).glob("*.wav"))]
+    others = [f for w in WORDS if w != WORD_RECORDINGS[word]
+              for f in sorted((words_dir / w).glob("*.wav"))]
+    gap = np.zeros(round(1.5 * PIPELINE_RATE_HZ), np.int16)
+    out["word_alone_false"] = word_false(path, {
+        "real sound": real, "real sound + 10 dB noise": noisy(not_start, 10.0),
+        "other real wake words": np.concatenate([x for f in others for x in (read_wav(f), gap)]),
+        "talk": talk})
+    print(f"wake_real: {word} alone, false: {out['word_alone_false']}", file=sys.stderr,
+          flush=True)
+    out["negatives"] = {"real_clips": clips, "other_words": len(others)}
+    return out
+
+
+def render_word(w: dict[str, Any]) -> list[str]:
+    """The trained wake word's lines of the section, from its saved JSON."""
+    n = next(iter(w["catch"].values()))["positives"]
+    n_all = next(iter(w["word_alone_all"].values()))["positives"]
+    lines = ["", f"### The trained wake word \"{w['phrase']}\" (`wake_word = \"{w['word']}\"`)",
+             "", f"`{w['command']}` at commit `{w['commit']}`, {w['when']} ({w['seconds']:.0f} s). "
+             f"The same real \"{w['word']}\" recordings and conditions. *combined*: the path "
+             f"`serve` waits with when the setting is on (the model beside the dialogue's start "
+             f"phrases, and Whisper taking \"{w['phrase']}\" too: either starts a session); "
+             "*alone*: the model only, no Whisper.", "",
+             "| path | " + " | ".join(CONDITIONS) + " |", "|---|" + "---|" * len(CONDITIONS),
+             f"| combined ({n}) | " + " | ".join(f"**{w['catch'][c]['caught_pct']} %**"
+                                                 for c in CONDITIONS) + " |",
+             f"| wake word alone, same {n} | " + " | ".join(
+                 f"{w['catch'][c]['word_alone_pct']} %" for c in CONDITIONS) + " |",
+             f"| wake word alone, all {n_all} | " + " | ".join(
+                 f"{w['word_alone_all'][c]['caught_pct']} %" for c in CONDITIONS) + " |"]
+    r, t = w["false"]["real"], w["false"]["talk"]
+    lines += ["", f"False starts of the combined path: {r['false_starts_per_hour']} an hour over "
+              f"the real non-phrase sound ({r['hours'] * 60:.1f} min), {t['false_starts_per_hour']}"
+              f" over the talk ({t['hours'] * 60:.1f} min); false calls for help "
+              f"{r['false_emergencies_per_day']} / {t['false_emergencies_per_day']} a day; "
+              f"CPU while waiting {r['cpu_pct_one_core']} / {t['cpu_pct_one_core']} % of one "
+              "core. What started them: " + (", ".join(map(repr, r["false_starts"]
+                                                          + t["false_starts"])) or "nothing")
+              + ".", "", "The wake word alone over more sound:", "",
+              "| sound | hours | fired | CPU (% of one core) |", "|---|---|---|---|"]
+    for name, v in w["word_alone_false"].items():
+        if name != "all":
+            lines.append(f"| {name} | {v['hours']} | {v['fired']} | {v['cpu_pct_one_core']} |")
+    a = w["word_alone_false"]["all"]
+    lines.append(f"| **all** | {a['hours']} | {a['fired']} ({a['per_hour']} an hour) | |")
+    return lines
+
+
 def render(report: dict[str, Any]) -> str:
     """The markdown section, from the saved JSON alone: the catch at every step, oldest first,
     and the false starts of the latest run that measured them."""
@@ -182,6 +303,8 @@ def render(report: dict[str, Any]) -> str:
     lines += ["", "What started them: " + (", ".join(map(repr, heard)) or "nothing") + "."]
     if report.get("notes"):
         lines += ["", *(f"- {n}" for n in report["notes"])]
+    if report.get("wake_word"):
+        lines += render_word(report["wake_word"])
     return "\n".join(lines) + "\n"
 
 
@@ -195,7 +318,8 @@ def merge(old: dict[str, Any], run: dict[str, Any], step: str, note: str) -> dic
     if run["false"]:
         false = {"phrases": run["false"], **meta}
     return {"steps": steps, "false": false, "negatives": run["negatives"] if run["false"]
-            else old.get("negatives", run["negatives"]), "notes": old.get("notes", [])}
+            else old.get("negatives", run["negatives"]), "notes": old.get("notes", []),
+            **({"wake_word": old["wake_word"]} if old.get("wake_word") else {})}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the share of the wake words caught (no false starts)")
     parser.add_argument("--step", default="latest", help="this run's name in the report")
     parser.add_argument("--note", default="", help="what this step changed")
+    parser.add_argument("--wake-word", metavar="WORD",
+                        help="measure the trained wake word (alexa) as serve runs it, instead")
     parser.add_argument("--render", action="store_true",
                         help="only write the doc section again from the saved JSON")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
@@ -226,6 +352,21 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"no wake-word recordings in {args.words} (give --words DIR)")
         cache = Path(platformdirs.user_cache_dir("voice-skill"))
         started = time.perf_counter()
+        if args.wake_word:
+            word = measure_word(args.words, args.wake_word, args.every, cache,
+                                Settings(log_enabled=False,
+                                         dialog_path=REPO / "dialogs" / "back_spasm.yaml"))
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True, cwd=REPO, check=False).stdout.strip()
+            word |= {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
+                     "seconds": round(time.perf_counter() - started),
+                     "command": f"python -m voice_skill.dev.wake_real --words DIR --wake-word "
+                                f"{args.wake_word}" + (f" --every {args.every}"
+                                                       if args.every > 1 else "")}
+            old["wake_word"] = word
+            path.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
+            write_section(args.out / "benchmarks.md", SECTION, render(old))
+            return 0
         run = measure(args.words, args.every, cache,
                       Settings(log_enabled=False, dialog_path=REPO / "dialogs" / "back_spasm.yaml"),
                       args.false_for_words, args.positives_only)
