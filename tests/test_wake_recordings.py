@@ -72,3 +72,21 @@ def test_the_real_voices_report_shows_every_step_and_the_false_starts() -> None:
     text = render(report)
     assert "| before | alexa (10) | 70.0 %" in text and "| after | alexa (10) | 90.0 %" in text
     assert "| first aid | 0.0 | 0.0 | 0.0 | 0.0 | 4.2 / 4.2 |" in text
+
+
+def test_the_report_shows_the_trained_wake_word_combined_and_alone() -> None:
+    from voice_skill.dev.wake_real import CONDITIONS, render_word
+
+    cond = {"positives": 36, "caught": 36, "caught_pct": 100.0, "word_alone_pct": 88.9}
+    part = {"hours": 0.5, "false_starts_per_hour": 0.0, "false_emergencies_per_day": 0.0,
+            "cpu_pct_one_core": 6.1, "false_starts": [], "false_emergencies": []}
+    word = {"word": "alexa", "phrase": "Alexa", "catch": dict.fromkeys(CONDITIONS, cond),
+            "word_alone_all": dict.fromkeys(CONDITIONS, {"positives": 106, "caught_pct": 70.8}),
+            "false": {"real": part, "talk": part},
+            "word_alone_false": {"talk": {"hours": 0.5, "fired": 0, "cpu_pct_one_core": 0.5},
+                                 "all": {"hours": 0.5, "fired": 0, "per_hour": 0.0}},
+            "when": "now", "commit": "abc", "seconds": 1, "command": "wake_real --wake-word alexa"}
+    text = "\n".join(render_word(word))
+    assert "| combined (36) | **100.0 %**" in text
+    assert "| wake word alone, all 106 | 70.8 %" in text
+    assert "| **all** | 0.5 | 0 (0.0 an hour) | |" in text
