@@ -81,7 +81,7 @@ def test_the_report_shows_the_trained_wake_word_combined_and_alone() -> None:
     part = {"hours": 0.5, "false_starts_per_hour": 0.0, "false_emergencies_per_day": 0.0,
             "cpu_pct_one_core": 6.1, "false_starts": [], "false_emergencies": []}
     word = {"word": "alexa", "phrase": "Alexa", "catch": dict.fromkeys(CONDITIONS, cond),
-            "word_alone_all": dict.fromkeys(CONDITIONS, {"positives": 106, "caught_pct": 70.8}),
+            "word_alone_all": {c: {"positives": 106, "caught_pct": 70.8} for c in CONDITIONS},
             "false": {"real": part, "talk": part},
             "word_alone_false": {"talk": {"hours": 0.5, "fired": 0, "cpu_pct_one_core": 0.5},
                                  "all": {"hours": 0.5, "fired": 0, "per_hour": 0.0}},

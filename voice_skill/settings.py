@@ -134,6 +134,10 @@ class Settings:
     wake_word: WakeWord = ""
     """a trained wake word (models/wake_words/) that also starts a session when `voice-skill
     serve` waits, beside the start phrases; "" for the start phrases alone"""
+    wake_word_cutoff: Share = 0.0
+    """the trained wake word is heard when its averaged probability exceeds this; 0 takes the
+    model's own (alexa 0.9). Lower hears more across a room and in noise, and fires more on
+    other sound (docs/benchmarks.md)"""
 
     engine: Engine = "auto"
     """auto | vosk | whisper | pocketsphinx"""

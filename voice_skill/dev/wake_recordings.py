@@ -87,7 +87,8 @@ class WaitingPath:
             {"start_phrases": (phrase,)} if phrase else {}))
         dialog = load_dialog(self.settings.dialog_path)
         self.matcher = IntentMatcher(dialog)
-        self.detector = WakeWordDetector(load_wake_word(wake_word)) if wake_word else None
+        self.detector = (WakeWordDetector(load_wake_word(
+            wake_word, cutoff=self.settings.wake_word_cutoff)) if wake_word else None)
         word = self.detector.phrase if self.detector is not None else ""
         self.phrases = WakePhrases.of(dialog, self.settings, word)
         self.recognizer = recognizer_for(self.settings, engine)

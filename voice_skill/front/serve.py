@@ -234,7 +234,8 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
             sink(Notice(message))
 
     recognizer = guiding_recognizer(settings, announce)
-    detector = wake_word_detector(settings.wake_word, announce)
+    detector = wake_word_detector(settings.wake_word, announce,
+                                  cutoff=settings.wake_word_cutoff)
     word = detector.phrase if detector is not None else ""
     phrases = WakePhrases.of(dialog, settings, word)
     matcher = IntentMatcher(dialog, settings.emergency_number)

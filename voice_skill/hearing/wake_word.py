@@ -105,14 +105,14 @@ class WakeWordDetector:
         return statistics.mean(self._outputs)
 
 
-def wake_word_detector(name: str, announce: Callable[[str], None],
-                       folder: Path | None = None) -> WakeWordDetector | None:
+def wake_word_detector(name: str, announce: Callable[[str], None], folder: Path | None = None,
+                       cutoff: float = 0.0) -> WakeWordDetector | None:
     """The detector the `wake_word` setting names; None (said in one line) when it is off or
     its model or libraries cannot be used, so the speaker waits on its start phrases alone."""
     if not name:
         return None
     try:
-        return WakeWordDetector(load_wake_word(name, folder))
+        return WakeWordDetector(load_wake_word(name, folder, cutoff))
     except ModelError as exc:
         announce(f"The wake word {name!r} is off: {exc}. Waiting for the start phrases only.")
     except (ImportError, ValueError, RuntimeError) as exc:

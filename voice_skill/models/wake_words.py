@@ -52,9 +52,10 @@ def _checked(folder: Path, file: str, sums: dict[str, str]) -> bytes:
     return data
 
 
-def load_wake_word(name: str, folder: Path | None = None) -> WakeWordModel:
-    """The model `name` (alexa, hey_jarvis, ...), checked whole. Raises ModelError naming the
-    file when it is missing, altered or its settings are unreadable."""
+def load_wake_word(name: str, folder: Path | None = None, cutoff: float = 0.0) -> WakeWordModel:
+    """The model `name` (alexa, hey_jarvis, ...), checked whole, with its own cutoff unless
+    `cutoff` is given. Raises ModelError naming the file when it is missing, altered or its
+    settings are unreadable."""
     folder = folder or models_dir()
     try:
         lines = (folder / SUMS).read_text(encoding="utf-8").splitlines()
@@ -68,7 +69,7 @@ def load_wake_word(name: str, folder: Path | None = None) -> WakeWordModel:
         micro = config["micro"]
         model = WakeWordModel(name, str(config["wake_word"]),
                               _checked(folder, str(config["model"]), sums),
-                              float(micro["probability_cutoff"]),
+                              cutoff or float(micro["probability_cutoff"]),
                               int(micro["sliding_window_size"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{folder / (name + '.json')}: unreadable wake-word settings "
