@@ -220,8 +220,9 @@ def measure_word(words_dir: Path, word: str, every: int, cache: Path,
     return out
 
 
-def render_word(w: dict[str, Any]) -> list[str]:
-    """The trained wake word's lines of the section, from its saved JSON."""
+def render_word(w: dict[str, Any], phrase_alone: dict[str, Any] | None = None) -> list[str]:
+    """The trained wake word's lines of the section, from its saved JSON; `phrase_alone`: the
+    latest step's catch of the same word set as the start phrase (Whisper alone), to compare."""
     n = next(iter(w["catch"].values()))["positives"]
     n_all = next(iter(w["word_alone_all"].values()))["positives"]
     lines = ["", f"### The trained wake word \"{w['phrase']}\" (`wake_word = \"{w['word']}\"`)",
@@ -237,6 +238,10 @@ def render_word(w: dict[str, Any]) -> list[str]:
                  f"{w['catch'][c]['word_alone_pct']} %" for c in CONDITIONS) + " |",
              f"| wake word alone, all {n_all} | " + " | ".join(
                  f"{w['word_alone_all'][c]['caught_pct']} %" for c in CONDITIONS) + " |"]
+    if phrase_alone and phrase_alone.get("conds"):
+        lines.append(f"| Whisper alone, \"{w['word']}\" as the start phrase (step "
+                     f"{phrase_alone['step']}, {n}) | " + " | ".join(
+                         f"{phrase_alone['conds'][c]['caught_pct']} %" for c in CONDITIONS) + " |")
     for cut, o in w.get("other_cutoffs", {}).items():
         lines += [f"| combined, cutoff {cut} ({n}) | " + " | ".join(
                       f"{o['catch'][c]['caught_pct']} %" for c in CONDITIONS) + " |",
@@ -261,7 +266,8 @@ def render_word(w: dict[str, Any]) -> list[str]:
         a = o["word_alone_false"]["all"]
         lines.append(f"| all, cutoff {cut} (`{o['command']}`) | {a['hours']} | {a['fired']} "
                      f"({a['per_hour']} an hour) | |")
-    lines += [f"- {n}" for n in w.get("notes", [])]
+    if w.get("notes"):
+        lines += ["", *(f"- {n}" for n in w["notes"])]
     return lines
 
 
@@ -315,7 +321,11 @@ def render(report: dict[str, Any]) -> str:
     if report.get("notes"):
         lines += ["", *(f"- {n}" for n in report["notes"])]
     if report.get("wake_word"):
-        lines += render_word(report["wake_word"])
+        word = report["wake_word"]
+        latest = next((st for st in reversed(report["steps"])
+                       if word["word"] in st["catch"]), None)
+        lines += render_word(word, latest and {"step": latest["step"],
+                                               "conds": latest["catch"][word["word"]]})
     return "\n".join(lines) + "\n"
 
 
