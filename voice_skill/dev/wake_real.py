@@ -243,7 +243,8 @@ def render_word(w: dict[str, Any], phrase_alone: dict[str, Any] | None = None) -
                      f"{phrase_alone['step']}, {n}) | " + " | ".join(
                          f"{phrase_alone['conds'][c]['caught_pct']} %" for c in CONDITIONS) + " |")
     for cut, o in w.get("other_cutoffs", {}).items():
-        lines += [f"| combined, cutoff {cut} ({n}) | " + " | ".join(
+        m = next(iter(o["catch"].values()))["positives"]
+        lines += [f"| combined, cutoff {cut} ({m}) | " + " | ".join(
                       f"{o['catch'][c]['caught_pct']} %" for c in CONDITIONS) + " |",
                   f"| wake word alone, cutoff {cut}, all {n_all} | " + " | ".join(
                       f"{o['word_alone_all'][c]['caught_pct']} %" for c in CONDITIONS) + " |"]
