@@ -215,7 +215,7 @@ def _allowed(name: str) -> str:
     if metas and metas[0].description:
         return metas[0].description
     if typing.get_origin(kind) is Literal:
-        return "one of " + ", ".join(str(c) for c in typing.get_args(kind))
+        return "one of " + ", ".join(str(c) if c != "" else "\"\" (none)" for c in typing.get_args(kind))
     base = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
     return base.get(kind, str(kind).replace("typing.", "").replace("pathlib.", ""))  # type: ignore[arg-type]
 
