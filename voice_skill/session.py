@@ -86,6 +86,8 @@ class Session:
             p for i in SAFETY_WORDS for p in dialog.intents.get(i, ()))) if asks else ()
         """the phrases listened for over the skill's speech when barge_in is off (none when
         the dialogue has no words to ask about them with)"""
+        self._safety_tokens = {w for p in self._safety for w in self.matcher.tokens(p)}
+        """their words: one of them heard while the skill says it may be its echo"""
         self._said_before = ""
         """the sentence said before the one being said: its echo may still ring"""
 
@@ -303,9 +305,11 @@ class Session:
 
     def _safety_acts_on(self, sentence: str) -> Callable[[Heard], bool | None]:
         """For words heard over `sentence` when only safety words are listened for: act on a
-        safety word (True), leave everything else (None). A safety word whose words are all in
-        what the skill is saying, or just said, is its own echo ("Say help if you need ..."):
-        left too; the person says it again once the skill is quiet, and is heard then.
+        safety word (True), leave everything else (None). A safety word that the skill is
+        saying, or has just said, may be its own echo ("Say help if you need
+        ..." heard as "hey help if you need it": each word of the safety phrases heard is in
+        the sentence): left too; the person says it again once the skill is quiet, and is
+        heard then. "Call an ambulance" over "... call 9 1 1 now" is not ("ambulance").
         `sentence` is what is being said, after the sentence before it."""
         own = set(self.matcher.tokens(sentence))
 
@@ -315,7 +319,7 @@ class Session:
             intent = self.matcher.match(text, self.manager.state, heard.utterance.confidence)
             if intent.name not in SAFETY_WORDS:
                 return None
-            if set(self.matcher.tokens(text)) <= own:
+            if set(self.matcher.tokens(text)) & self._safety_tokens <= own:
                 log.info("%r heard over the skill's own %r: its echo, left", text, sentence)
                 return None
             return True
