@@ -201,7 +201,8 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
                 # the skill asks whether it heard "stop" or "help" over itself: a person who
                 # said it says yes; in a whole session nobody did, so the answer is no
                 time.sleep(0.3)
-                speak(CLEAN / f"{'yes' if command else 'no'}.wav", e["state"])
+                word = "yes" if command else "no"
+                speak(room.files[word] if room else CLEAN / f"{word}.wav", e["state"])
             elif e["event"] == "listening" and (wav := answer_for(e["state"])):
                 time.sleep(0.3)
                 speak(room.files[wav] if room else CLEAN / f"{wav}.wav", e["state"])
