@@ -42,6 +42,9 @@ class Script:
     def hear_over(self, state: str, phrases: tuple[str, ...], hint: str, say: Callable[[], None],
                   stop: Callable[[], None], acts_on: Callable[[Heard], bool | None],
                   safety: tuple[str, ...] = ()) -> Heard | None:
+        if not safety:  # said without listening over it, as AudioListener does
+            say()
+            return None
         self.safety = safety
         said = next((k for k in self.over if k in _said[-1]), None) if _said else None
         if said is None:

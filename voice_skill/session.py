@@ -288,7 +288,7 @@ class Session:
         assert self.speaker is not None
         reply = Reply(f"messages.{key}", question, self.manager.state, True)
         self.log(replace(reply, spoken_by=self.speaker.plan()))
-        self.speaker.say(question)
+        self._say_unheard(question)  # its echo is never taken for the answer
         self.log(Listening(key))
         phrases = tuple(dict.fromkeys(p for i in ("yes", "no") for p in self.dialog.intents.get(i, ())))
         heard = self.listener.listen(self.manager.state, phrases + self._safety,
@@ -338,7 +338,7 @@ class Session:
                                              and bool(self._safety) and not emergency)
         before, self._said_before = self._said_before, text
         if not listens or hear_over is None or self.manager.ended:
-            speaker.say(text)
+            self._say_unheard(text)
             return None
         state = self.manager.state
         acts_on = self._acts_on if self.settings.barge_in else self._safety_acts_on(
@@ -347,6 +347,18 @@ class Session:
                                         self.dialog.question(state), lambda: speaker.say(text),
                                         speaker.stop, acts_on, self._safety)
         return heard
+
+    def _say_unheard(self, text: str) -> None:
+        """Speak without listening over it; the listener then drops what the microphone caught
+        meanwhile (the skill's own voice), as it does whenever it did not listen over speech."""
+        speaker = self.speaker
+        assert speaker is not None
+        hear_over = getattr(self.listener, "hear_over", None)
+        if hear_over is None or self.settings.barge_in:
+            speaker.say(text)
+            return
+        state = self.manager.state
+        hear_over(state, (), "", lambda: speaker.say(text), speaker.stop, lambda _: None, ())
 
     def _log_timing(self, heard: Heard, dialogue_s: float) -> None:
         """Where the time went between the end of the person's speech and the reply's first audio."""

@@ -85,6 +85,7 @@ class AudioListener:
         """hear the person while the skill speaks (the source must cancel the skill's echo)"""
         self.safety_over_speech = safety_over_speech
         """without barge_in: hear only the safety words while the skill speaks"""
+        self._listened_over = False  # the last speech was listened over: nothing to flush
         self.judge = judge
         """decides the end of a turn by what was said; None: a fixed end silence"""
         self.no_input_timeout_s: float | None = no_input_timeout_s
@@ -98,8 +99,9 @@ class AudioListener:
         """The next stretch of speech, decoded with the state's phrases (None: free dictation)."""
         if self._broken and not self._retry():
             return self._without_microphone(state, phrases, timeout_s)
-        if not (self.barge_in or self.safety_over_speech):
+        if not (self.barge_in or self._listened_over):
             self.source.flush()  # whatever the microphone caught while the skill spoke
+        self._listened_over = False
         judge = self.judge if phrases is not None else None  # free dictation: a fixed end
         at = self.position_s()
         if judge is not None and phrases is not None:
@@ -161,8 +163,10 @@ class AudioListener:
         Without barge_in but with safety_over_speech, only the `safety` phrases are listened
         for (decoded held to them), and `acts_on` is asked about those alone."""
         if self._broken or not (self.barge_in or (self.safety_over_speech and safety)):
+            self._listened_over = False  # said unheard (the emergency instruction): flushed
             say()
             return None
+        self._listened_over = True
         return hear_over(self, state, phrases, hint, say, stop, acts_on,
                          None if self.barge_in else safety)
 
