@@ -60,14 +60,7 @@ class Script:
 
 
 _said: list[str] = []
-
-
-class Speaker(NullSpeaker):
-    def say(self, text: str) -> None:
-        _said.append(text)
-
-    def plan(self) -> Any:
-        return "printed"
+"""the sentences the session has begun to say, last the one being said"""
 
 
 def run(answers: list[str], over: dict[str, tuple[str, float]],
@@ -75,18 +68,11 @@ def run(answers: list[str], over: dict[str, tuple[str, float]],
     log: list[dict[str, Any]] = []
     _said.clear()
     script = Script(answers, over)
-
-    class Announcing(Speaker):
-        def say(self, text: str) -> None:  # the sentence is known before it is said over
-            _said.append(text)
-
-    speaker = Announcing()
-    # hear_over looks at the sentence about to be said: record it first
     session = Session(load_dialog(), Settings(log_enabled=False, **settings), VirtualClock(),
-                      script, speaker, [lambda e: log.append(record(e))])
+                      script, NullSpeaker(), [lambda e: log.append(record(e))])
     original = session._say
 
-    def say(text: str) -> Heard | None:
+    def say(text: str) -> Heard | None:  # the sentence is known before it is said over
         _said.append(text)
         return original(text)
 
