@@ -77,10 +77,12 @@ def test_stop_over_the_guide_cuts_it_asks_and_no_carries_on(
 
     end = s.run({"opening": "yes", "rf_bladder": "stop"}, timeout_s=180,
                 on_event=stop_over_the_first_sentence)
+    assert end["outcome"] == "stopped", trail(s)
     said = [e["key"] for e in s.kinds("said")]
     if "messages.confirm_stop" not in said:
-        # load on a 2-core machine: measured live, a "stop" louder than the echo was heard
-        # over the guide in 3 of 4 sessions (docs/benchmarks.md)
+        # not heard over the guide every time here: in 1 of the first 2 runs (a loaded
+        # 2-core machine); the person is still heard at the question (asserted above by the
+        # session ending on the "stop" said then)
         pytest.xfail(f"no 'stop' heard over the guide this session: {trail(s)}")
     asked = said.index("messages.confirm_stop")
     assert said[asked + 1] == "messages.carry_on", trail(s)
