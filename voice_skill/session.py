@@ -6,6 +6,7 @@ Data flows one way: listener -> intent matcher -> dialogue manager -> speaker an
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -13,7 +14,7 @@ from dataclasses import dataclass, replace
 from voice_skill import shutdown
 from voice_skill.clock import Clock
 from voice_skill.dialogue.dialog import Dialog
-from voice_skill.dialogue.intents import NO_MATCH, IntentMatcher
+from voice_skill.dialogue.intents import NO_MATCH, SAFETY_INTENTS, IntentMatcher
 from voice_skill.dialogue.manager import DialogueManager
 from voice_skill.events import (
     Continued,
@@ -41,6 +42,10 @@ from voice_skill.settings import Settings
 from voice_skill.speaking.tts import Speaker
 
 Sink = Callable[[SessionEvent], None]
+log = logging.getLogger(__name__)
+
+SAFETY_WORDS = ("stop", *SAFETY_INTENTS)
+"""what is heard over the skill's speech when barge_in is off (safety_words_over_speech)"""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,15 @@ class Session:
         self._last: _Answered | None = None
         """the last answer acted on, and the dialogue as it was before it"""
         self._shared = {id(x): x for x in (dialog, settings, clock)}  # never copied
+        asks = all(k in dialog.messages for k in ("confirm_stop", "confirm_help", "carry_on"))
+        self._safety = tuple(dict.fromkeys(
+            p for i in SAFETY_WORDS for p in dialog.intents.get(i, ()))) if asks else ()
+        """the phrases listened for over the skill's speech when barge_in is off (none when
+        the dialogue has no words to ask about them with)"""
+        self._safety_tokens = {w for p in self._safety for w in self.matcher.tokens(p)}
+        """their words: one of them heard while the skill says it may be its echo"""
+        self._said_before = ""
+        """the sentence said before the one being said: its echo may still ring"""
 
     def log(self, event: SessionEvent) -> None:
         """Hand one event to every sink."""
@@ -210,7 +224,9 @@ class Session:
                 dialogue_s: float = 0.0) -> None:
         first_reply = True
         over: Heard | None = None  # what the person said over the skill
-        for out in outputs:
+        pending = list(outputs)
+        while pending:
+            out = pending.pop(0)
             if isinstance(out, Reply) and over is not None:
                 self.log(NotSaid(out.key, out.state))
                 continue  # the person spoke over the skill: the rest of what it had to say waits
@@ -228,25 +244,121 @@ class Session:
                     if self.speaker.last_spoken_by != out.spoken_by:
                         # the worker failed in the middle: the words went out again another way
                         self.log(replace(out, spoken_by=self.speaker.last_spoken_by))
+                    if over is not None and not self.settings.barge_in:
+                        if self._safety_word(over):
+                            return  # acted on: what was left to say is not said
+                        over = None
+                        pending.insert(0, out)  # "no": carry on where it was, from this sentence
                 if first_reply and heard and heard.ended_at is not None:
                     first_reply = False
                     self._log_timing(heard, dialogue_s)
         if over is not None and not self.manager.ended:
             self._answer(over, self.manager.state)
 
+    def _safety_word(self, over: Heard) -> bool:
+        """A safety word heard over the skill (the speech is already cut): a sure "help" or
+        call for help is acted on at once; an unsure one, and every "stop", is asked about
+        first, so an echo or a television never ends a session or calls for help unasked.
+        True when acted on; False to carry on where the skill was."""
+        assert over.utterance is not None
+        u, state, m = over.utterance, self.manager.state, self.dialog.messages
+        self.log(Recognized(u, state, True))
+        intent = self.matcher.match(u.text, state, u.confidence)
+        self.log(Understood(intent, state))
+        is_help = intent.name in SAFETY_INTENTS
+        if is_help and u.confidence >= self.settings.low_confidence:
+            self._render(self.manager.handle(intent))
+            return True
+        key = "confirm_help" if is_help else "confirm_stop"
+        answer: str | None = None
+        for _ in range(2 if is_help else 1):  # an unanswered "help" is asked about once more
+            answer = self._ask_yes_no(key, m[key])
+            if answer is not None:
+                break
+        if answer == "yes" or (is_help and answer is None):
+            # asked for, or a "help" the person could not answer about: the safe side
+            self._render(self.manager.handle(replace(intent, confidence=1.0)))
+            return True
+        self._render([Reply("messages.carry_on", m["carry_on"], state)])
+        return False
+
+    def _ask_yes_no(self, key: str, question: str) -> str | None:
+        """Ask a yes-or-no question of the session's own (not a dialogue state's), heard
+        without barge-in: "yes" (a safety word again counts as yes), "no", or None."""
+        assert self.speaker is not None
+        reply = Reply(f"messages.{key}", question, self.manager.state, True)
+        self.log(replace(reply, spoken_by=self.speaker.plan()))
+        self._say_unheard(question)  # its echo is never taken for the answer
+        self.log(Listening(key))
+        phrases = tuple(dict.fromkeys(p for i in ("yes", "no") for p in self.dialog.intents.get(i, ())))
+        heard = self.listener.listen(self.manager.state, phrases + self._safety,
+                                     self.listener.no_input_timeout_s, question)
+        if heard.utterance is None:
+            return None
+        self.log(Recognized(heard.utterance, key, False))
+        words = " " + " ".join(self.matcher.tokens(heard.utterance.text)) + " "
+        for name in ("no", "yes", *SAFETY_WORDS):
+            said = (*self.dialog.intents.get(name, ()), *self.dialog.understood.get(name, ()))
+            if any(f" {p} " in words for p in said):
+                return "no" if name == "no" else "yes"
+        return None
+
+    def _safety_acts_on(self, sentence: str) -> Callable[[Heard], bool | None]:
+        """For words heard over `sentence` when only safety words are listened for: act on a
+        safety word (True), leave everything else (None). A safety word that the skill is
+        saying, or has just said, may be its own echo ("Say help if you need
+        ..." heard as "hey help if you need it": each word of the safety phrases heard is in
+        the sentence): left too; the person says it again once the skill is quiet, and is
+        heard then. "Call an ambulance" over "... call 9 1 1 now" is not ("ambulance").
+        `sentence` is what is being said, after the sentence before it."""
+        own = set(self.matcher.tokens(sentence))
+
+        def acts_on(heard: Heard) -> bool | None:
+            assert heard.utterance is not None
+            text = heard.utterance.text
+            intent = self.matcher.match(text, self.manager.state, heard.utterance.confidence)
+            if intent.name not in SAFETY_WORDS:
+                return None
+            if set(self.matcher.tokens(text)) & self._safety_tokens <= own:
+                log.info("%r heard over the skill's own %r: its echo, left", text, sentence)
+                return None
+            return True
+
+        return acts_on
+
     def _say(self, text: str) -> Heard | None:
         """Speak; with barge-in, what the person said over it (None: nothing)."""
         speaker = self.speaker
         assert speaker is not None
         hear_over = getattr(self.listener, "hear_over", None)
-        if not self.settings.barge_in or hear_over is None or self.manager.ended:
-            speaker.say(text)
+        s = self.manager.current
+        # nothing cuts an emergency instruction short, unless every answer is heard over it
+        emergency = s is not None and s.kind == "escalation" and s.level == "emergency"
+        listens = self.settings.barge_in or (self.settings.safety_words_over_speech
+                                             and bool(self._safety) and not emergency)
+        before, self._said_before = self._said_before, text
+        if not listens or hear_over is None or self.manager.ended:
+            self._say_unheard(text)
             return None
         state = self.manager.state
+        acts_on = self._acts_on if self.settings.barge_in else self._safety_acts_on(
+            f"{before} {text}")
         heard: Heard | None = hear_over(state, self.matcher.grammar(state),
                                         self.dialog.question(state), lambda: speaker.say(text),
-                                        speaker.stop, self._acts_on)
+                                        speaker.stop, acts_on, self._safety)
         return heard
+
+    def _say_unheard(self, text: str) -> None:
+        """Speak without listening over it; the listener then drops what the microphone caught
+        meanwhile (the skill's own voice), as it does whenever it did not listen over speech."""
+        speaker = self.speaker
+        assert speaker is not None
+        hear_over = getattr(self.listener, "hear_over", None)
+        if hear_over is None or self.settings.barge_in:
+            speaker.say(text)
+            return
+        state = self.manager.state
+        hear_over(state, (), "", lambda: speaker.say(text), speaker.stop, lambda _: None, ())
 
     def _log_timing(self, heard: Heard, dialogue_s: float) -> None:
         """Where the time went between the end of the person's speech and the reply's first audio."""

@@ -123,6 +123,10 @@ class Settings:
     at most 2 minutes, or a re-ask never comes)"""
     barge_in: bool = False
     """hear the person while the skill speaks: an answer or "stop" cuts the skill short"""
+    safety_words_over_speech: bool = False
+    """hear "stop", "help" and calls for help while the skill speaks, even from a person
+    quieter than its echo; nothing else said over the skill is acted on (barge_in hears every
+    answer). A "stop" heard so is asked about before the session ends, an unsure "help" too"""
     input_device: str | None = None
     """microphone: a device name (or part of it) or index from `voice-skill devices`; None is
     the system default"""

@@ -153,15 +153,18 @@ class RoomTrial:
 
 
 def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None,
-            timeout_s: float, room: RoomTrial | None = None) -> dict[str, Any]:
+            timeout_s: float, room: RoomTrial | None = None,
+            said: tuple[str, float] | None = None) -> dict[str, Any]:
     """One whole session with echo, answering each question; or, with `command`, a session
     where that word is said a second into the first safety instructions."""
     env = dict(rig.env, VOICE_SKILL_CONFIG=str(config))
     mic = Recording(mod, rig.env, f"{mod.MIC_SINK}.monitor")
     spk = Recording(mod, rig.env, f"{mod.SPEAKER_SINK}.monitor")
-    proc = subprocess.Popen([sys.executable, "-m", "voice_skill", "run", "--json", "--no-log",
-                             "--dialog", str(dialog)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    # -v logs: a pipe read only at the end would fill up
+    err = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by _read_all)
+    proc = subprocess.Popen([sys.executable, "-m", "voice_skill", "-v", "run", "--json",
+                             "--no-log", "--dialog", str(dialog)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=err, env=env, text=True)
     assert proc.stdout is not None
     events: list[tuple[float, dict[str, Any]]] = []
     answered_at: list[tuple[float, float, str]] = []  # (answer played from, to, state)
@@ -186,14 +189,21 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
         with person_busy:
             t = time.monotonic()
             rig.play_into_mic(path).wait(15)
-        overs.append((t + word_end_s(path), said_by(path)))
+        label, end = said or (said_by(path), word_end_s(path))
+        overs.append((t + end, label))
 
     try:
         for line in proc.stdout:
             e = json.loads(line)
             now = time.monotonic()
             events.append((now, e))
-            if e["event"] == "listening" and (wav := answer_for(e["state"])):
+            if e["event"] == "listening" and e["state"].startswith("confirm_"):
+                # the skill asks whether it heard "stop" or "help" over itself: a person who
+                # said it says yes; in a whole session nobody did, so the answer is no
+                time.sleep(0.3)
+                word = "yes" if command else "no"
+                speak(room.files[word] if room else CLEAN / f"{word}.wav", e["state"])
+            elif e["event"] == "listening" and (wav := answer_for(e["state"])):
                 time.sleep(0.3)
                 speak(room.files[wav] if room else CLEAN / f"{wav}.wav", e["state"])
             elif e["event"] == "said" and commands and e["state"] == "rf_bladder":
@@ -212,7 +222,15 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
         mic.stop()
         spk.stop()
     return {"events": events, "answers": answered_at, "overs": overs, "mic": mic, "spk": spk,
-            "spoken": spoken, "stderr": proc.stderr.read() if proc.stderr else ""}
+            "spoken": spoken, "stderr": _read_all(err)}
+
+
+def _read_all(file: Any) -> str:
+    """What a temporary file holds, and close it."""
+    file.seek(0)
+    text: str = file.read()
+    file.close()
+    return text
 
 
 def room_figures(run: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +248,12 @@ def room_figures(run: dict[str, Any]) -> dict[str, Any]:
                          "confidence"), "right": bool(heard and heard.get("name") == EXPECTED.get(word))})
     return room_summary(rows) | {
         "outcome": next((e.get("outcome") for _, e in run["events"] if e["event"] == "ended"),
-                        None), "rows": rows}
+                        None), "rows": rows,
+        "heard_over_speech": [e.get("text") for _, e in run["events"]
+                              if e["event"] == "heard" and e.get("over_speech")],
+        "confirmations_asked": [e["state"] for _, e in run["events"] if e["event"] ==
+                                "listening" and e["state"].startswith("confirm_")],
+        "escalated": [e.get("reason") for _, e in run["events"] if e["event"] == "escalated"]}
 
 
 def room_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -325,7 +348,35 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
         "commands_stopped_within_500ms": sum(1 for _, d, _ in acted if d is not None and d <= 0.5),
         "command_stop_delays_s": acted,
         "outcome": next((e.get("outcome") for _, e in events if e["event"] == "ended"), None),
+        "confirmations_asked": [e["state"] for _, e in events
+                                if e["event"] == "listening" and e["state"].startswith("confirm_")],
+        "escalated": any(e["event"] == "escalated" for _, e in events),
     }
+
+
+def under_echo(run: dict[str, Any], volume: str, below_db: float, folder: Path,
+               paths: list[Path]) -> list[tuple[Path, str, float]]:
+    """The commands as a person 1-3 m away says them (each in its own simulated room), at
+    `below_db` under the skill's echo at the microphone: the loudness of what the skill
+    played in the first session (its speech, not its pauses) at the loopback's level
+    (pactl's cubic scale). Each: (file, who said what, where the word ends in it)."""
+    from voice_skill.dev import room_sim
+    from voice_skill.dev.fixtures import write_wav
+    from voice_skill.hearing.audio import read_wav
+
+    gain = (float(volume.rstrip("%")) / 100.0) ** 3
+    played = run["spk"].audio.astype(np.float64) / 32768.0
+    echo = room_sim.active_level(played) * gain ** 2
+    out = []
+    for k, path in enumerate(paths):
+        dry = read_wav(path)
+        talker, _ = room_sim.impulse_responses(room_sim.draw_room(f"live-command/{k}"))
+        wet = room_sim.in_room(dry, talker).astype(np.float64) / 32768.0
+        wet *= np.sqrt(echo / 10 ** (below_db / 10) / room_sim.active_level(wet))
+        file = folder / f"command{k}.wav"
+        write_wav(file, np.clip(np.round(wet * 32768.0), -32768, 32767).astype(np.int16))
+        out.append((file, said_by(path), room_sim.LEAD_S + word_end_s(path)))
+    return out
 
 
 def main() -> None:
@@ -335,6 +386,10 @@ def main() -> None:
     ap.add_argument("--stops", type=int, default=3, help="sessions with 'stop', and with 'help'")
     ap.add_argument("--echo-volume", default="100%", help="loopback level (pactl volume)")
     ap.add_argument("--barge-in", choices=("on", "off"), default="on")
+    ap.add_argument("--safety-words", choices=("on", "off"), default="on",
+                    help="with --barge-in off: hear only stop/help/calls over the skill")
+    ap.add_argument("--under-echo", type=float, default=None,
+                    help="the commands said from across a room, this many dB under the echo")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--room", action="store_true",
                     help="the person lies across a simulated room (whole sessions only)")
@@ -347,19 +402,27 @@ def main() -> None:
     if args.room:
         print(json.dumps(room_main(args), indent=1))
         return
-    with live_rig(args) as (rig, mod, _, dialog, config):
+    with live_rig(args) as (rig, mod, base, dialog, config):
         run = session(rig, mod, dialog, config, None, args.timeout)
         result = figures(run)
         acted: list[Any] = []
-        for path in commands_to_say(args.stops):
-            trial = figures(session(rig, mod, dialog, config, path, 120.0))
+        paths = commands_to_say(args.stops)
+        commands = ([(p, said_by(p), word_end_s(p)) for p in paths] if args.under_echo is None
+                    else under_echo(run, args.echo_volume, args.under_echo, base, paths))
+        for path, label, end in commands:
+            trial = figures(session(rig, mod, dialog, config, path, 120.0, said=(label, end)))
             acted += trial["command_stop_delays_s"]
             result["false_barge_ins"] += trial["false_barge_ins"]
         result["commands_over_speech"] = len(acted)
         result["commands_stopped_within_500ms"] = sum(1 for _, d, _ in acted
                                                      if d is not None and d <= 0.5)
         result["command_stop_delays_s"] = acted
+        delays = [d for _, d, _ in acted if d is not None]
+        result["commands_acted_on"] = len(delays)
+        result["commands_acted_on_within_1s"] = sum(1 for d in delays if d <= 1.0)
+        result["command_delay_median_s"] = round(statistics.median(delays), 3) if delays else None
     result["echo_volume"], result["barge_in"] = args.echo_volume, args.barge_in
+    result["safety_words"], result["under_echo_db"] = args.safety_words, args.under_echo
     print(json.dumps(result, indent=1))
     if os.environ.get("TURN_LIVE_DEBUG"):
         print(run["stderr"][-3000:], file=sys.stderr)
@@ -388,7 +451,8 @@ def prepare(rig: Any, base: Path, args: argparse.Namespace) -> tuple[Path, Path]
 
     rig.echo_speaker_into_mic(args.echo_volume)
     config = base / "config.toml"
-    config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n")
+    config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n"
+                      f"safety_words_over_speech = {'true' if args.safety_words == 'on' else 'false'}\n")
     dialog = base / "short.yaml"
     text = bundled_dialog_path().read_text(encoding="utf-8")
     dialog.write_text(text.replace("duration_s: 1200", "duration_s: 4")
@@ -408,7 +472,10 @@ def room_main(args: argparse.Namespace) -> dict[str, Any]:
             trials.append(result | {"room": room.room, "rt60_measured_s": room.rt60_s})
     return {"snr_db": args.snr, "close": args.close, "sessions": len(trials),
             **room_summary([r for t in trials for r in t["rows"]]),
-            "outcomes": [t["outcome"] for t in trials], "trials": trials}
+            "outcomes": [t["outcome"] for t in trials],
+            "heard_over_speech": sum(len(t["heard_over_speech"]) for t in trials),
+            "confirmations_asked": sum(len(t["confirmations_asked"]) for t in trials),
+            "sessions_escalated": sum(bool(t["escalated"]) for t in trials), "trials": trials}
 
 
 if __name__ == "__main__":

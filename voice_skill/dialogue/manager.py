@@ -642,7 +642,10 @@ class DialogueManager:
 
     def _reply(self, key: str, template: str, expects_answer: bool = False) -> Reply:
         values = {k: str(v) for k, v in self.facts.items()}
-        when = self.dialog.messages.get(WHEN_HEARD[self.settings.barge_in], "")
+        m = self.dialog.messages
+        when = m.get(WHEN_HEARD[self.settings.barge_in], "")
+        if self.settings.safety_words_over_speech and not self.settings.barge_in:
+            when = m.get("when_heard_safety", when)
         shown = template.format_map(_Fields(values, self.settings.emergency_number, when))
         spoken = template.format_map(_Fields(values, self.settings.emergency_number_spoken, when))
         return Reply(key, shown, self.state, expects_answer, spoken if spoken != shown else "")

@@ -137,18 +137,18 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
         return None
     recognizer = guiding_recognizer(settings, announce)  # only when there is a microphone
     source: AudioSource = mic
-    barge_in = settings.barge_in
-    if barge_in:
+    barge_in, safety = settings.barge_in, settings.safety_words_over_speech and not settings.barge_in
+    if barge_in or safety:
         try:
-            source = cancel_echo(mic, speaker)
+            source = cancel_echo(mic, speaker, quiet_person=safety)
         except AudioError as exc:  # without echo cancellation it would hear itself
             announce(f"{exc}. I will not listen while I speak.")
-            barge_in = False
+            barge_in = safety = False
     source = cleaned(source, settings)  # after the echo canceller: it needs the sound as played
     judge = TurnJudge(recognizer, IntentMatcher(dialog, settings.emergency_number), settings)
     return AudioListener(source, Endpointer(settings), recognizer, settings.no_input_timeout_s,
                          announce, fallback=typed if interactive else None, judge=judge,
-                         barge_in=barge_in)
+                         barge_in=barge_in, safety_over_speech=safety)
 
 
 def _any_sound_device() -> bool:

@@ -33,6 +33,12 @@ RETRY_S = 5.0
 """while the microphone is gone, how often to try to open it again (seconds)"""
 QUIET_AFTER_SPEECH_S = 0.4
 """once the skill has finished speaking, this much quiet ends listening over it (seconds)"""
+SAFETY_END_SILENCE_S = 0.25
+"""quiet that ends a word heard over the skill when only safety words are listened for: they
+are one to three words, to be acted on at once (seconds)"""
+SAFETY_LEAD_S, SAFETY_TAIL_S = 0.3, 0.25
+"""a safety word is decoded from the echo-cancelled sound this long before its start (a soft
+"h") and after its end, ungated (seconds)"""
 SNR_SURE_DB, SNR_NONE_DB = 10.0, -5.0
 """an answer heard with its speech this far above the stretch's quietest part (dB,
 speech_to_noise_db) keeps its confidence; below, the confidence falls in proportion, to
@@ -73,10 +79,13 @@ class AudioListener:
     def __init__(self, source: AudioSource, endpointer: Endpointer, recognizer: Recognizer,
                  no_input_timeout_s: float, announce: Callable[[str], None],
                  fallback: Listener | None = None, judge: TurnJudge | None = None,
-                 barge_in: bool = False) -> None:
+                 barge_in: bool = False, safety_over_speech: bool = False) -> None:
         self.source, self.endpointer, self.recognizer = source, endpointer, recognizer
         self.barge_in = barge_in
         """hear the person while the skill speaks (the source must cancel the skill's echo)"""
+        self.safety_over_speech = safety_over_speech
+        """without barge_in: hear only the safety words while the skill speaks"""
+        self._listened_over = False  # the last speech was listened over: nothing to flush
         self.judge = judge
         """decides the end of a turn by what was said; None: a fixed end silence"""
         self.no_input_timeout_s: float | None = no_input_timeout_s
@@ -90,8 +99,9 @@ class AudioListener:
         """The next stretch of speech, decoded with the state's phrases (None: free dictation)."""
         if self._broken and not self._retry():
             return self._without_microphone(state, phrases, timeout_s)
-        if not self.barge_in:
+        if not (self.barge_in or self._listened_over):
             self.source.flush()  # whatever the microphone caught while the skill spoke
+        self._listened_over = False
         judge = self.judge if phrases is not None else None  # free dictation: a fixed end
         at = self.position_s()
         if judge is not None and phrases is not None:
@@ -147,13 +157,31 @@ class AudioListener:
                      continues=continues)
 
     def hear_over(self, state: str, phrases: tuple[str, ...], hint: str, say: Callable[[], None],
-                  stop: Callable[[], None],
-                  acts_on: Callable[[Heard], bool | None]) -> Heard | None:
-        """Say something while listening (barge-in); None when barge-in is off or nobody spoke."""
-        if not self.barge_in or self._broken:
+                  stop: Callable[[], None], acts_on: Callable[[Heard], bool | None],
+                  safety: tuple[str, ...] = ()) -> Heard | None:
+        """Say something while listening (barge-in); None when barge-in is off or nobody spoke.
+        Without barge_in but with safety_over_speech, only the `safety` phrases are listened
+        for (decoded held to them), and `acts_on` is asked about those alone."""
+        if self._broken or not (self.barge_in or (self.safety_over_speech and safety)):
+            self._listened_over = False  # said unheard (the emergency instruction): flushed
             say()
             return None
-        return hear_over(self, state, phrases, hint, say, stop, acts_on)
+        self._listened_over = True
+        return hear_over(self, state, phrases, hint, say, stop, acts_on,
+                         None if self.barge_in else safety)
+
+    def hear_safety(self, segment: Segment, at_s: float, safety: tuple[str, ...]) -> Heard:
+        """A stretch heard over the skill, decoded held to the safety phrases from the
+        echo-cancelled sound around it, whole (the gate let it through in pieces)."""
+        audio = segment.audio
+        whole = getattr(self.source, "cancelled_audio", None)
+        if whole is not None:
+            kept = whole(round((at_s + segment.start_s - SAFETY_LEAD_S) * PIPELINE_RATE_HZ),
+                         round((at_s + segment.end_s + SAFETY_TAIL_S) * PIPELINE_RATE_HZ))
+            if kept is not None and len(kept):
+                audio = kept
+        utterance = self.recognizer.recognize(audio, safety, "")
+        return Heard(utterance, ended_at=segment.ended_at, over_speech=True)
 
     def _still_heard_without_question(self, u: Utterance, audio: np.ndarray, turn: _Turn) -> bool:
         """Whether an unsure one-word yes or no is heard as the same answer without the
@@ -282,12 +310,15 @@ class _WhileSpeaking:
 
 def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hint: str,
               say: Callable[[], None], stop: Callable[[], None],
-              acts_on: Callable[[Heard], bool | None]) -> Heard | None:
+              acts_on: Callable[[Heard], bool | None],
+              safety: tuple[str, ...] | None = None) -> Heard | None:
     """Speak (`say`) while listening; what the session `acts_on` stops the speech.
 
     Returns what the person said over the skill, or None when the skill said it all and
     nobody spoke. Words heard that are not acted on do not stop the skill; unless they were
     empty, they are returned once it has finished, so they are answered, never dropped.
+    With `safety` (the safety phrases) only those are listened for: anything else heard over
+    the skill is left, and each stretch ends after a short quiet, to be acted on at once.
     """
     spoken = threading.Event()
 
@@ -300,18 +331,20 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hin
     talker = threading.Thread(target=speak, name="voice-skill-say", daemon=True)
     talker.start()
     source = _WhileSpeaking(listener.source, spoken, listener.endpointer.settings.vad_aggressiveness)
-    judge = listener.judge
+    judge = None if safety is not None else listener.judge
     if judge is not None:
         judge.start(state, phrases, hint)
+    end_silence = ((lambda _: SAFETY_END_SILENCE_S) if safety is not None
+                   else judge.end_silence_s if judge else None)
     unclear: Heard | None = None
     try:
         while True:
             at = listener.position_s()
-            segment = listener.endpointer.listen(source, math.inf,
-                                                 judge.end_silence_s if judge else None)
+            segment = listener.endpointer.listen(source, math.inf, end_silence)
             if segment is None:
                 return unclear
-            heard = listener.hear(segment, at, _Turn(state, phrases, hint), over_speech=True)
+            heard = (listener.hear_safety(segment, at, safety) if safety is not None
+                     else listener.hear(segment, at, _Turn(state, phrases, hint), over_speech=True))
             u = heard.utterance
             assert u is not None
             log.info("heard over the skill's speech: %r (%.2f)", u.text, u.confidence)
@@ -319,7 +352,7 @@ def hear_over(listener: AudioListener, state: str, phrases: tuple[str, ...], hin
             if verdict:
                 stop()
                 return heard
-            if verdict is False and u.text.strip():
+            if verdict is False and u.text.strip() and safety is None:
                 unclear = heard  # words, but not an answer here: answered after the speech
     except AudioError as exc:
         listener._lost(str(exc))
