@@ -313,6 +313,7 @@ class WhisperRecognizer:
         self._prefix = [self._token("<|startoftranscript|>"), self._token("<|notimestamps|>")]
         self._suppress: dict[tuple[str, ...], list[int]] = {}
         self._group_ids: dict[tuple[str, ...], list[int]] = {}
+        self._encoded: tuple[bytes, ctranslate2.StorageView] | None = None  # the last audio's
         self._no_speech = 1.0  # of the last free decode
         self.load_s = time.perf_counter() - start
         """time taken to load the model (seconds)"""
@@ -327,9 +328,14 @@ class WhisperRecognizer:
     def _features(self, audio: np.ndarray) -> ctranslate2.StorageView:
         """The audio through Whisper's encoder, once: every decode of it (again without the
         question, held to the phrases) reuses it, with the same result as from the spectrogram."""
+        key = hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).digest()
+        if self._encoded is not None and self._encoded[0] == key:
+            return self._encoded[1]  # the answer just decoded, scored again (answer_margin)
         window_s = max(WINDOW_S, math.ceil(len(audio) / PIPELINE_RATE_HZ) + 1.0)
-        return self._model.encode(ctranslate2.StorageView.from_array(
+        features = self._model.encode(ctranslate2.StorageView.from_array(
             log_mel(audio, int(window_s * PIPELINE_RATE_HZ / HOP))[None]))
+        self._encoded = (key, features)
+        return features
 
     def _prompt(self, hint: str) -> list[int]:
         """The question just asked as Whisper's "previous text": it expects an answer to it."""
