@@ -120,6 +120,11 @@ class TimedRecognizer:
         self.decode_s.append(u.decode_s)
         return u
 
+    def answer_margin(self, audio: np.ndarray, word: str) -> float | None:
+        """The wrapped recognizer's answer_margin (None if it has none)."""
+        margin = getattr(self.inner, "answer_margin", None)
+        return None if margin is None else cast("float | None", margin(audio, word))
+
 
 def speech_end_s(audio: np.ndarray) -> float:
     """Where the words of a dry recording end (seconds): the end of its last 10 ms frame within

@@ -116,8 +116,43 @@ def conditions_for(label: str) -> tuple[str, ...]:
 
 
 def measure(engine: str, settings: Settings, corpus: Path, every: int,
-            cache: Path | None, progress: bool = True) -> dict[str, Any]:
-    """Hear every clip in every condition; rows, rooms and a summary per condition."""
+            cache: Path | None, progress: bool = True, workers: int = 1) -> dict[str, Any]:
+    """Hear every clip in every condition; rows, rooms and a summary per condition. With
+    workers > 1 the clips are shared among that many processes (each loads the recognizer);
+    every clip is heard as by one process."""
+    started = time.perf_counter()
+    todo = list(clips(corpus, every))
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            parts = pool.starmap(_hear_clips, [
+                (engine, settings, corpus, todo[i::workers], cache, progress and i == 0)
+                for i in range(workers)])
+        order = {(c.label, c.path.name): i for i, c in enumerate(todo)}
+        rows = sorted((r for part in parts for r in part[0]),
+                      key=lambda r: (order[(r["label"], r["file"])], list(CONDITIONS).index(r["condition"])))
+        rooms = {name: part[1][name] for part in parts for name in part[1]}
+        name = parts[0][2]
+    else:
+        rows, rooms, name = _hear_clips(engine, settings, corpus, todo, cache, progress)
+    summary = {c: summarize([r for r in rows if r["condition"] == c], settings.low_confidence)
+               for c in CONDITIONS}
+    questions = red_flag_questions(load_dialog(settings.dialog_path))
+    for s in summary.values():
+        s["false_escalation_pct"] = round(100 * false_escalation(
+            s["no_outcomes"], questions, settings.max_reprompts), 2) if s["n"].get("no") else None
+        # The same rules for a real "yes": the chance that one red flag is passed as a "no".
+        s["missed_flag_pct"] = round(100 * (1 - false_escalation(
+            s["yes_outcomes"], 1, settings.max_reprompts)), 3) if s["n"].get("yes") else None
+    return {"engine": name, "seconds": round(time.perf_counter() - started, 1),
+            "rows": rows, "rooms": rooms, "summary": summary}
+
+
+def _hear_clips(engine: str, settings: Settings, corpus: Path, todo: list[Clip],
+                cache: Path | None, progress: bool
+                ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], str]:
+    """Hear these clips in every condition: the rows, the rooms, the recognizer's name."""
     from voice_skill.hearing.recognizers import recognizer_for
 
     dialog = load_dialog(settings.dialog_path)
@@ -131,7 +166,6 @@ def measure(engine: str, settings: Settings, corpus: Path, every: int,
     rows: list[dict[str, Any]] = []
     rooms: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
-    todo = list(clips(corpus, every))
     for i, clip in enumerate(todo):
         name = f"{clip.label}/{clip.path.name}"
         room = room_sim.draw_room(name)
@@ -158,17 +192,7 @@ def measure(engine: str, settings: Settings, corpus: Path, every: int,
         if progress and (i + 1) % 50 == 0:
             print(f"room_bench: {i + 1}/{len(todo)} recordings, "
                   f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    summary = {c: summarize([r for r in rows if r["condition"] == c], settings.low_confidence)
-               for c in CONDITIONS}
-    questions = red_flag_questions(dialog)
-    for s in summary.values():
-        s["false_escalation_pct"] = round(100 * false_escalation(
-            s["no_outcomes"], questions, settings.max_reprompts), 2) if s["n"].get("no") else None
-        # The same rules for a real "yes": the chance that one red flag is passed as a "no".
-        s["missed_flag_pct"] = round(100 * (1 - false_escalation(
-            s["yes_outcomes"], 1, settings.max_reprompts)), 3) if s["n"].get("yes") else None
-    return {"engine": recognizer.name, "seconds": round(time.perf_counter() - started, 1),
-            "rows": rows, "rooms": rooms, "summary": summary}
+    return rows, rooms, recognizer.name
 
 
 def room_audio(name: str, speech: np.ndarray, cond: str, noises: list[Path],
@@ -456,11 +480,11 @@ def parameters() -> dict[str, Any]:
 
 def run(settings: Settings, corpus: Path, out_dir: Path, every: int = 1, engine: str = "whisper",
         step: str = "latest", note: str = "", cache: Path | None = None,
-        args_text: str = "") -> dict[str, Any]:
+        args_text: str = "", workers: int = 1) -> dict[str, Any]:
     """Measure, then save the JSON (this run's rows, every step's summary) and the doc section."""
     import os
 
-    result = measure(engine, settings, corpus, every, cache)
+    result = measure(engine, settings, corpus, every, cache, workers=workers)
     commit = _commit()
     try:
         shown = str(corpus.resolve().relative_to(REPO))
@@ -516,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wake", action="store_true",
                         help="measure only the waiting speaker in rooms (false starts, phrases "
                              "caught) and add it to the saved report")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes sharing the recordings (each loads the recognizer)")
     parser.add_argument("--render", action="store_true",
                         help="only write the doc section again from the saved JSON")
     args = parser.parse_args(argv)
@@ -540,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.corpus != CORPUS:
         shown += " --corpus DIR"
     report = run(Settings(log_enabled=False), args.corpus, args.out, args.every, args.engine,
-                 args.step, args.note, cache, shown)
+                 args.step, args.note, cache, shown, args.workers)
     latest = report["runs"][-1]
     print(f"room_bench: {latest['clips']} recordings heard {latest['heard']} times "
           f"in {latest['seconds']:.0f} s", file=sys.stderr)

@@ -312,6 +312,8 @@ class WhisperRecognizer:
             raise ModelError(f"cannot load the Whisper model in {self.model_dir}: {exc}") from exc
         self._prefix = [self._token("<|startoftranscript|>"), self._token("<|notimestamps|>")]
         self._suppress: dict[tuple[str, ...], list[int]] = {}
+        self._group_ids: dict[tuple[str, ...], list[int]] = {}
+        self._encoded: tuple[bytes, ctranslate2.StorageView] | None = None  # the last audio's
         self._no_speech = 1.0  # of the last free decode
         self.load_s = time.perf_counter() - start
         """time taken to load the model (seconds)"""
@@ -322,6 +324,18 @@ class WhisperRecognizer:
         if token is None:
             raise ModelError(f"{self.model_dir}: the tokenizer has no {special} (not a Whisper model)")
         return int(token)
+
+    def _features(self, audio: np.ndarray) -> ctranslate2.StorageView:
+        """The audio through Whisper's encoder, once: every decode of it (again without the
+        question, held to the phrases) reuses it, with the same result as from the spectrogram."""
+        key = hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).digest()
+        if self._encoded is not None and self._encoded[0] == key:
+            return self._encoded[1]  # the answer just decoded, scored again (answer_margin)
+        window_s = max(WINDOW_S, math.ceil(len(audio) / PIPELINE_RATE_HZ) + 1.0)
+        features = self._model.encode(ctranslate2.StorageView.from_array(
+            log_mel(audio, int(window_s * PIPELINE_RATE_HZ / HOP))[None]))
+        self._encoded = (key, features)
+        return features
 
     def _prompt(self, hint: str) -> list[int]:
         """The question just asked as Whisper's "previous text": it expects an answer to it."""
@@ -375,6 +389,34 @@ class WhisperRecognizer:
         wanted = {" ".join(_WORDS.findall(p.lower())) for p in phrases}
         return (text, float(result.scores[0])) if text in wanted else ("", 0.0)
 
+    def answer_margin(self, audio: np.ndarray, word: str) -> float | None:
+        """How clearly a lone yes or no (`word`, of SAME_ANSWER) is what was said, heard
+        without the question: the log-probability that the first word is one of its group
+        ("no", "nope", "nah" in any case) over that of the likeliest other token. One step of
+        the decoder: far cheaper than decoding again. None when no form of the word is one
+        token (it cannot be told this way)."""
+        group = next((g for g in SAME_ANSWER if word in g), {word})
+        key = tuple(sorted(group))
+        ids = self._group_ids.get(key)
+        if ids is None:
+            ids = []
+            for w in group:
+                for form in (w, w.capitalize(), w.upper()):
+                    for text in (form, " " + form):
+                        pieces = self._tokenizer.encode(text, add_special_tokens=False).ids
+                        if len(pieces) == 1:  # "yep" is " y" + "ep": " y" is no answer
+                            ids.append(pieces[0])
+            ids = self._group_ids[key] = sorted(set(ids))
+        if not ids:
+            return None
+        result = self._model.generate(self._features(audio), [self._prefix], beam_size=1,
+                                      max_length=len(self._prefix) + 1, return_logits_vocab=True)[0]
+        logits = np.asarray(result.logits[0][0], dtype=np.float64)
+        words = logits[: self._token("<|endoftext|>")]  # the special tokens are no words
+        answer = float(np.logaddexp.reduce(words[ids]))
+        words[ids] = -np.inf
+        return answer - float(words.max())
+
     def _held_alone(self, features: ctranslate2.StorageView, prompt: list[int],
                     phrases: Sequence[str], free: str) -> tuple[str, float]:
         """The decode held to one command that must always be heard (HEARD_ALONE), when the
@@ -397,9 +439,7 @@ class WhisperRecognizer:
         """
         pcm_bytes(audio)  # the same input check as the other engines
         start = time.perf_counter()
-        window_s = max(WINDOW_S, math.ceil(len(audio) / PIPELINE_RATE_HZ) + 1.0)
-        features = ctranslate2.StorageView.from_array(
-            log_mel(audio, int(window_s * PIPELINE_RATE_HZ / HOP))[None])
+        features = self._features(audio)
         hint = context_for(hint, phrases)
         text, confidence = self._decode(features, self._prompt(hint), len(audio))
         if text and repeats_prompt(text, hint):
