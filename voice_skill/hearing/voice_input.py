@@ -21,10 +21,12 @@ from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, 
 from voice_skill.hearing.endpointing import START_WINDOW_S, Endpointer, Segment
 from voice_skill.hearing.front_end import cleaned
 from voice_skill.hearing.listening import Heard, Listener
+from voice_skill.hearing.second_opinion import Opinion, OpinionRules, second_opinion
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.settings import Settings
 
 if TYPE_CHECKING:  # the engines load their libraries on import: not needed to type-check
+    from voice_skill.hearing.keyword_judge import KeywordJudge, Verdict
     from voice_skill.hearing.recognizers import Recognizer
 
 log = logging.getLogger(__name__)
@@ -87,8 +89,15 @@ class AudioListener:
     def __init__(self, source: AudioSource, endpointer: Endpointer, recognizer: Recognizer,
                  no_input_timeout_s: float, announce: Callable[[str], None],
                  fallback: Listener | None = None, judge: TurnJudge | None = None,
-                 barge_in: bool = False, safety_over_speech: bool = False) -> None:
+                 barge_in: bool = False, safety_over_speech: bool = False,
+                 keyword_judge: KeywordJudge | None = None,
+                 opinion_rules: OpinionRules | None = None) -> None:
         self.source, self.endpointer, self.recognizer = source, endpointer, recognizer
+        self.keyword_judge = keyword_judge
+        """a second opinion on one-word answers (None: Whisper alone)"""
+        self.opinion_rules = opinion_rules or OpinionRules()
+        self.last_opinion: SecondOpinion | None = None
+        """the judge's say on the last answer it heard (for the benchmark and the log)"""
         self.barge_in = barge_in
         """hear the person while the skill speaks (the source must cancel the skill's echo)"""
         self.safety_over_speech = safety_over_speech
@@ -157,8 +166,11 @@ class AudioListener:
         # misheard answer in a noisy room is confirmed, not trusted.
         sure = sound_factor(speech_to_noise_db(segment.audio))
         utterance = dataclasses.replace(utterance, confidence=utterance.confidence * sure)
+        heard = utterance
         if not continues and not self._still_heard_without_question(utterance, segment.audio, turn):
             utterance = dataclasses.replace(utterance, text="", confidence=0.0)  # asked again
+        if not continues:
+            utterance = self._second_opinion(heard, utterance, segment.audio, turn)
         # decode_s is the time spent after the end was decided (a reused decode costs none)
         utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
         return Heard(utterance, ended_at=segment.ended_at, over_speech=over_speech,
@@ -219,6 +231,32 @@ class AudioListener:
                      u.confidence, alone.text)
         return same
 
+    def _second_opinion(self, heard: Utterance, taken: Utterance, audio: np.ndarray,
+                        turn: _Turn) -> Utterance:
+        """The keyword judge's say on a one-word answer (or none heard): see second_opinion."""
+        self.last_opinion = None
+        if self.keyword_judge is None or self.judge is None or turn.phrases is None:
+            return taken
+        matcher = self.judge.matcher
+        words = matcher.tokens(heard.text)
+        if len(words) > 1:
+            return taken
+        t0 = time.perf_counter()
+        verdict = self.keyword_judge.verdict(audio)
+        red_flag = matcher.dialog.states[turn.state].red_flag is not None
+        heard_meaning = matcher.match(heard.text, turn.state).name if heard.text else ""
+        taken_meaning = matcher.match(taken.text, turn.state).name if taken.text else ""
+        opinion = second_opinion(words, heard_meaning, taken_meaning, red_flag, verdict,
+                                 self.opinion_rules)
+        self.last_opinion = SecondOpinion(heard, taken, words, heard_meaning, taken_meaning,
+                                          red_flag, verdict, opinion,
+                                          time.perf_counter() - t0)
+        if opinion.answer is None:
+            return taken
+        log.info("heard %r, taken as %r: the keyword judge makes it %r (%s)", heard.text,
+                 taken.text, opinion.answer, opinion.why)
+        return with_opinion(taken, opinion, self.endpointer.settings.low_confidence)
+
     def _decode(self, audio: np.ndarray, turn: _Turn) -> Utterance:
         """One turn's speech as text: the turn judge's decode at its last pause if it still holds."""
         if self.judge is not None and turn.phrases is not None:
@@ -271,6 +309,33 @@ class AudioListener:
             return self.fallback.listen(state, phrases, wait)
         time.sleep(wait)
         return Heard(unavailable=True)
+
+
+@dataclass(frozen=True)
+class SecondOpinion:
+    """The keyword judge on one answer: what Whisper heard and the skill took, the judge's
+    verdict, what the rules made of them, and what the judge cost (seconds)."""
+
+    heard: Utterance
+    taken: Utterance
+    words: list[str]
+    heard_meaning: str
+    taken_meaning: str
+    red_flag: bool
+    verdict: Verdict
+    opinion: Opinion
+    cost_s: float
+
+
+def with_opinion(taken: Utterance, opinion: Opinion, low_confidence: float) -> Utterance:
+    """The answer as the second opinion leaves it: unchanged, asked again (""), or the judge's
+    word, sure as the judge is (below `low_confidence` when it must be confirmed)."""
+    if opinion.answer is None:
+        return taken
+    if not opinion.answer:
+        return dataclasses.replace(taken, text="", confidence=0.0)
+    sure = 0.99 if not opinion.confirm else 0.9 * low_confidence
+    return dataclasses.replace(taken, text=opinion.answer, confidence=sure)
 
 
 @dataclass(frozen=True)
@@ -393,13 +458,15 @@ def stream_position_s(source: object) -> float:
 def hear_recording(audio: np.ndarray, settings: Settings, recognizer: Recognizer, state: str,
                    phrases: tuple[str, ...] | None, hint: str = "",
                    judge: TurnJudge | None = None, after: np.ndarray | None = None,
-                   endpointer: Endpointer | None = None) -> Heard:
+                   endpointer: Endpointer | None = None,
+                   listener: Callable[..., AudioListener] | None = None) -> Heard:
     """One recorded answer heard as the microphone hears it: followed by the quiet that ends a
     turn (or by `after`: the room's noise going on), endpointed, decoded with the state's
     phrases (None: free dictation)."""
     if after is None:
         after = silence(max(settings.end_silence_s, settings.patient_end_silence_s) + 0.3)
     source = cleaned(WavSource(np.concatenate([audio, after]), settings), settings)
-    listener = AudioListener(source, endpointer or Endpointer(settings), recognizer, math.inf,
-                             announce=lambda _: None, judge=judge if phrases is not None else None)
-    return listener.listen(state, phrases, None, hint)
+    make = listener or AudioListener
+    return make(source, endpointer or Endpointer(settings), recognizer, math.inf,
+                announce=lambda _: None,
+                judge=judge if phrases is not None else None).listen(state, phrases, None, hint)

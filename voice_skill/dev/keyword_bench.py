@@ -1,0 +1,226 @@
+"""The keyword judge beside Whisper on speakers neither was tuned on: the room benchmark's
+hearing path on the held-out half of the real recordings (keyword_train.held_out), before and
+after the judge's second opinion.
+
+Each held-out recording (yes, no, stop, go, other words, noise) is heard as room_bench hears
+it: close, in its room, and in its room with real noise at 10 and 5 dB (the room drawn from its
+name as room_bench draws it; the noise from the held-out half of the noise clips, which the
+judge never heard). Every hearing runs the product's path (endpointing, Whisper with the
+question, the unsure-answer check) with the judge's verdict recorded beside it, so "before"
+is the skill without the judge and each rule set is applied to the same hearings: the rules
+act after Whisper and change nothing before them. The judge's cost per answer is timed.
+
+Run: nice -n 10 python -m voice_skill.dev.keyword_bench --corpus /path/to/real-speech
+       [--every N] [--out docs/benchmarks-keyword-judge.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from voice_skill.dev import room_sim
+from voice_skill.dev.keyword_train import held_out
+from voice_skill.dev.real_speech import (
+    ANSWERS,
+    RED_FLAG_STATE,
+    Clip,
+    TimedRecognizer,
+    answer_outcomes,
+    false_escalation,
+    red_flag_questions,
+)
+from voice_skill.dev.room_bench import CONDITIONS, conditions_for, label_folders
+from voice_skill.dialogue.dialog import load_dialog
+from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.hearing.audio import read_wav
+from voice_skill.hearing.keyword_judge import KeywordJudge, Verdict, keyword_judge
+from voice_skill.hearing.second_opinion import OpinionRules, second_opinion
+from voice_skill.hearing.turns import TurnJudge
+from voice_skill.hearing.voice_input import AudioListener, hear_recording, with_opinion
+from voice_skill.models.keyword_judge import load_keyword_judge
+from voice_skill.settings import Settings
+
+LABELS = ("yes", "no", "stop", "go", "other-words", "noise")
+REPO = Path(__file__).resolve().parents[2]
+RULE_SETS: dict[str, OpinionRules] = {
+    "veto a red-flag no below 0.2": OpinionRules(veto_no_below=0.2),
+    "veto a red-flag no below 0.5": OpinionRules(veto_no_below=0.5),
+    "rescue a lone word at 0.9": OpinionRules(rescue_at=0.9),
+    "rescue a lone word at 0.7": OpinionRules(rescue_at=0.7),
+    "rescue a lone word or none at 0.9": OpinionRules(rescue_at=0.9, rescue_silent=True),
+    "stop from a lone word at 0.9": OpinionRules(stop_at=0.9),
+    "stop from a lone word at 0.7": OpinionRules(stop_at=0.7),
+    "veto 0.2 + rescue 0.9 + stop 0.9": OpinionRules(veto_no_below=0.2, rescue_at=0.9,
+                                                      stop_at=0.9),
+}
+"""the rules tried; thresholds set before the held-out run was looked at"""
+
+
+class _Keeping(KeywordJudge):
+    """The judge, keeping the embeddings of its last verdict (so other heads can be tried on
+    the same hearings)."""
+
+    last: np.ndarray | None = None
+
+    def embeddings(self, audio: np.ndarray) -> np.ndarray:
+        self.last = super().embeddings(audio)
+        return self.last
+
+
+def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
+             cache: Path | None) -> list[dict[str, Any]]:
+    """Every held-out recording heard in every condition, with the judge's verdict."""
+    from voice_skill.hearing.recognizers import recognizer_for
+
+    dialog = load_dialog(settings.dialog_path)
+    matcher = IntentMatcher(dialog)
+    recognizer = TimedRecognizer(recognizer_for(settings, "whisper"))
+    turns = TurnJudge(cast("Any", recognizer), matcher, settings)
+    folders = label_folders(corpus)
+    noises = [n for n in sorted(folders["noise"].glob("*.wav")) if held_out(n)]
+    listeners: list[AudioListener] = []
+
+    def listener(*args: Any, **kw: Any) -> AudioListener:
+        made = AudioListener(*args, keyword_judge=judge, **kw)
+        listeners.append(made)
+        return made
+
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    todo = [Clip(label, f) for label in LABELS if label in folders
+            for f in sorted(folders[label].glob("*.wav"))[::every] if held_out(f)]
+    for i, clip in enumerate(todo):
+        name = f"{clip.label}/{clip.path.name}"
+        room = room_sim.draw_room(name)
+        talker, nrir = room_sim.cached_responses(room, cache)
+        noise = read_wav(noises[int(room.noise_pick * len(noises))])
+        speech = read_wav(clip.path)
+        for cond in conditions_for(clip.label):
+            snr = CONDITIONS[cond]
+            audio = speech if cond == "close" else room_sim.in_room(
+                speech, talker, noise if snr is not None else None, nrir, snr)
+            # a room goes on sounding after the word: its own trail, not added quiet
+            after = None if cond == "close" else np.zeros(0, np.int16)
+            listeners.clear()
+            heard = hear_recording(audio, settings, cast("Any", recognizer), RED_FLAG_STATE,
+                                   matcher.grammar(RED_FLAG_STATE),
+                                   dialog.question(RED_FLAG_STATE), turns, after,
+                                   listener=listener)
+            row: dict[str, Any] = {"label": clip.label, "file": clip.path.name,
+                                   "condition": cond, "text": "", "confidence": 0.0}
+            if heard.utterance is not None:
+                row.update(text=heard.utterance.text, confidence=heard.utterance.confidence)
+            op = listeners[0].last_opinion if listeners else None
+            if op is not None:
+                row.update(heard=op.heard.text, heard_confidence=op.heard.confidence,
+                           words=op.words, heard_meaning=op.heard_meaning,
+                           taken_meaning=op.taken_meaning, red_flag=op.red_flag,
+                           verdict=op.verdict.probabilities, judge_ms=round(1000 * op.cost_s, 2))
+                if isinstance(judge, _Keeping) and judge.last is not None:
+                    row["x"] = [round(float(v), 4) for v in judge.last.reshape(-1)]
+            rows.append(row)
+        if (i + 1) % 25 == 0:
+            print(f"keyword_bench: {i + 1}/{len(todo)} recordings, "
+                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def outcome(row: dict[str, Any], rules: OpinionRules | None, matcher: IntentMatcher,
+            low_confidence: float) -> tuple[str, float]:
+    """(intent, confidence) of one hearing without the judge (rules None) or with `rules`."""
+    from voice_skill.events import Utterance
+
+    text, confidence = row["text"], row["confidence"]
+    if rules is not None and "verdict" in row:
+        op = second_opinion(row["words"], row["heard_meaning"], row["taken_meaning"],
+                            row["red_flag"], Verdict(row["verdict"]), rules)
+        u = with_opinion(Utterance(text, confidence), op, low_confidence)
+        text, confidence = u.text, u.confidence
+    if not text:
+        return "no_match", confidence
+    return matcher.match(text, RED_FLAG_STATE, confidence).name, confidence
+
+
+def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: IntentMatcher,
+            settings: Settings, questions: int) -> dict[str, dict[str, Any]]:
+    """Per condition: yes / no / stop heard right, go as no, other words and noise as yes/no,
+    a yes heard as a sure no, and the modelled false escalation of an all-no person."""
+    out: dict[str, dict[str, Any]] = {}
+    for cond in CONDITIONS:
+        got: dict[str, list[tuple[str, float]]] = {}
+        for r in rows:
+            if r["condition"] == cond:
+                got.setdefault(r["label"], []).append(
+                    outcome(r, rules, matcher, settings.low_confidence))
+
+        def pct(label: str, test: Any, got: dict[str, list[tuple[str, float]]] = got
+                ) -> float | None:
+            xs = got.get(label, [])
+            return round(100 * sum(1 for x in xs if test(x)) / len(xs), 1) if xs else None
+
+        s: dict[str, Any] = {w: pct(w, lambda x, w=w: x[0] == ANSWERS[w]) for w in ANSWERS}
+        s["go as no"] = pct("go", lambda x: x[0] == "no")
+        s["other words as yes/no"] = pct("other-words", lambda x: x[0] in ("yes", "no"))
+        s["noise as yes/no"] = pct("noise", lambda x: x[0] in ("yes", "no"))
+        s["yes as sure no"] = sum(1 for x in got.get("yes", [])
+                                  if x[0] == "no" and x[1] >= settings.low_confidence)
+        s["yes lost (not yes)"] = pct("yes", lambda x: x[0] != "yes")
+        no_rows = [{"intent": i, "confidence": c} for i, c in got.get("no", [])]
+        s["false escalation"] = round(100 * false_escalation(
+            answer_outcomes(no_rows, settings.low_confidence), questions,
+            settings.max_reprompts), 2) if no_rows else None
+        s["n"] = {k: len(v) for k, v in got.items()}
+        out[cond] = s
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import platformdirs
+
+    parser = argparse.ArgumentParser(prog="python -m voice_skill.dev.keyword_bench",
+                                     description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--every", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-keyword-judge.json")
+    parser.add_argument("--rows", type=Path, default=None,
+                        help="reuse the hearings saved in this JSON (only the rules are applied)")
+    args = parser.parse_args(argv)
+    settings = Settings(log_enabled=False)
+    matcher = IntentMatcher(load_dialog(settings.dialog_path))
+    questions = red_flag_questions(load_dialog(settings.dialog_path))
+    if args.rows:
+        saved = json.loads(args.rows.read_text(encoding="utf-8"))
+        rows, seconds = saved["rows"], saved.get("seconds")
+    else:
+        if keyword_judge(print) is None:
+            return 1
+        judge = _Keeping(load_keyword_judge())
+        started = time.perf_counter()
+        cache = Path(platformdirs.user_cache_dir("voice-skill")) / "rooms"
+        rows = hearings(judge, settings, args.corpus, args.every, cache)
+        seconds = round(time.perf_counter() - started)
+    costs = [r["judge_ms"] for r in rows if "judge_ms" in r]
+    result: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "every": args.every,
+        "seconds": seconds,
+        "judge_ms": {"median": round(float(np.median(costs)), 1),
+                     "p95": round(float(np.percentile(costs, 95)), 1), "n": len(costs)}
+        if costs else None,
+        "before": summary(rows, None, matcher, settings, questions),
+        "rules": {name: {"rules": vars(r), "summary": summary(rows, r, matcher, settings, questions)}
+                  for name, r in RULE_SETS.items()},
+        "rows": rows}
+    args.out.write_text(json.dumps(result, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""When the keyword judge's second opinion changes what Whisper heard of a one-word answer.
+
+Each rule was kept only where the held-out half of the room benchmark's speakers said so
+(docs/benchmarks.md, "keyword judge"); the thresholds are class probabilities of the judge.
+A red-flag "yes" is never taken away, and a "no" on a red flag is never guessed: one the
+judge did not hear said is confirmed, not taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voice_skill.hearing.keyword_judge import Verdict
+
+
+@dataclass(frozen=True)
+class OpinionRules:
+    """The thresholds; a rule whose threshold is None is off."""
+
+    veto_no_below: float | None = None
+    """red flag: Whisper's "no" is asked again when the judge gives "no" less than this"""
+    rescue_at: float | None = None
+    """a lone word Whisper heard but that answers nothing ("now") is the judge's yes or no
+    when the judge gives it this much (confirmed on a red flag)"""
+    rescue_silent: bool = False
+    """the rescue also when Whisper heard no word at all"""
+    stop_at: float | None = None
+    """a lone word that answers nothing is "stop" when the judge gives stop this much"""
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """What the second opinion did: the answer it makes ("" asks again; None: left as
+    Whisper heard it), and whether that answer must be confirmed (on a red flag)."""
+
+    answer: str | None
+    confirm: bool = False
+    why: str = ""
+
+
+def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: str,
+                   red_flag: bool, verdict: Verdict, rules: OpinionRules) -> Opinion:
+    """The judge's say on one answer. `heard_words`: Whisper's words (the matcher's tokens);
+    `heard_meaning`: their intent; `taken_meaning`: the intent after the skill's own checks
+    (the unsure-answer check may have made it nothing, to ask again)."""
+    if (rules.veto_no_below is not None and red_flag and taken_meaning == "no"
+            and verdict["no"] < rules.veto_no_below):
+        return Opinion("", why=f"judge hears no only {verdict['no']:.2f}")
+    lone = len(heard_words) == 1 or (rules.rescue_silent and not heard_words)
+    if taken_meaning not in ("yes", "no", "stop", "unsure") and lone and heard_meaning in (
+            "no_match", "") :
+        if rules.stop_at is not None and verdict["stop"] >= rules.stop_at:
+            return Opinion("stop", why=f"judge hears stop {verdict['stop']:.2f}")
+        if rules.rescue_at is not None:
+            for word in ("yes", "no"):
+                if verdict[word] >= rules.rescue_at:
+                    return Opinion(word, confirm=red_flag,
+                                   why=f"judge hears {word} {verdict[word]:.2f}")
+    return Opinion(None)
