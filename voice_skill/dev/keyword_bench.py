@@ -10,7 +10,7 @@ question, the unsure-answer check) with the judge's verdict recorded beside it, 
 is the skill without the judge and each rule set is applied to the same hearings: the rules
 act after Whisper and change nothing before them. The judge's cost per answer is timed.
 
-Run: nice -n 10 python -m voice_skill.dev.keyword_bench --corpus /path/to/real-speech
+Run: nice -n 10 python -m voice_skill.dev.keyword_bench [--corpus DIR]
        [--every N] [--out docs/benchmarks-keyword-judge.json]
 """
 
@@ -52,13 +52,15 @@ REPO = Path(__file__).resolve().parents[2]
 RULE_SETS: dict[str, OpinionRules] = {
     "veto a red-flag no below 0.2": OpinionRules(veto_no_below=0.2),
     "veto a red-flag no below 0.5": OpinionRules(veto_no_below=0.5),
-    "rescue a lone word at 0.9": OpinionRules(rescue_at=0.9),
-    "rescue a lone word at 0.7": OpinionRules(rescue_at=0.7),
-    "rescue a lone word or none at 0.9": OpinionRules(rescue_at=0.9, rescue_silent=True),
-    "stop from a lone word at 0.9": OpinionRules(stop_at=0.9),
-    "stop from a lone word at 0.7": OpinionRules(stop_at=0.7),
-    "veto 0.2 + rescue 0.9 + stop 0.9": OpinionRules(veto_no_below=0.2, rescue_at=0.9,
-                                                      stop_at=0.9),
+    "rescue a near word at 0.9": OpinionRules(rescue_at=0.9),
+    "rescue a near word at 0.7": OpinionRules(rescue_at=0.7),
+    "rescue any lone word at 0.9": OpinionRules(rescue_at=0.9, rescue_near=False),
+    "rescue a near word or none at 0.9": OpinionRules(rescue_at=0.9, rescue_silent=True),
+    "stop from a lone word or none at 0.9": OpinionRules(stop_at=0.9),
+    "stop from a lone word or none at 0.7": OpinionRules(stop_at=0.7),
+    "stop from an s-word or none at 0.9": OpinionRules(stop_at=0.9, stop_near=True),
+    "veto 0.2 + rescue near 0.9 + stop 0.9": OpinionRules(veto_no_below=0.2, rescue_at=0.9,
+                                                           stop_at=0.9),
 }
 """the rules tried; thresholds set before the held-out run was looked at"""
 
@@ -88,7 +90,7 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
     listeners: list[AudioListener] = []
 
     def listener(*args: Any, **kw: Any) -> AudioListener:
-        made = AudioListener(*args, keyword_judge=judge, **kw)
+        made = AudioListener(*args, **(kw | {"keyword_judge": judge}))
         listeners.append(made)
         return made
 
@@ -169,6 +171,11 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         s["go as no"] = pct("go", lambda x: x[0] == "no")
         s["other words as yes/no"] = pct("other-words", lambda x: x[0] in ("yes", "no"))
         s["noise as yes/no"] = pct("noise", lambda x: x[0] in ("yes", "no"))
+        s["go as stop"] = pct("go", lambda x: x[0] == "stop")
+        s["other words as stop"] = pct("other-words", lambda x: x[0] == "stop")
+        s["yes/no as stop"] = round(100 * sum(1 for w in ("yes", "no") for x in got.get(w, [])
+                                              if x[0] == "stop")
+                                    / max(1, len(got.get("yes", [])) + len(got.get("no", []))), 1)
         s["yes as sure no"] = sum(1 for x in got.get("yes", [])
                                   if x[0] == "no" and x[1] >= settings.low_confidence)
         s["yes lost (not yes)"] = pct("yes", lambda x: x[0] != "yes")
@@ -181,16 +188,36 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
     return out
 
 
+def with_head(rows: list[dict[str, Any]], head_file: Path) -> list[dict[str, Any]]:
+    """The saved hearings with the verdicts another head gives on their embeddings."""
+    with np.load(head_file, allow_pickle=False) as f:
+        head = {k: np.asarray(f[k]) for k in f.files}
+    judge = KeywordJudge.__new__(KeywordJudge)
+    judge.classes = [str(c) for c in head["classes"]]
+    judge._mean, judge._scale = head["mean"], head["scale"]
+    judge._w1, judge._b1, judge._w2, judge._b2 = head["w1"], head["b1"], head["w2"], head["b2"]
+    out = []
+    for r in rows:
+        if "x" in r:
+            p = judge.head(np.asarray(r["x"], np.float32).reshape(1, -1))[0]
+            r = r | {"verdict": {c: float(v) for c, v in zip(judge.classes, p, strict=True)}}
+        out.append(r)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import platformdirs
 
     parser = argparse.ArgumentParser(prog="python -m voice_skill.dev.keyword_bench",
                                      description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, default=REPO / "tests" / "fixtures" / "real_speech",
+                        help="real recordings, a folder per label (default: the repo's)")
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-keyword-judge.json")
     parser.add_argument("--rows", type=Path, default=None,
                         help="reuse the hearings saved in this JSON (only the rules are applied)")
+    parser.add_argument("--head", type=Path, default=None,
+                        help="with --rows: another answer head (.npz) on the saved embeddings")
     args = parser.parse_args(argv)
     settings = Settings(log_enabled=False)
     matcher = IntentMatcher(load_dialog(settings.dialog_path))
@@ -198,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rows:
         saved = json.loads(args.rows.read_text(encoding="utf-8"))
         rows, seconds = saved["rows"], saved.get("seconds")
+        if args.head:
+            rows = with_head(rows, args.head)
     else:
         if keyword_judge(print) is None:
             return 1

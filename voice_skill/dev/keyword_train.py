@@ -1,17 +1,18 @@
 """Train the keyword judge's answer head (models/keyword_judge/answer_head.npz) and measure it on
 speakers it never heard.
 
-Data: the shared Speech Commands recordings (yes, no, stop, go, other words, digits, noise; CC
-BY 4.0), split by speaker: sha256 of the speaker id (the 8 hex digits before `_nohash` in the
-file name; a noise clip's own name) even -> training, odd -> held out. Only the training half is
-heard in training, each recording six ways: as recorded, under real noise at 5-20 dB, and in
-four simulated rooms (room_sim, rooms drawn from 'train/room/<i>', not the benchmark's), three
-of them with real noise from elsewhere in the room at 5-20 dB; a random gain of +-10 dB on each.
-Only the training half of the noise clips is used. "go" (the benchmark's stand-in for "so",
-"oh" and TV words) is left out of the main model so that go-as-no on the held-out half is an
-unseen confusable; `--with-go` trains a variant with it in "other".
+Data: the Speech Commands recordings in tests/fixtures/real_speech (yes, no, stop, go, other
+words, digits, noise; CC BY 4.0), split by speaker: sha256 of the speaker id (the 8 hex digits
+before `_nohash` in the file name; a noise clip's own name) even -> training, odd -> held out.
+Only the training half is heard in training, each recording six ways: as recorded, under real
+noise at 5-20 dB, and in four simulated rooms (room_sim, rooms drawn from 'train/room/<i>', not
+the benchmark's), three of them with real noise from elsewhere in the room at 5-20 dB; a random
+gain of +-10 dB on each. Only the training half of the noise clips is used. "go" (the
+benchmark's stand-in for "so", "oh" and TV words) is left out of the main model so that
+go-as-no on the held-out half is an unseen confusable; `--with-go` trains a variant with it in
+"other".
 
-The head: the loudest 1.175 s of the answer as 6 embeddings (KeywordJudge.embeddings),
+The head: the loudest 1.2 s of the answer as 6 embeddings (KeywordJudge.embeddings),
 flattened and standardized, one hidden layer (ReLU) and a softmax over yes / no / stop / other,
 fitted by Adam on the cross-entropy with classes weighted equally and L2 on the weights.
 
@@ -19,7 +20,7 @@ The held-out report: each held-out recording in the room benchmark's conditions 
 room, its room with noise at 10 and 5 dB; room and noise drawn as room_bench draws them, the
 noise from the held-out half of the clips).
 
-Run: python -m voice_skill.dev.keyword_train --corpus /path/to/real-speech [--with-go]
+Run: python -m voice_skill.dev.keyword_train [--corpus DIR] [--with-go]
        [--out models/keyword_judge/answer_head.npz]
 """
 
@@ -33,7 +34,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -189,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m voice_skill.dev.keyword_train",
                                      description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--corpus", type=Path, required=True,
-                        help="the shared real-speech folder (speech-commands/<label>/*.wav)")
+    parser.add_argument("--corpus", type=Path, default=REPO / "tests" / "fixtures" / "real_speech",
+                        help="real recordings, a folder per label (default: the repo's; the "
+                             "shared collection's layout, speech-commands/<label>, works too)")
     parser.add_argument("--with-go", action="store_true", help="train on 'go' too (as other)")
     parser.add_argument("--out", type=Path, default=REPO / "models" / "keyword_judge" / HEAD_FILE)
     parser.add_argument("--report", type=Path, default=None, help="write the held-out figures here")
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
               "held_out_recordings": {k: len(v) for k, v in test.items()}}
     print(json.dumps(result, indent=1), file=sys.stderr)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **head)
+    np.savez_compressed(buf, **cast("dict[str, Any]", head))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(buf.getvalue())
     if args.report:

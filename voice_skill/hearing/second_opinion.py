@@ -22,10 +22,15 @@ class OpinionRules:
     rescue_at: float | None = None
     """a lone word Whisper heard but that answers nothing ("now") is the judge's yes or no
     when the judge gives it this much (confirmed on a red flag)"""
+    rescue_near: bool = True
+    """the rescue only when Whisper's word begins as the judge's does ("now" for no, not "go")"""
     rescue_silent: bool = False
     """the rescue also when Whisper heard no word at all"""
     stop_at: float | None = None
-    """a lone word that answers nothing is "stop" when the judge gives stop this much"""
+    """a lone word that answers nothing (or none) is an unsure "stop", confirmed before it is
+    acted on, when the judge gives stop this much"""
+    stop_near: bool = False
+    """the stop only when Whisper's word begins with an s"""
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,18 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
     if (rules.veto_no_below is not None and red_flag and taken_meaning == "no"
             and verdict["no"] < rules.veto_no_below):
         return Opinion("", why=f"judge hears no only {verdict['no']:.2f}")
-    lone = len(heard_words) == 1 or (rules.rescue_silent and not heard_words)
-    if taken_meaning not in ("yes", "no", "stop", "unsure") and lone and heard_meaning in (
-            "no_match", "") :
-        if rules.stop_at is not None and verdict["stop"] >= rules.stop_at:
-            return Opinion("stop", why=f"judge hears stop {verdict['stop']:.2f}")
-        if rules.rescue_at is not None:
-            for word in ("yes", "no"):
-                if verdict[word] >= rules.rescue_at:
-                    return Opinion(word, confirm=red_flag,
-                                   why=f"judge hears {word} {verdict[word]:.2f}")
+    if taken_meaning in ("yes", "no", "stop", "unsure") or heard_meaning not in ("no_match", ""):
+        return Opinion(None)  # an answer, or words that mean something else here ("repeat")
+    if len(heard_words) > 1:
+        return Opinion(None)
+    first = heard_words[0][:1] if heard_words else ""
+    if (rules.stop_at is not None and verdict["stop"] >= rules.stop_at
+            and (not rules.stop_near or first in ("s", ""))):
+        return Opinion("stop", confirm=True, why=f"judge hears stop {verdict['stop']:.2f}")
+    if rules.rescue_at is not None and (heard_words or rules.rescue_silent):
+        for word in ("yes", "no"):
+            if verdict[word] >= rules.rescue_at and (
+                    not rules.rescue_near or not heard_words or first == word[0]):
+                return Opinion(word, confirm=red_flag,
+                               why=f"judge hears {word} {verdict[word]:.2f}")
     return Opinion(None)
