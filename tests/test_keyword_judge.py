@@ -5,7 +5,9 @@ trained on."""
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -73,3 +75,70 @@ def test_a_missing_checksum_list_or_file_is_named(copied: Path) -> None:
     (copied / "SHA256SUMS").unlink()
     with pytest.raises(ModelError, match=r"SHA256SUMS: cannot read"):
         load_keyword_judge(copied)
+
+
+# The decision rules on real recordings, through the product's hearing path (real Whisper, a
+# red-flag question). Each recording is one the held-out benchmark found (docs/benchmarks.md,
+# "Keyword judge"); its speaker is in the half the judge was never trained on.
+STATE = "rf_bladder"
+
+
+@pytest.fixture(scope="module")
+def whisper() -> Any:
+    from voice_skill.hearing.whisper_recognizer import WhisperRecognizer
+
+    return WhisperRecognizer()
+
+
+def red_flag_answer(whisper: Any, audio: np.ndarray, words: KeywordJudge | None) -> tuple[str, float]:
+    """The intent and confidence a red-flag question hears in `audio`, with the keyword judge
+    and the default rules, or without the judge (Whisper alone, as before)."""
+    from voice_skill.dialogue.dialog import load_dialog
+    from voice_skill.dialogue.intents import IntentMatcher
+    from voice_skill.hearing.second_opinion import DEFAULT_RULES
+    from voice_skill.hearing.turns import TurnJudge
+    from voice_skill.hearing.voice_input import AudioListener, hear_recording
+    from voice_skill.settings import Settings
+
+    settings = Settings(log_enabled=False)
+    dialog = load_dialog()
+    matcher = IntentMatcher(dialog)
+    after = None if len(audio) < 2 * 16000 else np.zeros(0, np.int16)  # a room's own trail
+    heard = hear_recording(audio, settings, whisper, STATE, matcher.grammar(STATE),
+                           dialog.question(STATE), TurnJudge(whisper, matcher, settings), after,
+                           listener=partial(AudioListener, keyword_judge=words,
+                                            opinion_rules=DEFAULT_RULES))
+    u = heard.utterance
+    meant = matcher.match(u.text, STATE, u.confidence).name if u is not None and u.text else ""
+    if meant in ("", "no_match"):
+        return "asked again", 0.0  # nothing, or words that answer nothing: asked again
+    assert u is not None
+    return meant, u.confidence
+
+
+@pytest.mark.parametrize("file", ["4c6167ca_nohash_6.wav",  # Whisper: "now"
+                                  "3d86b69a_nohash_3.wav"])  # Whisper: an unclear "no"
+def test_a_real_no_whisper_asks_again_is_a_no_to_confirm_when_the_judge_is_sure(
+        whisper: Any, judge: KeywordJudge, file: str) -> None:
+    audio = read_wav(REAL / "no" / file)
+    assert red_flag_answer(whisper, audio, None)[0] == "asked again"
+    meant, sure = red_flag_answer(whisper, audio, judge)
+    assert meant == "no" and sure < 0.55  # unsure: confirmed, never taken, on a red flag
+
+
+def test_a_noisy_go_whisper_hears_as_no_is_still_asked_again(whisper: Any,
+                                                             judge: KeywordJudge) -> None:
+    from voice_skill.dev import room_sim
+
+    name = "go/2005ca25_nohash_0.wav"
+    room = room_sim.draw_room(name)
+    talker, nrir = room_sim.impulse_responses(room)
+    noises = [n for n in sorted((REAL / "noise").glob("*.wav")) if held_out(n)]
+    noise = read_wav(noises[int(room.noise_pick * len(noises))])
+    audio = room_sim.in_room(read_wav(REAL / name), talker, noise, nrir, 10.0)
+    assert red_flag_answer(whisper, audio, judge)[0] == "asked again"
+
+
+def test_real_yeses_stay_yes_with_the_judge(whisper: Any, judge: KeywordJudge) -> None:
+    for f in held_out_files("yes", 6):
+        assert red_flag_answer(whisper, read_wav(f), judge)[0] == "yes", f.name

@@ -167,6 +167,10 @@ class Settings:
     front_end_detector_only: bool = False
     """the cleaned sound goes to the voice-activity detector only and the recognizer hears the
     microphone as it is (noise suppression can hurt recognition more than it helps)"""
+    keyword_judge: bool = True
+    """a second opinion on one-word answers from a small keyword judge trained for yes, no and
+    stop (models/keyword_judge/): a set-aside or near-miss yes/no it is sure of is confirmed
+    instead of asked again, a lone s-word it is sure is "stop" is a stop, confirmed"""
 
     @property
     def emergency_number_spoken(self) -> str:

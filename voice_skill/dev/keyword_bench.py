@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,7 +42,7 @@ from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.hearing.audio import read_wav
 from voice_skill.hearing.keyword_judge import KeywordJudge, Verdict, keyword_judge
-from voice_skill.hearing.second_opinion import OpinionRules, second_opinion
+from voice_skill.hearing.second_opinion import DEFAULT_RULES, OpinionRules, second_opinion
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.hearing.voice_input import AudioListener, hear_recording, with_opinion
 from voice_skill.models.keyword_judge import load_keyword_judge
@@ -52,17 +53,28 @@ REPO = Path(__file__).resolve().parents[2]
 RULE_SETS: dict[str, OpinionRules] = {
     "veto a red-flag no below 0.2": OpinionRules(veto_no_below=0.2),
     "veto a red-flag no below 0.5": OpinionRules(veto_no_below=0.5),
+    "restore a set-aside yes/no at 0.9": OpinionRules(restore_at=0.9),
+    "restore a set-aside yes/no at 0.97": OpinionRules(restore_at=0.97),
     "rescue a near word at 0.9": OpinionRules(rescue_at=0.9),
     "rescue a near word at 0.7": OpinionRules(rescue_at=0.7),
     "rescue any lone word at 0.9": OpinionRules(rescue_at=0.9, rescue_near=False),
     "rescue a near word or none at 0.9": OpinionRules(rescue_at=0.9, rescue_silent=True),
-    "stop from a lone word or none at 0.9": OpinionRules(stop_at=0.9),
-    "stop from a lone word or none at 0.7": OpinionRules(stop_at=0.7),
-    "stop from an s-word or none at 0.9": OpinionRules(stop_at=0.9, stop_near=True),
-    "veto 0.2 + rescue near 0.9 + stop 0.9": OpinionRules(veto_no_below=0.2, rescue_at=0.9,
-                                                           stop_at=0.9),
+    "stop from a lone word or none at 0.9": OpinionRules(stop_at=0.9, stop_on_red_flag=True),
+    "stop from a lone word or none at 0.7": OpinionRules(stop_at=0.7, stop_on_red_flag=True),
+    "stop from an s-word or none at 0.9": OpinionRules(stop_at=0.9, stop_near=True,
+                                                       stop_on_red_flag=True),
+    "veto 0.2 + rescue near 0.9 + stop 0.9": OpinionRules(
+        veto_no_below=0.2, rescue_at=0.9, stop_at=0.9, stop_on_red_flag=True),
+    "restore 0.9 + rescue near 0.9": OpinionRules(restore_at=0.9, rescue_at=0.9),
+    "the default (kept)": DEFAULT_RULES,
+    "the default, its stop on red flags too (how its stop hears)": replace(
+        DEFAULT_RULES, stop_on_red_flag=True),
+    "restore 0.9 + rescue near 0.9 + stop 0.9": OpinionRules(
+        restore_at=0.9, rescue_at=0.9, stop_at=0.9, stop_on_red_flag=True),
 }
-"""the rules tried; thresholds set before the held-out run was looked at"""
+"""the rules tried (0.2 / 0.5 / 0.7 / 0.9 set before the held-out run was looked at; restore
+and the combinations added after its first figures). The benchmark hears every answer as a
+red-flag answer, so the stop rules are measured with stop_on_red_flag"""
 
 
 class _Keeping(KeywordJudge):
@@ -169,6 +181,7 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
 
         s: dict[str, Any] = {w: pct(w, lambda x, w=w: x[0] == ANSWERS[w]) for w in ANSWERS}
         s["go as no"] = pct("go", lambda x: x[0] == "no")
+        s["go as sure no"] = pct("go", lambda x: x[0] == "no" and x[1] >= settings.low_confidence)
         s["other words as yes/no"] = pct("other-words", lambda x: x[0] in ("yes", "no"))
         s["noise as yes/no"] = pct("noise", lambda x: x[0] in ("yes", "no"))
         s["go as stop"] = pct("go", lambda x: x[0] == "stop")
@@ -186,6 +199,25 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         s["n"] = {k: len(v) for k, v in got.items()}
         out[cond] = s
     return out
+
+
+COLUMNS = ("yes", "no", "stop", "go as no", "go as sure no", "other words as yes/no", "noise as yes/no",
+           "go as stop", "other words as stop", "yes/no as stop", "yes as sure no",
+           "false escalation")
+
+
+def render(result: dict[str, Any], names: list[str] | None = None) -> str:
+    """A markdown table: before, then each rule set, per condition."""
+    runs = [("Whisper alone (before)", result["before"])] + [
+        (name, r["summary"]) for name, r in result["rules"].items()
+        if names is None or name in names]
+    lines = ["| rules | condition | " + " | ".join(COLUMNS) + " |",
+             "|---|---|" + "---|" * len(COLUMNS)]
+    for name, summ in runs:
+        for cond, s in summ.items():
+            cells = ["" if s.get(c) is None else f"{s[c]:g}" for c in COLUMNS]
+            lines.append(f"| {name} | {cond} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def with_head(rows: list[dict[str, Any]], head_file: Path) -> list[dict[str, Any]]:
@@ -216,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-keyword-judge.json")
     parser.add_argument("--rows", type=Path, default=None,
                         help="reuse the hearings saved in this JSON (only the rules are applied)")
+    parser.add_argument("--table", action="store_true", help="print the markdown table")
+    parser.add_argument("--keep-embeddings", action="store_true",
+                        help="save each hearing's embeddings too (for --rows --head; ~7 MB)")
     parser.add_argument("--head", type=Path, default=None,
                         help="with --rows: another answer head (.npz) on the saved embeddings")
     args = parser.parse_args(argv)
@@ -245,9 +280,14 @@ def main(argv: list[str] | None = None) -> int:
         "before": summary(rows, None, matcher, settings, questions),
         "rules": {name: {"rules": vars(r), "summary": summary(rows, r, matcher, settings, questions)}
                   for name, r in RULE_SETS.items()},
-        "rows": rows}
+        "rows": rows if args.keep_embeddings else [
+            {k: v for k, v in r.items() if k != "x"} for r in rows]}
     args.out.write_text(json.dumps(result, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1), file=sys.stderr)
+    if args.table:
+        print(render(result))
+    else:
+        print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1),
+              file=sys.stderr)
     return 0
 
 

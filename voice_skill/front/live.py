@@ -125,7 +125,9 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
     from voice_skill.hearing.echo import cancel_echo
     from voice_skill.hearing.endpointing import Endpointer
     from voice_skill.hearing.front_end import cleaned
+    from voice_skill.hearing.keyword_judge import keyword_judge
     from voice_skill.hearing.recognizers import guiding_recognizer
+    from voice_skill.hearing.second_opinion import DEFAULT_RULES
     from voice_skill.hearing.turns import TurnJudge
     from voice_skill.hearing.voice_input import AudioListener
 
@@ -146,9 +148,12 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
             barge_in = safety = False
     source = cleaned(source, settings)  # after the echo canceller: it needs the sound as played
     judge = TurnJudge(recognizer, IntentMatcher(dialog, settings.emergency_number), settings)
+    # the second opinion on one-word answers; a damaged file is one line, Whisper hears alone
+    words = keyword_judge(announce) if settings.keyword_judge else None
     return AudioListener(source, Endpointer(settings), recognizer, settings.no_input_timeout_s,
                          announce, fallback=typed if interactive else None, judge=judge,
-                         barge_in=barge_in, safety_over_speech=safety)
+                         barge_in=barge_in, safety_over_speech=safety, keyword_judge=words,
+                         opinion_rules=DEFAULT_RULES)
 
 
 def _any_sound_device() -> bool:

@@ -19,6 +19,10 @@ class OpinionRules:
 
     veto_no_below: float | None = None
     """red flag: Whisper's "no" is asked again when the judge gives "no" less than this"""
+    restore_at: float | None = None
+    """a lone yes or no that Whisper heard but the unsure-answer check set aside (to ask
+    again) is kept as an unsure answer, to be confirmed, when the judge gives that word this
+    much"""
     rescue_at: float | None = None
     """a lone word Whisper heard but that answers nothing ("now") is the judge's yes or no
     when the judge gives it this much (confirmed on a red flag)"""
@@ -31,6 +35,9 @@ class OpinionRules:
     acted on, when the judge gives stop this much"""
     stop_near: bool = False
     """the stop only when Whisper's word begins with an s"""
+    stop_on_red_flag: bool = False
+    """the stop on a red-flag question too (off: a red-flag "yes" taken for a stop and
+    confirmed with "say yes to stop" could end the screening)"""
 
 
 @dataclass(frozen=True)
@@ -51,13 +58,18 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
     if (rules.veto_no_below is not None and red_flag and taken_meaning == "no"
             and verdict["no"] < rules.veto_no_below):
         return Opinion("", why=f"judge hears no only {verdict['no']:.2f}")
+    if (rules.restore_at is not None and not taken_meaning and heard_meaning in ("yes", "no")
+            and len(heard_words) == 1 and verdict[heard_meaning] >= rules.restore_at):
+        return Opinion(heard_meaning, confirm=True,
+                       why=f"judge hears {heard_meaning} {verdict[heard_meaning]:.2f}")
     if taken_meaning in ("yes", "no", "stop", "unsure") or heard_meaning not in ("no_match", ""):
         return Opinion(None)  # an answer, or words that mean something else here ("repeat")
     if len(heard_words) > 1:
         return Opinion(None)
     first = heard_words[0][:1] if heard_words else ""
     if (rules.stop_at is not None and verdict["stop"] >= rules.stop_at
-            and (not rules.stop_near or first in ("s", ""))):
+            and (not rules.stop_near or first in ("s", ""))
+            and (rules.stop_on_red_flag or not red_flag)):
         return Opinion("stop", confirm=True, why=f"judge hears stop {verdict['stop']:.2f}")
     if rules.rescue_at is not None and (heard_words or rules.rescue_silent):
         for word in ("yes", "no"):
@@ -66,3 +78,11 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
                 return Opinion(word, confirm=red_flag,
                                why=f"judge hears {word} {verdict[word]:.2f}")
     return Opinion(None)
+
+
+DEFAULT_RULES = OpinionRules(restore_at=0.9, rescue_at=0.9, stop_at=0.9, stop_near=True)
+"""the rules kept on the held-out half of the room benchmark's speakers (docs/benchmarks.md,
+"Keyword judge"): a set-aside yes/no the judge is sure of is confirmed instead of asked again,
+a lone near word ("now") the judge is sure is yes or no is taken (confirmed on a red flag), and
+a lone s-word or nothing that the judge is sure is "stop" is a stop, confirmed; the veto of a
+red-flag "no" lost more real "no"s than "go"s and was not kept"""
