@@ -89,7 +89,7 @@ class _Keeping(KeywordJudge):
 
 
 def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
-             cache: Path | None) -> list[dict[str, Any]]:
+             cache: Path | None, rules: OpinionRules | None = None) -> list[dict[str, Any]]:
     """Every held-out recording heard in every condition, with the judge's verdict."""
     from voice_skill.hearing.recognizers import recognizer_for
 
@@ -102,7 +102,7 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
     listeners: list[AudioListener] = []
 
     def listener(*args: Any, **kw: Any) -> AudioListener:
-        made = AudioListener(*args, **(kw | {"keyword_judge": judge}))
+        made = AudioListener(*args, **(kw | {"keyword_judge": judge, "opinion_rules": rules}))
         listeners.append(made)
         return made
 
@@ -133,7 +133,8 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
                 row.update(text=heard.utterance.text, confidence=heard.utterance.confidence)
             op = listeners[0].last_opinion if listeners else None
             if op is not None:
-                row.update(heard=op.heard.text, heard_confidence=op.heard.confidence,
+                row.update(taken=op.taken.text, taken_confidence=op.taken.confidence,
+                           heard=op.heard.text, heard_confidence=op.heard.confidence,
                            words=op.words, heard_meaning=op.heard_meaning,
                            taken_meaning=op.taken_meaning, red_flag=op.red_flag,
                            verdict=op.verdict.probabilities, judge_ms=round(1000 * op.cost_s, 2))
@@ -237,6 +238,25 @@ def with_head(rows: list[dict[str, Any]], head_file: Path) -> list[dict[str, Any
     return out
 
 
+def _check(rows: list[dict[str, Any]], matcher: IntentMatcher, settings: Settings) -> int:
+    """With the rules in the listener, a row's text is already the answer after them; the
+    same rules applied to what Whisper heard and the judge said must give that answer."""
+    differ = 0
+    for r in rows:
+        if "verdict" not in r:
+            continue
+        live = "no_match" if not r["text"] else matcher.match(r["text"], RED_FLAG_STATE,
+                                                             r["confidence"]).name
+        again = outcome(r | {"text": r["taken"], "confidence": r["taken_confidence"]},
+                        DEFAULT_RULES, matcher, settings.low_confidence)[0]
+        if live != again:
+            differ += 1
+            print(f"differs: {r['label']}/{r['file']} {r['condition']}: {live} vs {again}",
+                  file=sys.stderr)
+    print(f"keyword_bench --check: {differ} of {len(rows)} hearings differ", file=sys.stderr)
+    return 1 if differ else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import platformdirs
 
@@ -245,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=REPO / "tests" / "fixtures" / "real_speech",
                         help="real recordings, a folder per label (default: the repo's)")
     parser.add_argument("--every", type=int, default=1)
+    parser.add_argument("--check", action="store_true",
+                        help="hear with the default rules in the listener itself and check that "
+                             "applying them afterwards to the recorded hearing gives the same")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-keyword-judge.json")
     parser.add_argument("--rows", type=Path, default=None,
                         help="reuse the hearings saved in this JSON (only the rules are applied)")
@@ -268,7 +291,10 @@ def main(argv: list[str] | None = None) -> int:
         judge = _Keeping(load_keyword_judge())
         started = time.perf_counter()
         cache = Path(platformdirs.user_cache_dir("voice-skill")) / "rooms"
-        rows = hearings(judge, settings, args.corpus, args.every, cache)
+        rows = hearings(judge, settings, args.corpus, args.every, cache,
+                        DEFAULT_RULES if args.check else None)
+        if args.check:
+            return _check(rows, matcher, settings)
         seconds = round(time.perf_counter() - started)
     costs = [r["judge_ms"] for r in rows if "judge_ms" in r]
     result: dict[str, Any] = {
