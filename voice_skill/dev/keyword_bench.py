@@ -48,7 +48,8 @@ from voice_skill.hearing.voice_input import AudioListener, hear_recording, with_
 from voice_skill.models.keyword_judge import load_keyword_judge
 from voice_skill.settings import Settings
 
-LABELS = ("yes", "no", "stop", "go", "other-words", "noise")
+LABELS = ("yes", "no", "stop", "go", "other-words", "noise", "digits")
+"""digits are heard on the pain question, the rest on a red-flag question (as room_bench)"""
 REPO = Path(__file__).resolve().parents[2]
 RULE_SETS: dict[str, OpinionRules] = {
     "veto a red-flag no below 0.2": OpinionRules(veto_no_below=0.2),
@@ -89,7 +90,8 @@ class _Keeping(KeywordJudge):
 
 
 def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
-             cache: Path | None, rules: OpinionRules | None = None) -> list[dict[str, Any]]:
+             cache: Path | None, rules: OpinionRules | None = None,
+             labels: tuple[str, ...] = LABELS) -> list[dict[str, Any]]:
     """Every held-out recording heard in every condition, with the judge's verdict."""
     from voice_skill.hearing.recognizers import recognizer_for
 
@@ -108,7 +110,7 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
 
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
-    todo = [Clip(label, f) for label in LABELS if label in folders
+    todo = [Clip(label, f) for label in labels if label in folders
             for f in sorted(folders[label].glob("*.wav"))[::every] if held_out(f)]
     for i, clip in enumerate(todo):
         name = f"{clip.label}/{clip.path.name}"
@@ -123,12 +125,13 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
             # a room goes on sounding after the word: its own trail, not added quiet
             after = None if cond == "close" else np.zeros(0, np.int16)
             listeners.clear()
-            heard = hear_recording(audio, settings, cast("Any", recognizer), RED_FLAG_STATE,
-                                   matcher.grammar(RED_FLAG_STATE),
-                                   dialog.question(RED_FLAG_STATE), turns, after,
+            heard = hear_recording(audio, settings, cast("Any", recognizer), clip.state,
+                                   matcher.grammar(clip.state),
+                                   dialog.question(clip.state), turns, after,
                                    listener=listener)
             row: dict[str, Any] = {"label": clip.label, "file": clip.path.name,
-                                   "condition": cond, "text": "", "confidence": 0.0}
+                                   "state": clip.state, "condition": cond, "text": "",
+                                   "confidence": 0.0, "expected": clip.expected_value()}
             if heard.utterance is not None:
                 row.update(text=heard.utterance.text, confidence=heard.utterance.confidence)
             op = listeners[0].last_opinion if listeners else None
@@ -137,6 +140,7 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
                            heard=op.heard.text, heard_confidence=op.heard.confidence,
                            words=op.words, heard_meaning=op.heard_meaning,
                            taken_meaning=op.taken_meaning, red_flag=op.red_flag,
+                           yes_no=op.yes_no,
                            verdict=op.verdict.probabilities, judge_ms=round(1000 * op.cost_s, 2))
                 if isinstance(judge, _Keeping) and judge.last is not None:
                     row["x"] = [round(float(v), 4) for v in judge.last.reshape(-1)]
@@ -155,12 +159,17 @@ def outcome(row: dict[str, Any], rules: OpinionRules | None, matcher: IntentMatc
     text, confidence = row["text"], row["confidence"]
     if rules is not None and "verdict" in row:
         op = second_opinion(row["words"], row["heard_meaning"], row["taken_meaning"],
-                            row["red_flag"], Verdict(row["verdict"]), rules)
+                            row["red_flag"], Verdict(row["verdict"]), rules,
+                            row.get("yes_no", True))
         u = with_opinion(Utterance(text, confidence), op, low_confidence)
         text, confidence = u.text, u.confidence
     if not text:
         return "no_match", confidence
-    return matcher.match(text, RED_FLAG_STATE, confidence).name, confidence
+    state = row.get("state", RED_FLAG_STATE)
+    intent = matcher.match(text, state, confidence)
+    if row["label"] == "digits" and intent.name == "pain":
+        return f"pain {intent.value}", confidence
+    return intent.name, confidence
 
 
 def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: IntentMatcher,
@@ -172,8 +181,10 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         got: dict[str, list[tuple[str, float]]] = {}
         for r in rows:
             if r["condition"] == cond:
-                got.setdefault(r["label"], []).append(
-                    outcome(r, rules, matcher, settings.low_confidence))
+                meant, sure = outcome(r, rules, matcher, settings.low_confidence)
+                if r["label"] == "digits":  # right or wrong, not which number
+                    meant = "pain" if meant == f"pain {r.get('expected')}" else meant.split()[0]
+                got.setdefault(r["label"], []).append((meant, sure))
 
         def pct(label: str, test: Any, got: dict[str, list[tuple[str, float]]] = got
                 ) -> float | None:
@@ -185,6 +196,8 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         s["go as sure no"] = pct("go", lambda x: x[0] == "no" and x[1] >= settings.low_confidence)
         s["other words as yes/no"] = pct("other-words", lambda x: x[0] in ("yes", "no"))
         s["noise as yes/no"] = pct("noise", lambda x: x[0] in ("yes", "no"))
+        s["digits"] = pct("digits", lambda x: x[0] == "pain")
+        s["digits as stop"] = pct("digits", lambda x: x[0] == "stop")
         s["go as stop"] = pct("go", lambda x: x[0] == "stop")
         s["other words as stop"] = pct("other-words", lambda x: x[0] == "stop")
         s["yes/no as stop"] = round(100 * sum(1 for w in ("yes", "no") for x in got.get(w, [])
@@ -202,8 +215,9 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
     return out
 
 
-COLUMNS = ("yes", "no", "stop", "go as no", "go as sure no", "other words as yes/no", "noise as yes/no",
-           "go as stop", "other words as stop", "yes/no as stop", "yes as sure no",
+COLUMNS = ("yes", "no", "stop", "digits", "go as no", "go as sure no", "other words as yes/no",
+           "noise as yes/no",
+           "go as stop", "other words as stop", "yes/no as stop", "digits as stop", "yes as sure no",
            "false escalation")
 
 
@@ -245,10 +259,11 @@ def _check(rows: list[dict[str, Any]], matcher: IntentMatcher, settings: Setting
     for r in rows:
         if "verdict" not in r:
             continue
-        live = "no_match" if not r["text"] else matcher.match(r["text"], RED_FLAG_STATE,
-                                                             r["confidence"]).name
+        live = outcome(r, None, matcher, settings.low_confidence)[0]
         again = outcome(r | {"text": r["taken"], "confidence": r["taken_confidence"]},
                         DEFAULT_RULES, matcher, settings.low_confidence)[0]
+        live = "no_match" if live in ("", "no_match") else live
+        again = "no_match" if again in ("", "no_match") else again
         if live != again:
             differ += 1
             print(f"differs: {r['label']}/{r['file']} {r['condition']}: {live} vs {again}",
@@ -265,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=REPO / "tests" / "fixtures" / "real_speech",
                         help="real recordings, a folder per label (default: the repo's)")
     parser.add_argument("--every", type=int, default=1)
+    parser.add_argument("--labels", default=",".join(LABELS),
+                        help="which labels to hear (comma-separated)")
     parser.add_argument("--check", action="store_true",
                         help="hear with the default rules in the listener itself and check that "
                              "applying them afterwards to the recorded hearing gives the same")
@@ -292,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         cache = Path(platformdirs.user_cache_dir("voice-skill")) / "rooms"
         rows = hearings(judge, settings, args.corpus, args.every, cache,
-                        DEFAULT_RULES if args.check else None)
+                        DEFAULT_RULES if args.check else None, tuple(args.labels.split(",")))
         if args.check:
             return _check(rows, matcher, settings)
         seconds = round(time.perf_counter() - started)

@@ -51,10 +51,12 @@ class Opinion:
 
 
 def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: str,
-                   red_flag: bool, verdict: Verdict, rules: OpinionRules) -> Opinion:
+                   red_flag: bool, verdict: Verdict, rules: OpinionRules,
+                   yes_no: bool = True) -> Opinion:
     """The judge's say on one answer. `heard_words`: Whisper's words (the matcher's tokens);
     `heard_meaning`: their intent; `taken_meaning`: the intent after the skill's own checks
-    (the unsure-answer check may have made it nothing, to ask again)."""
+    (the unsure-answer check may have made it nothing, to ask again); `yes_no`: whether the
+    question takes yes or no (a near word is made one only there)."""
     if (rules.veto_no_below is not None and red_flag and taken_meaning == "no"
             and verdict["no"] < rules.veto_no_below):
         return Opinion("", why=f"judge hears no only {verdict['no']:.2f}")
@@ -71,7 +73,7 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
             and (not rules.stop_near or first in ("s", ""))
             and (rules.stop_on_red_flag or not red_flag)):
         return Opinion("stop", confirm=True, why=f"judge hears stop {verdict['stop']:.2f}")
-    if rules.rescue_at is not None and (heard_words or rules.rescue_silent):
+    if rules.rescue_at is not None and yes_no and (heard_words or rules.rescue_silent):
         for word in ("yes", "no"):
             if verdict[word] >= rules.rescue_at and (
                     not rules.rescue_near or not heard_words or first == word[0]):

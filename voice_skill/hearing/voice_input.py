@@ -246,10 +246,11 @@ class AudioListener:
         red_flag = matcher.dialog.states[turn.state].red_flag is not None
         heard_meaning = matcher.match(heard.text, turn.state).name if heard.text else ""
         taken_meaning = matcher.match(taken.text, turn.state).name if taken.text else ""
+        yes_no = "yes" in matcher.dialog.accepted_intents(turn.state)
         opinion = second_opinion(words, heard_meaning, taken_meaning, red_flag, verdict,
-                                 self.opinion_rules)
+                                 self.opinion_rules, yes_no)
         self.last_opinion = SecondOpinion(heard, taken, words, heard_meaning, taken_meaning,
-                                          red_flag, verdict, opinion,
+                                          red_flag, yes_no, verdict, opinion,
                                           time.perf_counter() - t0)
         if opinion.answer is None:
             return taken
@@ -322,6 +323,7 @@ class SecondOpinion:
     heard_meaning: str
     taken_meaning: str
     red_flag: bool
+    yes_no: bool
     verdict: Verdict
     opinion: Opinion
     cost_s: float
