@@ -142,3 +142,23 @@ def test_a_noisy_go_whisper_hears_as_no_is_still_asked_again(whisper: Any,
 def test_real_yeses_stay_yes_with_the_judge(whisper: Any, judge: KeywordJudge) -> None:
     for f in held_out_files("yes", 6):
         assert red_flag_answer(whisper, read_wav(f), judge)[0] == "yes", f.name
+
+
+def test_no_rule_ever_takes_a_red_flag_yes_away_or_makes_a_sure_no() -> None:
+    from voice_skill.hearing.keyword_judge import Verdict
+    from voice_skill.hearing.second_opinion import DEFAULT_RULES, second_opinion
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        p = rng.dirichlet(np.full(4, 0.3))
+        verdict = Verdict(dict(zip(("yes", "no", "stop", "other"), p.tolist(), strict=True)))
+        for heard, meaning in (("yes", "yes"), ("yeah", "yes"), ("now", "no_match"),
+                               ("go", "no_match"), ("", ""), ("no", "no")):
+            words = [heard] if heard else []
+            for taken in ({meaning, ""} - {"no_match"}):
+                op = second_opinion(words, meaning, taken, True, verdict, DEFAULT_RULES)
+                if taken == "yes":
+                    assert op.answer is None  # a red-flag yes stays a yes
+                if op.answer in ("no", "stop"):
+                    assert op.confirm  # never a no or a stop taken unasked on a red flag
+                assert op.answer != "stop"  # the stop rule is off on red flags
