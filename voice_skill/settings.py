@@ -132,7 +132,8 @@ class Settings:
     safety_words_over_speech): skill (its own Speex canceller, timed by when the speech worker
     says playback started) or server (the sound server's, e.g. PulseAudio's or PipeWire's
     module-echo-cancel with webrtc, set as the default microphone and speaker, README: it
-    sees the real playback clock and left the echo 66 dB down, docs/benchmarks.md)"""
+    sees the real playback clock and left the echo 66 dB down, but webrtc-audio-processing
+    0.3's suppressor also takes out a person under the echo, docs/benchmarks.md)"""
     input_device: str | None = None
     """microphone: a device name (or part of it) or index from `voice-skill devices`; None is
     the system default"""
