@@ -87,3 +87,27 @@ def test_with_no_echo_at_all_a_person_over_the_skill_comes_through() -> None:
     playback.add(played, 0)
     source = EchoCancelledSource(RecordedMic(mic), playback)
     assert heard_energy(source, at_stop, at_stop + len(stop)) > 300
+
+
+def test_with_the_servers_canceller_a_person_quieter_than_the_echo_comes_through() -> None:
+    """echo_cancel = "server": the microphone is the sound server's echo-cancelled source,
+    where the skill's voice is left 60 dB down (its residue) and a person 10 dB under the
+    echo it had is still there. The residue reads as silence, the person comes through."""
+    prompt, stop = read_wav(PROMPT), read_wav(STOP)
+    played = np.concatenate([prompt] * 4)
+    echo = 0.3 * played.astype(np.float64)  # what the room would have brought back, -10 dB
+    at_stop = 3 * len(prompt)
+    mic = np.zeros(len(played) + 16000, np.float64)
+    mic[DELAY:DELAY + len(played)] += 0.001 * echo  # what the server's canceller leaves
+    person = stop * (np.sqrt(np.mean(echo ** 2)) / 10 ** 0.5 / np.sqrt(np.mean(
+        stop.astype(np.float64) ** 2)))  # 10 dB under the echo, over the whole recording
+    mic[at_stop:at_stop + len(stop)] += person
+    recorded = RecordedMic(np.clip(np.round(mic), -32768, 32767).astype(np.int16))
+    playback = Playback()
+    playback.add(played, 0)
+    source = EchoCancelledSource(recorded, playback, quiet_person=True, server=True)
+    assert heard_energy(source, len(prompt), 2 * len(prompt)) < 30  # its own voice: silence
+    recorded.read_samples = 0
+    source = EchoCancelledSource(recorded, playback, quiet_person=True, server=True)
+    heard = heard_energy(source, at_stop, at_stop + len(stop))
+    assert heard > 0.5 * np.sqrt(np.mean(person ** 2)), heard  # the person: heard

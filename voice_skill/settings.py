@@ -127,6 +127,13 @@ class Settings:
     """hear "stop", "help" and calls for help while the skill speaks, even from a person
     quieter than its echo; nothing else said over the skill is acted on (barge_in hears every
     answer). A "stop" heard so is asked about before the session ends, an unsure "help" too"""
+    echo_cancel: Literal["skill", "server"] = "skill"
+    """who takes the skill's own voice out of the microphone while it talks (barge_in,
+    safety_words_over_speech): skill (its own Speex canceller, timed by when the speech worker
+    says playback started) or server (the sound server's, e.g. PulseAudio's or PipeWire's
+    module-echo-cancel with webrtc, set as the default microphone and speaker, README: it
+    sees the real playback clock and left the echo 66 dB down, but webrtc-audio-processing
+    0.3's suppressor also takes out a person under the echo, docs/benchmarks.md)"""
     input_device: str | None = None
     """microphone: a device name (or part of it) or index from `voice-skill devices`; None is
     the system default"""

@@ -390,6 +390,8 @@ def main() -> None:
                     help="with --barge-in off: hear only stop/help/calls over the skill")
     ap.add_argument("--under-echo", type=float, default=None,
                     help="the commands said from across a room, this many dB under the echo")
+    ap.add_argument("--echo-cancel", choices=("skill", "server"), default="skill",
+                    help="server: PulseAudio's module-echo-cancel (webrtc) cancels the echo")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--room", action="store_true",
                     help="the person lies across a simulated room (whole sessions only)")
@@ -423,6 +425,7 @@ def main() -> None:
         result["command_delay_median_s"] = round(statistics.median(delays), 3) if delays else None
     result["echo_volume"], result["barge_in"] = args.echo_volume, args.barge_in
     result["safety_words"], result["under_echo_db"] = args.safety_words, args.under_echo
+    result["echo_cancel"] = args.echo_cancel
     print(json.dumps(result, indent=1))
     if os.environ.get("TURN_LIVE_DEBUG"):
         print(run["stderr"][-3000:], file=sys.stderr)
@@ -450,9 +453,12 @@ def prepare(rig: Any, base: Path, args: argparse.Namespace) -> tuple[Path, Path]
     from voice_skill.dialogue.dialog import bundled_dialog_path
 
     rig.echo_speaker_into_mic(args.echo_volume)
+    if args.echo_cancel == "server":
+        rig.cancel_echo_in_server()
     config = base / "config.toml"
     config.write_text(f"barge_in = {'true' if args.barge_in == 'on' else 'false'}\n"
-                      f"safety_words_over_speech = {'true' if args.safety_words == 'on' else 'false'}\n")
+                      f"safety_words_over_speech = {'true' if args.safety_words == 'on' else 'false'}\n"
+                      f'echo_cancel = "{args.echo_cancel}"\n')
     dialog = base / "short.yaml"
     text = bundled_dialog_path().read_text(encoding="utf-8")
     dialog.write_text(text.replace("duration_s: 1200", "duration_s: 4")

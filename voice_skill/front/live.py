@@ -142,7 +142,8 @@ def _voice_listener(settings: Settings, dialog: Dialog, announce: Callable[[str]
     barge_in, safety = settings.barge_in, settings.safety_words_over_speech and not settings.barge_in
     if barge_in or safety:
         try:
-            source = cancel_echo(mic, speaker, quiet_person=safety)
+            source = cancel_echo(mic, speaker, quiet_person=safety,
+                                 server=settings.echo_cancel == "server")
         except AudioError as exc:  # without echo cancellation it would hear itself
             announce(f"{exc}. I will not listen while I speak.")
             barge_in = safety = False

@@ -6,6 +6,11 @@ what is left is gated against the echo expected from the playback, so a residue 
 voice is never taken for the person. Chosen by measurement against the other maintained
 options (docs/benchmarks.md): WebRTC's AEC3 (livekit) removed more echo but damaged the
 person's speech under it; the Cython speexdsp bindings need a compiler at install.
+
+Where the sound server cancels the echo itself (`echo_cancel = "server"`: PulseAudio's or
+PipeWire's module-echo-cancel with webrtc), the microphone already has the skill's voice taken
+out, aligned by the server's own playback clock: no canceller runs here, and only the gate
+against the server's usual residue stays (it leaks at moments, e.g. when a reply starts).
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ MAX_ECHO_GAIN_DB = 12.0
 """the echo is never taken to be louder than this over what was played"""
 QUIET_MARGIN_DB = 12.0
 """with `quiet_person`: what is left must stand this far above the canceller's usual residue"""
+SERVER_MARGIN_DB = 20.0
+"""the same for the sound server's residue: through the live rig it was 66 dB under the echo
+at the median and 51 dB under it in the worst tenth of the frames, so a person 10 dB under
+the echo stands 50 dB over it; a wider margin keeps its rare leaks out"""
 RESIDUE_PERCENTILE = 50
 """the canceller's usual residue: this percentile of what it left, over the echo expected, in
 the last RESIDUE_S of the skill talking (the person is rarely talking then). Through the
@@ -174,9 +183,13 @@ class Playback:
 class EchoCancelledSource:
     """A microphone source whose frames have the skill's own voice taken out (and gated)."""
 
-    def __init__(self, mic: Any, playback: Playback, quiet_person: bool = False) -> None:
+    def __init__(self, mic: Any, playback: Playback, quiet_person: bool = False,
+                 server: bool = False) -> None:
         self.mic, self.playback = mic, playback
-        self.quiet_person = quiet_person
+        self.server = server
+        """the microphone is the sound server's echo-cancelled source: nothing is cancelled
+        here, and what comes in while the skill talks passes the residue gate or is silenced"""
+        self.quiet_person = quiet_person or server
         """also let through a person quieter than the echo, when what the canceller leaves
         stands out of its usual residue (the safety words: only they are acted on then)"""
         self._residue: list[float] = []  # what the canceller left over the echo expected (dB)
@@ -184,14 +197,14 @@ class EchoCancelledSource:
         self.frame_samples: int = mic.frame_samples
         self._position: Callable[[], int] = mic.captured_samples
         self._read_position: Callable[[], int] = lambda: int(mic.read_samples)
-        self._echo = SpeexEcho(self.frame_samples)
-        if quiet_person:
+        self._echo = None if server else SpeexEcho(self.frame_samples)
+        if self._echo and quiet_person:
             self._echo.suppress_residue()
         self._kept: collections.deque[tuple[int, np.ndarray]] = collections.deque(
             maxlen=round(KEPT_S * PIPELINE_RATE_HZ / self.frame_samples))
-        self.delay = round(DEFAULT_DELAY_S * PIPELINE_RATE_HZ)
+        self.delay = 0 if server else round(DEFAULT_DELAY_S * PIPELINE_RATE_HZ)
         """measured playback-to-capture delay (samples)"""
-        self.measured = False
+        self.measured = server
         """whether the delay and the echo's loudness have been measured yet"""
         self._gain2 = 1.0  # echo energy per played energy: the median of the recent gains
         self._gains: list[float] = []  # one per second measured
@@ -221,6 +234,12 @@ class EchoCancelledSource:
         if not self.playback.active(at - reach, n + reach):
             self._kept.append((at, frame))
             return frame
+        if self._echo is None:  # the server cancelled it: only its residue is gated
+            self._kept.append((at, frame))
+            if self._quiet_person(frame, at):
+                return frame
+            self.gated += 1
+            return np.zeros(n, np.int16)
         self._learn_delay(at, frame)
         played = self.playback.window(at - self.delay, n)
         clean = self._echo.cancel(frame, played)
@@ -275,7 +294,8 @@ class EchoCancelledSource:
         if len(self._residue) < keep // 4:
             return False  # not learned yet
         usual = float(np.percentile(self._residue, RESIDUE_PERCENTILE))
-        if out2 > FLOOR_RMS ** 2 and ratio_db > usual + QUIET_MARGIN_DB:
+        margin = SERVER_MARGIN_DB if self.server else QUIET_MARGIN_DB
+        if out2 > FLOOR_RMS ** 2 and ratio_db > usual + margin:
             self._hangover = round(HANGOVER_S * PIPELINE_RATE_HZ / len(clean))
             return True
         return self._hangover_left()
@@ -290,6 +310,8 @@ class EchoCancelledSource:
         """Energy of the loudest 10 ms the playback could be echoing in this frame: the room
         rings for TAIL_S, and the delay is known to a few tens of milliseconds."""
         tail, slack = round(TAIL_S * PIPELINE_RATE_HZ), round(JITTER_S * PIPELINE_RATE_HZ)
+        if self.server:  # the delay is the server's business: any of the recent playback
+            tail = round((MAX_DELAY_S + TAIL_S) * PIPELINE_RATE_HZ)
         played = self.playback.window(at - self.delay - tail, tail + n + 2 * slack)
         block = PIPELINE_RATE_HZ // 100
         usable = len(played) // block * block
@@ -369,12 +391,15 @@ class EchoCancelledSource:
 
     def close(self) -> None:
         """Release the microphone and the canceller."""
-        self._echo.close()
+        if self._echo:
+            self._echo.close()
         self.mic.close()
 
 
-def cancel_echo(mic: Any, speaker: Any, quiet_person: bool = False) -> EchoCancelledSource:
-    """The microphone with the speaker's replies cancelled out of it, wired to the speaker."""
+def cancel_echo(mic: Any, speaker: Any, quiet_person: bool = False,
+                server: bool = False) -> EchoCancelledSource:
+    """The microphone with the speaker's replies cancelled out of it, wired to the speaker;
+    with `server`, the microphone is already the sound server's echo-cancelled source."""
     from voice_skill.hearing.audio import to_pipeline_format
 
     playback = Playback()
@@ -383,4 +408,4 @@ def cancel_echo(mic: Any, speaker: Any, quiet_person: bool = False) -> EchoCance
         playback.add(to_pipeline_format(audio, rate_hz), mic.captured_samples())
 
     speaker.on_playback = played
-    return EchoCancelledSource(mic, playback, quiet_person)
+    return EchoCancelledSource(mic, playback, quiet_person, server)
