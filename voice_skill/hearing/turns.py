@@ -38,6 +38,8 @@ class TurnJudge:
         self._last: tuple[np.ndarray, Utterance] | None = None
         self.state, self.hint = "", ""
         self.grammar: tuple[str, ...] = ()
+        self.decoded_again = False
+        """the last utterance() decoded the turn again (its pause's decode did not hold)"""
 
     def start(self, state: str, grammar: tuple[str, ...], hint: str = "") -> None:
         """A new turn in `state`, with its recognizer grammar and the question just asked."""
@@ -73,11 +75,13 @@ class TurnJudge:
 
     def utterance(self, audio: np.ndarray) -> Utterance:
         """The text of a finished turn: the decode made at its last pause when nothing followed."""
+        self.decoded_again = False
         if self._last is not None:
             seen, u = self._last
             extra = len(audio) - len(seen)
             if 0 <= extra <= TAIL_S * PIPELINE_RATE_HZ and np.array_equal(audio[: len(seen)], seen):
                 return u
+        self.decoded_again = True
         return self.recognizer.recognize(audio, self.grammar, self.hint)
 
     def _index(self, state: str, grammar: tuple[str, ...]) -> None:
