@@ -208,9 +208,12 @@ class AudioListener:
         meant = matcher.match(u.text, turn.state).name
         if meant not in ("yes", "no") or len(matcher.tokens(u.text)) != 1:
             return True
+        word = matcher.tokens(u.text)[0]
+        margin = self.judge.margin(audio, word)  # scored at the pause, while the turn ended
         margin_of = getattr(self.recognizer, "answer_margin", None)
-        self._decodes += margin_of is not None
-        margin = None if margin_of is None else margin_of(audio, matcher.tokens(u.text)[0])
+        if margin is None and margin_of is not None:
+            self._decodes += 1
+            margin = margin_of(audio, word)
         if margin is not None:  # Whisper: how clearly the word wins, without the question
             clear = float(margin) >= CLEAR_MARGIN
             if not clear:
