@@ -12,6 +12,7 @@ its grammar); a free-decoding engine (Whisper) hears "I'd say" and the turn wait
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +38,9 @@ class TurnJudge:
         self._longer: dict[str, dict[tuple[str, ...], set[str]]] = {}
         self._last: tuple[np.ndarray, Utterance] | None = None
         self._margin: tuple[str, float] | None = None  # a lone yes/no's, at the last pause
+        self.unsure: Callable[[Utterance, np.ndarray], bool] | None = None
+        """which answers the listener will check for a clear answer (None: every lone yes/no);
+        only those are scored at the pause, so a sure one costs the judge nothing more"""
         self.state, self.hint = "", ""
         self.grammar: tuple[str, ...] = ()
         self.decoded_again = False
@@ -67,7 +71,8 @@ class TurnJudge:
         margin_of = getattr(self.recognizer, "answer_margin", None)
         words = self.matcher.tokens(u.text)
         if (margin_of is None or not self.hint or len(words) != 1
-                or self.matcher.match(u.text, self.state).name not in ("yes", "no")):
+                or self.matcher.match(u.text, self.state).name not in ("yes", "no")
+                or (self.unsure is not None and not self.unsure(u, audio))):
             return None
         margin = margin_of(audio, words[0])
         return None if margin is None else (words[0], float(margin))

@@ -96,6 +96,8 @@ class AudioListener:
         self._listened_over = False  # the last speech was listened over: nothing to flush
         self.judge = judge
         """decides the end of a turn by what was said; None: a fixed end silence"""
+        if judge is not None:  # the answers _still_heard_without_question checks
+            judge.unsure = self._unsure
         self.no_input_timeout_s: float | None = no_input_timeout_s
         self.announce, self.fallback = announce, fallback
         self._broken: str | None = None
@@ -194,6 +196,11 @@ class AudioListener:
                 audio = kept
         utterance = self.recognizer.recognize(audio, safety, "")
         return Heard(utterance, ended_at=segment.ended_at, over_speech=True)
+
+    def _unsure(self, u: Utterance, audio: np.ndarray) -> bool:
+        """Whether an answer heard in `audio` is below the confidence that is taken as it is."""
+        confidence = u.confidence * sound_factor(speech_to_noise_db(audio))
+        return confidence < self.endpointer.settings.low_confidence
 
     def _still_heard_without_question(self, u: Utterance, audio: np.ndarray, turn: _Turn) -> bool:
         """Whether an unsure one-word yes or no is heard as the same answer without the
