@@ -122,3 +122,38 @@ def test_without_micro_vad_it_says_so_once_and_uses_webrtcvad(
     assert all(s is not None and s.end_s == webrtc.end_s for s in got)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "webrtcvad" in warnings[0]
+
+
+SILERO = Settings(log_enabled=False, vad="silero")
+NOISE_CLIPS = sorted((FIXTURES / "real_speech" / "noise").glob("*.wav"))
+
+
+def under_changing_noise(path: Path, first_clip: int, snr_db: float = 10.0) -> np.ndarray:
+    """A quiet-room answer with the live trial's kind of noise under it: one-second household
+    clips one after another (a tap, then a television ...), `snr_db` under the voice, so the
+    noise after the words is often louder than the lead-in it began in."""
+    from voice_skill.dev.room_sim import active_level
+
+    answer = read_wav(path).astype(np.float64)
+    n = len(answer)
+    clips = NOISE_CLIPS[first_clip: first_clip + n // 16000 + 2]
+    noise = np.concatenate([read_wav(c) for c in clips]).astype(np.float64)[:n]
+    noise *= np.sqrt(active_level(answer / 32768) / 10 ** (snr_db / 10)
+                     / np.mean((noise / 32768) ** 2))
+    return np.clip(np.round(answer + noise), -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("first_clip", [13, 91])
+def test_noise_louder_than_the_lead_in_does_not_hold_the_turn(first_clip: int) -> None:
+    """Once Silero no longer hears the voice, a frame loud over the lead-in carries the turn
+    only briefly: the reply comes after the words, not after the noise (before: 24 of these 24
+    turns were held 2 s or more past the words, some to the end of the sound)."""
+    for path in QUIET:
+        source = WavSource(under_changing_noise(path, first_clip), SILERO)
+        segment = Endpointer(SILERO).listen(source)
+        assert segment is not None
+        words_end = words_end_s(path)
+        # decided within the full end silence (0.8 s), Silero's lag and the loud carry (0.3 s)
+        # of the words, in audio time; every word kept
+        assert source.position_s - words_end < 1.6, path.name
+        assert segment.end_s + endpointing.TAIL_S >= words_end, path.name

@@ -138,3 +138,52 @@ def test_a_rest_that_alone_answers_nothing_is_still_the_rest_of_the_answer(
     assert first.utterance is not None and rest.utterance is not None
     assert rest.continues, rest
     assert judge.matcher.match(rest.utterance.text, "pain_start").value == 7, rest
+
+
+class _UnsureNo:
+    """A recognizer (test double) that hears an unsure "no", and says how clearly it wins
+    without the question: `margin`. It notes the thread of each scoring."""
+
+    def __init__(self, margin: float, confidence: float = 0.3) -> None:
+        self.margin, self.confidence, self.scored_on = margin, confidence, []  # type: list[str]
+
+    def recognize(self, audio: np.ndarray, phrases: object, hint: str = "") -> Utterance:
+        return Utterance("no", self.confidence)
+
+    def answer_margin(self, audio: np.ndarray, word: str) -> float:
+        import threading
+
+        self.scored_on.append(threading.current_thread().name)
+        return self.margin
+
+
+@pytest.mark.parametrize(("margin", "heard_as"), [(2.0, "no"), (0.5, "")])
+def test_an_unsure_no_is_checked_at_the_pause_so_the_reply_waits_for_no_decode(
+        margin: float, heard_as: str) -> None:
+    """The clear-answer check of an unsure lone yes/no is scored at the pause, on the judge's
+    thread, while the quiet that ends the turn passes: after the end nothing is decoded, and
+    the answer is taken (or asked again) as before."""
+    recognizer = _UnsureNo(margin)
+    judge = TurnJudge(recognizer, IntentMatcher(load_dialog(None)), SETTINGS)  # type: ignore[arg-type]
+    audio = np.concatenate([silence(0.5), read_wav(CLEAN / "no.wav"), silence(2.0)])
+    listener = AudioListener(WavSource(audio), Endpointer(SETTINGS), recognizer,  # type: ignore[arg-type]
+                             8.0, announce=print, judge=judge)
+    heard = listener.listen("ice_ask", judge.matcher.grammar("ice_ask"), 5.0,
+                            "Do you have ice? Say yes or no.")
+    assert heard.utterance is not None and heard.utterance.text == heard_as
+    assert heard.timing is not None and heard.timing.decodes_after == 0
+    assert recognizer.scored_on and all(n.startswith("voice-skill-judge") for n in recognizer.scored_on)
+
+
+def test_a_sure_no_costs_the_judge_no_scoring() -> None:
+    """Only answers the listener will check are scored at the pause: a sure "no" (well above
+    the noise) is taken with the pause's decode alone."""
+    recognizer = _UnsureNo(0.5, confidence=1.0)
+    judge = TurnJudge(recognizer, IntentMatcher(load_dialog(None)), SETTINGS)  # type: ignore[arg-type]
+    audio = np.concatenate([silence(0.5), read_wav(CLEAN / "no.wav"), silence(2.0)])
+    listener = AudioListener(WavSource(audio), Endpointer(SETTINGS), recognizer,  # type: ignore[arg-type]
+                             8.0, announce=print, judge=judge)
+    heard = listener.listen("ice_ask", judge.matcher.grammar("ice_ask"), 5.0,
+                            "Do you have ice? Say yes or no.")
+    assert heard.utterance is not None and heard.utterance.text == "no"
+    assert recognizer.scored_on == []

@@ -187,6 +187,21 @@ class Timing:
     recognize_s: float
     dialogue_s: float
     tts_first_audio_s: float | None
+    voice_ended_at: float | None = None
+    """time.perf_counter() (CLOCK_MONOTONIC) when the last frame the detector called voice was
+    read: after it, the endpointer waited for quiet"""
+    ended_at: float | None = None
+    """time.perf_counter() when the end of the turn was decided"""
+    first_audio_at: float | None = None
+    """time.perf_counter() when the reply's first audio started"""
+    quiet_s: float | None = None
+    """the quiet (audio seconds) that ended the turn: the quick, full or patient end silence"""
+    judge_wait_s: float | None = None
+    """wall time the endpointer stood waiting for the decode made at the pause"""
+    pause_decodes: int = 0
+    """decodes made at pauses, while the person could still go on"""
+    decodes_after: int = 0
+    """decodes (and clear-answer checks) made after the end: 0 when the pause's decode held"""
 
 
 @dataclass(frozen=True)

@@ -365,5 +365,13 @@ class Session:
         u = heard.utterance
         assert u is not None
         first_audio = getattr(self.speaker, "last_first_audio_s", None)
+        first_at = getattr(self.speaker, "last_first_audio_at", None)
+        t = heard.timing
         self.log(Timing(self.settings.end_silence_s, round(u.decode_s, 4), round(dialogue_s, 4),
-                        None if first_audio is None else round(first_audio, 4)))
+                        None if first_audio is None else round(first_audio, 4),
+                        voice_ended_at=t.voice_ended_at if t else None,
+                        ended_at=heard.ended_at, first_audio_at=first_at,
+                        quiet_s=round(t.quiet_s, 3) if t else None,
+                        judge_wait_s=round(t.judge_wait_s, 4) if t else None,
+                        pause_decodes=t.pause_decodes if t else 0,
+                        decodes_after=t.decodes_after if t else 0))

@@ -238,14 +238,17 @@ def room_figures(run: dict[str, Any]) -> dict[str, Any]:
     latencies for every answer, and for all but the red-flag "no"s (the target's set)."""
     spk_loud = run["spk"].loud()
     intents = [(t, e) for t, e in run["events"] if e["event"] == "intent"]
+    timings = [e for _, e in run["events"] if e["event"] == "timing" and e.get("ended_at")]
     rows = []
     for end, state, word in run["spoken"]:
         after = spk_loud[spk_loud > end + 0.05]
         wait = round(float(after[0] - end), 3) if after.size and after[0] - end < 8.0 else None
         heard = next((e for t, e in intents if t > end - 0.5), None)
+        timing = next((e for e in timings if e["ended_at"] > end - 0.3), None)
         rows.append({"state": state, "said": word, "reply_s": wait,
                      "heard": heard and heard.get("name"), "confidence": heard and heard.get(
-                         "confidence"), "right": bool(heard and heard.get("name") == EXPECTED.get(word))})
+                         "confidence"), "right": bool(heard and heard.get("name") == EXPECTED.get(word)),
+                     **(where_the_wait_went(timing, end) if timing else {})})
     return room_summary(rows) | {
         "outcome": next((e.get("outcome") for _, e in run["events"] if e["event"] == "ended"),
                         None), "rows": rows,
@@ -254,6 +257,23 @@ def room_figures(run: dict[str, Any]) -> dict[str, Any]:
         "confirmations_asked": [e["state"] for _, e in run["events"] if e["event"] ==
                                 "listening" and e["state"].startswith("confirm_")],
         "escalated": [e.get("reason") for _, e in run["events"] if e["event"] == "escalated"]}
+
+
+def where_the_wait_went(timing: dict[str, Any], word_end: float) -> dict[str, Any]:
+    """A reply's wait split by the skill's own `timing` event (its clock is this one,
+    CLOCK_MONOTONIC): from the word's end (as played) to the last frame the detector called
+    voice (the rig's latency, plus the detector held by noise), to the end of the turn (the
+    quiet it waited), to the decode's end, to the reply's first audio."""
+    def since(at: float | None) -> float | None:
+        return None if at is None else round(at - word_end, 3)
+
+    decoded = timing["ended_at"] + timing["recognize_s"]
+    return {"voice_end_s": since(timing.get("voice_ended_at")), "turn_end_s": since(timing["ended_at"]),
+            "quiet_s": timing.get("quiet_s"), "judge_wait_s": timing.get("judge_wait_s"),
+            "decoded_s": since(decoded), "pause_decodes": timing.get("pause_decodes"),
+            "decodes_after": timing.get("decodes_after"),
+            "first_audio_s": since(timing.get("first_audio_at")),
+            "tts_first_audio_s": timing.get("tts_first_audio_s")}
 
 
 def room_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -400,6 +420,8 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=3, help="with --room: sessions (one room each)")
     ap.add_argument("--close", action="store_true",
                     help="with --room: the same answers close to the microphone, for comparison")
+    ap.add_argument("--keep", default=None,
+                    help="with --room: keep each session's events and log in this folder")
     args = ap.parse_args()
     if args.room:
         print(json.dumps(room_main(args), indent=1))
@@ -474,7 +496,15 @@ def room_main(args: argparse.Namespace) -> dict[str, Any]:
             folder = base / f"room{k}"
             folder.mkdir()
             room = RoomTrial(folder, f"live/{k}", args.snr, args.close)
-            result = room_figures(session(rig, mod, dialog, config, None, args.timeout, room))
+            run = session(rig, mod, dialog, config, None, args.timeout, room)
+            result = room_figures(run)
+            if args.keep:  # the session's events and log, to see where a wait went
+                keep = Path(args.keep)
+                keep.mkdir(parents=True, exist_ok=True)
+                (keep / f"session{k}.stderr").write_text(run["stderr"], encoding="utf-8")
+                (keep / f"session{k}.events.jsonl").write_text("".join(
+                    json.dumps({"t": round(t, 3), **e}) + "\n" for t, e in run["events"]),
+                    encoding="utf-8")
             trials.append(result | {"room": room.room, "rt60_measured_s": room.rt60_s})
     return {"snr_db": args.snr, "close": args.close, "sessions": len(trials),
             **room_summary([r for t in trials for r in t["rows"]]),

@@ -53,6 +53,14 @@ class Segment:
     """audio-stream time of the end of the last voiced frame (seconds since listen() began)"""
     ended_at: float
     """time.perf_counter() when the end was decided (for latency measurements)"""
+    voice_ended_at: float = 0.0
+    """time.perf_counter() when the last voiced frame was read"""
+    quiet_s: float = 0.0
+    """the quiet after the last voiced frame that ended the turn (audio seconds)"""
+    judge_wait_s: float = 0.0
+    """wall time spent waiting for a pause's judgement (the decode made there)"""
+    pauses_judged: int = 0
+    """pauses at which the words so far were judged (a decode each)"""
 
     @property
     def duration_s(self) -> float:
@@ -139,10 +147,13 @@ class _MicroVad:
 class _SileroVeto(_MicroVad):
     """webrtcvad starts the turn (Silero alone missed a third of the real "no"s with noise at
     5 dB: it never reached 0.5) and Silero VAD ends it: once Silero has heard the voice in the
-    turn, a frame is speech while Silero says so (with hysteresis) or it is MICRO_LOUD_DB above
-    the lead-in. Where Silero never hears the voice, webrtcvad carries the turn for
-    SILERO_UNHEARD_S. Silero follows the end of the voice within ~0.1 s (32 ms steps), where
-    micro-vad lags ~0.3 s and needs 0.5 s of quiet to overrule webrtcvad."""
+    turn, a frame is speech while Silero says so (with hysteresis) or, for SILERO_LOUD_CARRY_S
+    after that, it is MICRO_LOUD_DB above the lead-in. Where Silero never hears the voice,
+    webrtcvad carries the turn for SILERO_UNHEARD_S, then loud frames for SILERO_LOUD_CARRY_S.
+    Silero follows the end of the voice within ~0.1 s (32 ms steps), where micro-vad lags
+    ~0.3 s and needs 0.5 s of quiet to overrule webrtcvad. Without the carry's bound, noise
+    grown louder than the quiet the answer began in (a tap turned on, a television's next
+    sentence) held the live trial's turns 2-8 s past the words."""
 
     def __init__(self, aggressiveness: int, silero: _Silero, frame_s: float) -> None:
         super().__init__(aggressiveness, lambda: cast(_Prob, None), frame_s)
@@ -151,6 +162,7 @@ class _SileroVeto(_MicroVad):
         self._pending = np.zeros(0, np.int16)
         self._speaking = self._heard = False
         self._unheard_s = 0.0
+        self._voice_gone_s = 0.0  # since Silero last heard the voice in this turn
 
     def _hear(self, data: np.ndarray) -> None:
         self._pending = np.concatenate([self._pending, data.astype(np.int16, copy=False)])
@@ -166,9 +178,15 @@ class _SileroVeto(_MicroVad):
         loud = voiced and loud
         self._heard = self._heard or self._speaking
         if self._heard:
-            return self._speaking or loud
+            if self._speaking:
+                self._voice_gone_s = 0.0
+                return True
+            self._voice_gone_s += self._frame_s
+            return loud and self._voice_gone_s <= SILERO_LOUD_CARRY_S
         self._unheard_s += self._frame_s
-        return voiced and (self._unheard_s < SILERO_UNHEARD_S or loud)
+        if self._unheard_s < SILERO_UNHEARD_S:
+            return voiced
+        return loud and self._unheard_s <= SILERO_UNHEARD_S + SILERO_LOUD_CARRY_S
 
 
 class _Silero(Protocol):
@@ -206,6 +224,11 @@ SILERO_STEP_N = 512
 """Silero v5/v6 takes 512 samples (32 ms at 16 kHz) at a time"""
 SILERO_ON, SILERO_OFF = 0.5, 0.35
 """speech from this probability on, and until it falls below the second (Silero's defaults)"""
+SILERO_LOUD_CARRY_S = 0.3
+"""a frame loud over the lead-in (MICRO_LOUD_DB) carries the turn only this long after Silero
+last heard the voice (or after webrtcvad's SILERO_UNHEARD_S): long enough to bridge a soft
+word Silero misses in an answer, too short for household noise that rises over the quiet it
+began in (a tap, a television) to hold the turn open for seconds (seconds)"""
 SILERO_UNHEARD_S = 1.0
 """where Silero has not heard the voice since the start, webrtcvad carries the turn this long
 (seconds): a short word in loud noise, which Silero may miss, is kept whole"""
@@ -325,6 +348,7 @@ class Endpointer:
         frames: list[np.ndarray] = []  # after the start
         first_frame = start_idx = last_voiced = -1
         started = False
+        voice_ended_at = judge_wait_s = 0.0
 
         try:
             while True:
@@ -351,6 +375,7 @@ class Endpointer:
                         first_frame = index - len(history) + 1
                         frames = [f for f, _ in history]
                         last_voiced = index
+                        voice_ended_at = time.perf_counter()
                     elif index + 1 >= timeout_s / frame_s and (
                         # A start may be building up at the deadline: give it one more window.
                         not any(v for _, v in recent) or index + 1 >= timeout_s / frame_s + window_n
@@ -360,6 +385,7 @@ class Endpointer:
                     frames.append(frame)
                     if voiced:
                         last_voiced = index
+                        voice_ended_at = time.perf_counter()
                         need_n = end_n
                         judged = None
                     elif end_silence is not None and index - last_voiced == ahead_n:
@@ -367,7 +393,9 @@ class Endpointer:
                         judged = self._judging().submit(end_silence, heard)
                         asked.append(judged)
                     if judged is not None and index - last_voiced == quick_n:
+                        t_wait = time.perf_counter()
                         need_n = max(1, math.ceil(judged.result() / frame_s))
+                        judge_wait_s += time.perf_counter() - t_wait
                     if index - last_voiced >= need_n or index - start_idx + 1 >= max_n:
                         break
                 index += 1
@@ -386,4 +414,8 @@ class Endpointer:
             start_s=start_idx * frame_s,
             end_s=(last_voiced + 1) * frame_s,
             ended_at=ended_at,
+            voice_ended_at=voice_ended_at,
+            quiet_s=(index - last_voiced) * frame_s,
+            judge_wait_s=judge_wait_s,
+            pauses_judged=len(asked),
         )

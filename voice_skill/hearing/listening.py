@@ -29,6 +29,22 @@ class Listener(Protocol):
 
 
 @dataclass(frozen=True)
+class TurnTiming:
+    """Where the wait after the person's last word went, for the session log's `timing`."""
+
+    voice_ended_at: float
+    """time.perf_counter() when the last frame the detector called voice was read"""
+    quiet_s: float
+    """the quiet (audio seconds) that ended the turn"""
+    judge_wait_s: float = 0.0
+    """wall time the endpointer stood waiting for the decode made at the pause"""
+    pause_decodes: int = 0
+    """decodes made at pauses, while the person could still go on"""
+    decodes_after: int = 0
+    """decodes (and clear-answer checks) made after the end"""
+
+
+@dataclass(frozen=True)
 class Heard:
     """What one listen() produced: an utterance, an explicit "nothing" (empty line), or a timeout."""
 
@@ -41,6 +57,8 @@ class Heard:
     """the input device is down: silence here is not the person's silence"""
     over_speech: bool = False
     """said while the skill was speaking (barge-in)"""
+    timing: TurnTiming | None = None
+    """where the wait after the last word went (audio input only)"""
     continues: bool = False
     """the rest of the last answer, begun before its full end silence had passed; the
     utterance is the whole of it ("three ... seven")"""

@@ -12,6 +12,7 @@ its grammar); a free-decoding engine (Whisper) hears "I'd say" and the turn wait
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,13 +37,19 @@ class TurnJudge:
         self._phrases: dict[str, dict[tuple[str, ...], str]] = {}
         self._longer: dict[str, dict[tuple[str, ...], set[str]]] = {}
         self._last: tuple[np.ndarray, Utterance] | None = None
+        self._margin: tuple[str, float] | None = None  # a lone yes/no's, at the last pause
+        self.unsure: Callable[[Utterance, np.ndarray], bool] | None = None
+        """which answers the listener will check for a clear answer (None: every lone yes/no);
+        only those are scored at the pause, so a sure one costs the judge nothing more"""
         self.state, self.hint = "", ""
         self.grammar: tuple[str, ...] = ()
+        self.decoded_again = False
+        """the last utterance() decoded the turn again (its pause's decode did not hold)"""
 
     def start(self, state: str, grammar: tuple[str, ...], hint: str = "") -> None:
         """A new turn in `state`, with its recognizer grammar and the question just asked."""
         self.state, self.grammar, self.hint = state, grammar, hint
-        self._last = None
+        self._last = self._margin = None
         if state not in self._phrases:
             self._index(state, grammar)
 
@@ -54,7 +61,36 @@ class TurnJudge:
                  len(audio) / PIPELINE_RATE_HZ, u.text, need)
         # Kept: if nothing more is said, the turn's text is this one, whenever it ends.
         self._last = (audio, u)
+        self._margin = self._lone_answer_margin(audio, u)
         return need
+
+    def _lone_answer_margin(self, audio: np.ndarray, u: Utterance) -> tuple[str, float] | None:
+        """For a lone yes or no, how clearly its word wins without the question (the
+        recognizer's answer_margin), scored here at the pause so the clear-answer check at the
+        end of the turn waits for nothing: (word, margin), or None."""
+        margin_of = getattr(self.recognizer, "answer_margin", None)
+        words = self.matcher.tokens(u.text)
+        if (margin_of is None or not self.hint or len(words) != 1
+                or self.matcher.match(u.text, self.state).name not in ("yes", "no")
+                or (self.unsure is not None and not self.unsure(u, audio))):
+            return None
+        margin = margin_of(audio, words[0])
+        return None if margin is None else (words[0], float(margin))
+
+    def margin(self, audio: np.ndarray, word: str) -> float | None:
+        """The margin scored at the turn's last pause for `word`, if that pause's decode is the
+        turn's (as utterance() says); None otherwise."""
+        if self._margin is None or self._margin[0] != word or not self._holds(audio):
+            return None
+        return self._margin[1]
+
+    def _holds(self, audio: np.ndarray) -> bool:
+        """Whether the turn's audio is the one judged at its last pause, plus at most a tail."""
+        if self._last is None:
+            return False
+        seen = self._last[0]
+        extra = len(audio) - len(seen)
+        return 0 <= extra <= TAIL_S * PIPELINE_RATE_HZ and np.array_equal(audio[: len(seen)], seen)
 
     def silence_for(self, u: Utterance) -> float:
         """Quick for a whole answer that cannot grow into another; patient when not an answer."""
@@ -73,11 +109,10 @@ class TurnJudge:
 
     def utterance(self, audio: np.ndarray) -> Utterance:
         """The text of a finished turn: the decode made at its last pause when nothing followed."""
-        if self._last is not None:
-            seen, u = self._last
-            extra = len(audio) - len(seen)
-            if 0 <= extra <= TAIL_S * PIPELINE_RATE_HZ and np.array_equal(audio[: len(seen)], seen):
-                return u
+        self.decoded_again = False
+        if self._last is not None and self._holds(audio):
+            return self._last[1]
+        self.decoded_again = True
         return self.recognizer.recognize(audio, self.grammar, self.hint)
 
     def _index(self, state: str, grammar: tuple[str, ...]) -> None:

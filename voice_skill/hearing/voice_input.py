@@ -20,7 +20,7 @@ from voice_skill.events import Utterance
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, silence
 from voice_skill.hearing.endpointing import START_WINDOW_S, Endpointer, Segment
 from voice_skill.hearing.front_end import cleaned
-from voice_skill.hearing.listening import Heard, Listener
+from voice_skill.hearing.listening import Heard, Listener, TurnTiming
 from voice_skill.hearing.second_opinion import Opinion, OpinionRules, second_opinion
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.settings import Settings
@@ -105,11 +105,14 @@ class AudioListener:
         self._listened_over = False  # the last speech was listened over: nothing to flush
         self.judge = judge
         """decides the end of a turn by what was said; None: a fixed end silence"""
+        if judge is not None:  # the answers _still_heard_without_question checks
+            judge.unsure = self._unsure
         self.no_input_timeout_s: float | None = no_input_timeout_s
         self.announce, self.fallback = announce, fallback
         self._broken: str | None = None
         self._next_retry = 0.0
         self._last: _Spoken | None = None  # the last stretch of speech heard, for its rest
+        self._decodes = 0  # decodes after the end of the turn being heard
 
     def listen(self, state: str, phrases: tuple[str, ...] | None, timeout_s: float | None,
                hint: str = "") -> Heard:
@@ -140,6 +143,7 @@ class AudioListener:
         turn ("three ... seven" after a quick end): decoded with it, as it, and marked so,
         unless that loses what it alone says."""
         t0 = time.perf_counter()
+        self._decodes = 0
         start, end = at_s + segment.start_s, at_s + segment.end_s
         last = self._last
         # The start of speech is placed once most of a window is voiced, so a soft onset
@@ -148,10 +152,10 @@ class AudioListener:
         if last is not None and 0 <= start - last.end_s < joins_within:
             gap = np.zeros(round((start - last.end_s) * PIPELINE_RATE_HZ), np.int16)
             audio = np.concatenate([last.audio, gap, segment.audio])
-            utterance = self.recognizer.recognize(audio, last.turn.phrases, last.turn.hint)
+            utterance = self._recognize(audio, last.turn.phrases, last.turn.hint)
             # the rest alone, heard as an answer to the same question, so both decodes choose
             # among the same words
-            alone = self.recognizer.recognize(segment.audio, last.turn.phrases, last.turn.hint)
+            alone = self._recognize(segment.audio, last.turn.phrases, last.turn.hint)
             continues = not self._dropped(alone.text, utterance.text, last.turn.state)
             if continues:
                 self._last = _Spoken(audio, end, last.turn)
@@ -173,8 +177,10 @@ class AudioListener:
             utterance = self._second_opinion(heard, utterance, segment.audio, turn)
         # decode_s is the time spent after the end was decided (a reused decode costs none)
         utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
+        timing = TurnTiming(segment.voice_ended_at, segment.quiet_s, segment.judge_wait_s,
+                            segment.pauses_judged, self._decodes)
         return Heard(utterance, ended_at=segment.ended_at, over_speech=over_speech,
-                     continues=continues)
+                     continues=continues, timing=timing)
 
     def hear_over(self, state: str, phrases: tuple[str, ...], hint: str, say: Callable[[], None],
                   stop: Callable[[], None], acts_on: Callable[[Heard], bool | None],
@@ -203,6 +209,11 @@ class AudioListener:
         utterance = self.recognizer.recognize(audio, safety, "")
         return Heard(utterance, ended_at=segment.ended_at, over_speech=True)
 
+    def _unsure(self, u: Utterance, audio: np.ndarray) -> bool:
+        """Whether an answer heard in `audio` is below the confidence that is taken as it is."""
+        confidence = u.confidence * sound_factor(speech_to_noise_db(audio))
+        return confidence < self.endpointer.settings.low_confidence
+
     def _still_heard_without_question(self, u: Utterance, audio: np.ndarray, turn: _Turn) -> bool:
         """Whether an unsure one-word yes or no is heard as the same answer without the
         question. The question ("... say yes or no") makes a recognizer expect its answers: in
@@ -216,15 +227,19 @@ class AudioListener:
         meant = matcher.match(u.text, turn.state).name
         if meant not in ("yes", "no") or len(matcher.tokens(u.text)) != 1:
             return True
+        word = matcher.tokens(u.text)[0]
+        margin = self.judge.margin(audio, word)  # scored at the pause, while the turn ended
         margin_of = getattr(self.recognizer, "answer_margin", None)
-        margin = None if margin_of is None else margin_of(audio, matcher.tokens(u.text)[0])
+        if margin is None and margin_of is not None:
+            self._decodes += 1
+            margin = margin_of(audio, word)
         if margin is not None:  # Whisper: how clearly the word wins, without the question
             clear = float(margin) >= CLEAR_MARGIN
             if not clear:
                 log.info("unsure %r (%.2f) wins by %.2f only: asked again", u.text,
                          u.confidence, margin)
             return clear
-        alone = self.recognizer.recognize(audio, turn.phrases, "")
+        alone = self._recognize(audio, turn.phrases, "")
         same = matcher.match(alone.text, turn.state).name == meant
         if not same:
             log.info("unsure %r (%.2f) heard as %r without the question: asked again", u.text,
@@ -261,8 +276,15 @@ class AudioListener:
     def _decode(self, audio: np.ndarray, turn: _Turn) -> Utterance:
         """One turn's speech as text: the turn judge's decode at its last pause if it still holds."""
         if self.judge is not None and turn.phrases is not None:
-            return self.judge.utterance(audio)
-        return self.recognizer.recognize(audio, turn.phrases, turn.hint)
+            u = self.judge.utterance(audio)
+            self._decodes += self.judge.decoded_again
+            return u
+        return self._recognize(audio, turn.phrases, turn.hint)
+
+    def _recognize(self, audio: np.ndarray, phrases: tuple[str, ...] | None, hint: str) -> Utterance:
+        """The recognizer's decode, counted (the turn's timing says how many came after its end)."""
+        self._decodes += 1
+        return self.recognizer.recognize(audio, phrases, hint)
 
     def _dropped(self, alone: str, joined: str, state: str) -> bool:
         """Whether decoding a turn with its rest lost an answer the rest alone was heard to say

@@ -276,6 +276,8 @@ class Pyttsx3Speaker:
         self.startup_timeout_s = startup_timeout_s
         """a worker not ready this long after spawning counts as hung (a busy machine needs ~1 s)"""
         self.last_first_audio_s: float | None = None
+        self.last_first_audio_at: float | None = None
+        """time.perf_counter() when the last reply's first audio started"""
         self.last_spoken_by: SpokenBy = "printed"
         """how the last reply's words went out"""
         self.on_playback: Callable[[Any, int], None] | None = None
@@ -343,7 +345,7 @@ class Pyttsx3Speaker:
                 self._planned = None
                 return
             route, self._planned = self._planned or self._choose(), None
-            self.last_first_audio_s = None
+            self.last_first_audio_s = self.last_first_audio_at = None
             if route == "worker":
                 fault = self._speak(text, called)
                 if fault is None:
@@ -561,7 +563,8 @@ class Pyttsx3Speaker:
                 return fault
             assert isinstance(msg, tuple)  # _fault_of took every text
             if msg[0] == "started":
-                self.last_first_audio_s = time.perf_counter() - called
+                self.last_first_audio_at = time.perf_counter()
+                self.last_first_audio_s = self.last_first_audio_at - called
                 if self.on_playback is not None and len(msg) == 3:
                     self.on_playback(msg[1], msg[2])
                 # Generous: twice the expected length, plus slack for a slow machine.
@@ -642,7 +645,8 @@ class Pyttsx3Speaker:
             elif player.stdout is not None and select.select([player.stdout], [], [], 0.02)[0]:
                 started = True  # or ended before it could start
                 if player.stdout.readline().strip() == b"started":
-                    self.last_first_audio_s = time.perf_counter() - called
+                    self.last_first_audio_at = time.perf_counter()
+                    self.last_first_audio_s = self.last_first_audio_at - called
                     if self.on_playback is not None:  # echo cancellation: what plays now
                         self.on_playback(audio, rate_hz)
         if player.returncode != 0:
