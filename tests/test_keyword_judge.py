@@ -162,3 +162,27 @@ def test_no_rule_ever_takes_a_red_flag_yes_away_or_makes_a_sure_no() -> None:
                 if op.answer in ("no", "stop"):
                     assert op.confirm  # never a no or a stop taken unasked on a red flag
                 assert op.answer != "stop"  # the stop rule is off on red flags
+
+
+@pytest.mark.parametrize(("words", "heard", "taken", "runs"), [
+    (["yes"], "yes", "yes", False),  # a sure answer is left as heard: the judge is not run
+    (["no"], "no", "no", False),
+    (["repeat"], "repeat", "repeat", False),  # words that mean something else here
+    (["now"], "no_match", "", True),  # a lone near word: the judge may make it "no"
+    (["no"], "no", "", True),  # a no the unsure-answer check set aside: it may be confirmed
+])
+def test_the_judge_runs_only_where_a_rule_could_change_the_answer(
+        words: list[str], heard: str, taken: str, runs: bool) -> None:
+    """The judge costs 60-70 ms after the turn's end here (several times that on a Pi): a
+    reply to a sure answer must not wait for it."""
+    from voice_skill.hearing.keyword_judge import Verdict
+    from voice_skill.hearing.second_opinion import DEFAULT_RULES, LazyVerdict, second_opinion
+
+    asked: list[bool] = []
+
+    def judge() -> Verdict:
+        asked.append(True)
+        return Verdict({"yes": 0.0, "no": 0.0, "stop": 0.0, "other": 1.0})
+
+    second_opinion(words, heard, taken, False, LazyVerdict(judge), DEFAULT_RULES)
+    assert bool(asked) == runs

@@ -105,6 +105,7 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
 
     def listener(*args: Any, **kw: Any) -> AudioListener:
         made = AudioListener(*args, **(kw | {"keyword_judge": judge, "opinion_rules": rules}))
+        made.judge_every_answer = True  # every verdict kept, so rules can be tried afterwards
         listeners.append(made)
         return made
 
@@ -135,7 +136,7 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
             if heard.utterance is not None:
                 row.update(text=heard.utterance.text, confidence=heard.utterance.confidence)
             op = listeners[0].last_opinion if listeners else None
-            if op is not None:
+            if op is not None and op.verdict is not None:
                 row.update(taken=op.taken.text, taken_confidence=op.taken.confidence,
                            heard=op.heard.text, heard_confidence=op.heard.confidence,
                            words=op.words, heard_meaning=op.heard_meaning,

@@ -8,6 +8,7 @@ judge did not hear said is confirmed, not taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from voice_skill.hearing.keyword_judge import Verdict
@@ -50,8 +51,27 @@ class Opinion:
     why: str = ""
 
 
+class LazyVerdict:
+    """The judge's verdict, worked out only when a rule asks for it. Most answers are sure and
+    are left as Whisper heard them whatever the judge says, and the judge runs after the turn
+    has ended: 60-70 ms of one core here, several times that on a Pi, added to the reply."""
+
+    def __init__(self, judge: Callable[[], Verdict]) -> None:
+        self._judge = judge
+        self.ran: Verdict | None = None
+        """the verdict, once a rule (or get) has asked for it"""
+
+    def get(self) -> Verdict:
+        if self.ran is None:
+            self.ran = self._judge()
+        return self.ran
+
+    def __getitem__(self, word: str) -> float:
+        return self.get()[word]
+
+
 def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: str,
-                   red_flag: bool, verdict: Verdict, rules: OpinionRules,
+                   red_flag: bool, verdict: Verdict | LazyVerdict, rules: OpinionRules,
                    yes_no: bool = True) -> Opinion:
     """The judge's say on one answer. `heard_words`: Whisper's words (the matcher's tokens);
     `heard_meaning`: their intent; `taken_meaning`: the intent after the skill's own checks
@@ -69,14 +89,13 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
     if len(heard_words) > 1:
         return Opinion(None)
     first = heard_words[0][:1] if heard_words else ""
-    if (rules.stop_at is not None and verdict["stop"] >= rules.stop_at
-            and (not rules.stop_near or first in ("s", ""))
-            and (rules.stop_on_red_flag or not red_flag)):
+    if (rules.stop_at is not None and (not rules.stop_near or first in ("s", ""))
+            and (rules.stop_on_red_flag or not red_flag) and verdict["stop"] >= rules.stop_at):
         return Opinion("stop", confirm=True, why=f"judge hears stop {verdict['stop']:.2f}")
     if rules.rescue_at is not None and yes_no and (heard_words or rules.rescue_silent):
         for word in ("yes", "no"):
-            if verdict[word] >= rules.rescue_at and (
-                    not rules.rescue_near or not heard_words or first == word[0]):
+            if (not rules.rescue_near or not heard_words or first == word[0]) and (
+                    verdict[word] >= rules.rescue_at):
                 return Opinion(word, confirm=red_flag,
                                why=f"judge hears {word} {verdict[word]:.2f}")
     return Opinion(None)

@@ -21,7 +21,12 @@ from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, 
 from voice_skill.hearing.endpointing import START_WINDOW_S, Endpointer, Segment
 from voice_skill.hearing.front_end import cleaned
 from voice_skill.hearing.listening import Heard, Listener, TurnTiming
-from voice_skill.hearing.second_opinion import Opinion, OpinionRules, second_opinion
+from voice_skill.hearing.second_opinion import (
+    LazyVerdict,
+    Opinion,
+    OpinionRules,
+    second_opinion,
+)
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.settings import Settings
 
@@ -97,6 +102,8 @@ class AudioListener:
         """a second opinion on one-word answers (None: Whisper alone)"""
         self.opinion_rules = opinion_rules or OpinionRules()
         self.last_opinion: SecondOpinion | None = None
+        self.judge_every_answer = False
+        """run the judge on every one-word answer, not only where a rule asks (benchmarks)"""
         """the judge's say on the last answer it heard (for the benchmark and the log)"""
         self.barge_in = barge_in
         """hear the person while the skill speaks (the source must cancel the skill's echo)"""
@@ -257,15 +264,18 @@ class AudioListener:
         if len(words) > 1:
             return taken
         t0 = time.perf_counter()
-        verdict = self.keyword_judge.verdict(audio)
+        judge = self.keyword_judge
+        verdict = LazyVerdict(lambda: judge.verdict(audio))
         red_flag = matcher.dialog.states[turn.state].red_flag is not None
         heard_meaning = matcher.match(heard.text, turn.state).name if heard.text else ""
         taken_meaning = matcher.match(taken.text, turn.state).name if taken.text else ""
         yes_no = "yes" in matcher.dialog.accepted_intents(turn.state)
         opinion = second_opinion(words, heard_meaning, taken_meaning, red_flag, verdict,
                                  self.opinion_rules, yes_no)
+        if self.judge_every_answer:
+            verdict.get()
         self.last_opinion = SecondOpinion(heard, taken, words, heard_meaning, taken_meaning,
-                                          red_flag, yes_no, verdict, opinion,
+                                          red_flag, yes_no, verdict.ran, opinion,
                                           time.perf_counter() - t0)
         if opinion.answer is None:
             return taken
@@ -346,7 +356,8 @@ class SecondOpinion:
     taken_meaning: str
     red_flag: bool
     yes_no: bool
-    verdict: Verdict
+    verdict: Verdict | None
+    """None: no rule needed the judge (a sure answer), so it was not run"""
     opinion: Opinion
     cost_s: float
 
