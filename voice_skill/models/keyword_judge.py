@@ -4,19 +4,16 @@ skill's one-word answers, each checked against its SHA-256 sum before use."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
-from importlib import resources
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from voice_skill.errors import ModelError
+from voice_skill.models.checked_files import checked, read_sums, shipped_dir
 
-_REPO_DIR = Path(__file__).resolve().parents[2] / "models" / "keyword_judge"
-_PACKAGE = "voice_skill.models_manifest"
-SUMS = "SHA256SUMS"
 MEL_FILE = "melspectrogram.tflite"
 EMBEDDING_FILE = "embedding_model.tflite"
 HEAD_FILE = "answer_head.npz"
@@ -37,39 +34,17 @@ class KeywordJudgeModel:
 
 def models_dir() -> Path:
     """The checkout's models/keyword_judge, or the installed package's copy."""
-    if _REPO_DIR.is_dir():
-        return _REPO_DIR
-    return Path(str(resources.files(_PACKAGE) / "keyword_judge"))
+    return shipped_dir("keyword_judge")
 
 
-def _sums(folder: Path) -> dict[str, str]:
-    try:
-        lines = (folder / SUMS).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ModelError(f"{folder / SUMS}: cannot read the keyword judge's checksums: "
-                         f"{exc.strerror}") from None
-    return {f.lstrip("*"): h.lower() for h, _, f in (ln.strip().partition("  ") for ln in lines)
-            if f}
-
-
-def _checked(folder: Path, file: str, sums: dict[str, str]) -> bytes:
-    path = folder / file
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the keyword judge's file: {exc.strerror}") from None
-    if file not in sums:
-        raise ModelError(f"{path}: not listed in {folder / SUMS}")
-    if hashlib.sha256(data).hexdigest() != sums[file]:
-        raise ModelError(f"{path}: damaged (its SHA-256 is not the one in {SUMS})")
-    return data
+_checked = partial(checked, what="keyword judge's")
 
 
 def load_keyword_judge(folder: Path | None = None) -> KeywordJudgeModel:
     """The judge's files, each checked whole. Raises ModelError naming the file when one is
     missing, altered or unreadable."""
     folder = folder or models_dir()
-    sums = _sums(folder)
+    sums = read_sums(folder, "keyword judge's")
     mel = _checked(folder, MEL_FILE, sums)
     embedding = _checked(folder, EMBEDDING_FILE, sums)
     raw = _checked(folder, HEAD_FILE, sums)

@@ -3,17 +3,13 @@ against their SHA-256 sums, and their settings read."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from importlib import resources
+from functools import partial
 from pathlib import Path
 
 from voice_skill.errors import ModelError
-
-_REPO_DIR = Path(__file__).resolve().parents[2] / "models" / "wake_words"
-_PACKAGE = "voice_skill.models_manifest"
-SUMS = "SHA256SUMS"
+from voice_skill.models.checked_files import checked, read_sums, shipped_dir
 
 
 @dataclass(frozen=True)
@@ -34,22 +30,10 @@ class WakeWordModel:
 
 def models_dir() -> Path:
     """The checkout's models/wake_words, or the installed package's copy."""
-    if _REPO_DIR.is_dir():
-        return _REPO_DIR
-    return Path(str(resources.files(_PACKAGE) / "wake_words"))
+    return shipped_dir("wake_words")
 
 
-def _checked(folder: Path, file: str, sums: dict[str, str]) -> bytes:
-    path = folder / file
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the wake-word file: {exc.strerror}") from None
-    if file not in sums:
-        raise ModelError(f"{path}: not listed in {folder / SUMS}")
-    if hashlib.sha256(data).hexdigest() != sums[file]:
-        raise ModelError(f"{path}: damaged (its SHA-256 is not the one in {SUMS})")
-    return data
+_checked = partial(checked, what="wake-word")
 
 
 def load_wake_word(name: str, folder: Path | None = None, cutoff: float = 0.0) -> WakeWordModel:
@@ -57,13 +41,7 @@ def load_wake_word(name: str, folder: Path | None = None, cutoff: float = 0.0) -
     `cutoff` is given. Raises ModelError naming the file when it is missing, altered or its
     settings are unreadable."""
     folder = folder or models_dir()
-    try:
-        lines = (folder / SUMS).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ModelError(f"{folder / SUMS}: cannot read the wake-word checksums: "
-                         f"{exc.strerror}") from None
-    sums = {f.lstrip("*"): h.lower() for h, _, f in (ln.strip().partition("  ") for ln in lines)
-            if f}
+    sums = read_sums(folder, "wake-word")
     try:
         config = json.loads(_checked(folder, f"{name}.json", sums))
         micro = config["micro"]
