@@ -186,3 +186,18 @@ def test_the_judge_runs_only_where_a_rule_could_change_the_answer(
 
     second_opinion(words, heard, taken, False, LazyVerdict(judge), DEFAULT_RULES)
     assert bool(asked) == runs
+
+
+@pytest.mark.parametrize("words", [[], ["so"]])
+def test_noise_the_judge_takes_for_stop_never_becomes_a_stop(words: list[str]) -> None:
+    """Live at 10 dB, household noise that Whisper heard as nothing was judged "stop" (0.92)
+    during the breathing exercise, and the session ended. Nothing heard, or a lone s-word, is
+    never made a stop by the judge, however sure it is."""
+    from voice_skill.hearing.keyword_judge import Verdict
+    from voice_skill.hearing.second_opinion import DEFAULT_RULES, second_opinion
+
+    sure_stop = Verdict({"yes": 0.0, "no": 0.0, "stop": 0.99, "other": 0.01})
+    for red_flag in (False, True):
+        op = second_opinion(words, "no_match" if words else "", "", red_flag, sure_stop,
+                            DEFAULT_RULES, yes_no=False)
+        assert op.answer != "stop"

@@ -42,7 +42,12 @@ from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.hearing.audio import read_wav
 from voice_skill.hearing.keyword_judge import KeywordJudge, Verdict, keyword_judge
-from voice_skill.hearing.second_opinion import DEFAULT_RULES, OpinionRules, second_opinion
+from voice_skill.hearing.second_opinion import (
+    DEFAULT_RULES,
+    STOP_RULE,
+    OpinionRules,
+    second_opinion,
+)
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.hearing.voice_input import AudioListener, hear_recording, with_opinion
 from voice_skill.models.keyword_judge import load_keyword_judge
@@ -68,8 +73,8 @@ RULE_SETS: dict[str, OpinionRules] = {
         veto_no_below=0.2, rescue_at=0.9, stop_at=0.9, stop_on_red_flag=True),
     "restore 0.9 + rescue near 0.9": OpinionRules(restore_at=0.9, rescue_at=0.9),
     "the default (kept)": DEFAULT_RULES,
-    "the default, its stop on red flags too (how its stop hears)": replace(
-        DEFAULT_RULES, stop_on_red_flag=True),
+    "the default with the stop rule, on red flags too (how the stop rule hears)": replace(
+        DEFAULT_RULES, stop_at=STOP_RULE.stop_at, stop_near=True, stop_on_red_flag=True),
     "restore 0.9 + rescue near 0.9 + stop 0.9": OpinionRules(
         restore_at=0.9, rescue_at=0.9, stop_at=0.9, stop_on_red_flag=True),
 }
