@@ -183,6 +183,8 @@ class Session:
         else:
             intent = self.matcher.match(u.text, state, u.confidence)
         self.log(Understood(intent, state))
+        if intent.name == "stop" and not self._stop_meant(intent, state):
+            return
         talked_over = self.dialog.messages.get("talked_over")
         if heard.over_speech and intent.name == NO_MATCH and talked_over:
             # Words said while the skill spoke, not an answer: say so, then the question again.
@@ -199,6 +201,21 @@ class Session:
         t0 = time.perf_counter()
         out = self.manager.handle(intent)
         self._render(out, heard, time.perf_counter() - t0)
+
+    def _stop_meant(self, intent: Intent, state: str) -> bool:
+        """Whether a "stop" is to end the session. One heard unsurely is asked about first
+        ("Did you say stop?"), so noise or a television never ends a session unasked: "yes"
+        stops, a "no" or silence carries on with the question. On a red flag the dialogue
+        confirms the question itself (a "yes" heard as stop must not end the screening)."""
+        m = self.dialog.messages
+        if (intent.confidence >= self.settings.low_confidence or self.speaker is None
+                or not self._safety or self.dialog.states[state].red_flag is not None):
+            return True
+        if self._ask_yes_no("confirm_stop", m["confirm_stop"]) == "yes":
+            return True
+        self._render([Reply("messages.carry_on", m["carry_on"], state)])
+        self._render(self.manager.handle(Intent("repeat", text="")))
+        return False
 
     def _continued(self, heard: Heard) -> Intent | None:
         """The whole answer, when `heard` is the rest of the last one; else None."""
