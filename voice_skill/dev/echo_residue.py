@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import tempfile
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.dev.turn_live import REPO, block_levels
+from voice_skill.dev.turn_live import block_levels, pulse_rig_module
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ
 
 FRAME = PIPELINE_RATE_HZ * 30 // 1000
@@ -37,15 +36,6 @@ MARK_HZ, MARK_S = 700.0, 0.1
 """the tone that aligns the two recordings: played into the microphone before the skill talks"""
 ECHO_RANGE_DB = 35.0
 """frames with echo within this of the loudest are counted"""
-
-
-def _rig() -> Any:
-    sys.path.insert(0, str(REPO / "tests"))
-    try:
-        import pulse_rig
-    except ImportError as exc:
-        raise SystemExit(f"needs tests/pulse_rig.py of a source checkout: {exc}") from exc
-    return pulse_rig
 
 
 def sentences(n: int) -> list[str]:
@@ -81,7 +71,7 @@ def measure(mode: str, n: int) -> dict[str, Any]:
     from voice_skill.settings import Settings
     from voice_skill.speaking.tts import Pyttsx3Speaker
 
-    mod = _rig()
+    mod = pulse_rig_module()
     with tempfile.TemporaryDirectory() as tmp:
         rig = mod.PulseRig(Path(tmp) / "pulse")
         rig.start()

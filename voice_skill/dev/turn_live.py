@@ -58,7 +58,8 @@ EXPECTED = {"yes": "yes", "no": "no", "its_about_a_seven": "pain", "three": "pai
 """the intent each answer should be heard as"""
 
 
-def _rig() -> Any:
+def pulse_rig_module() -> Any:
+    """tests/pulse_rig.py of the source checkout (the private PulseAudio)."""
     sys.path.insert(0, str(REPO / "tests"))
     try:
         import pulse_rig
@@ -459,7 +460,7 @@ def main() -> None:
 def live_rig(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Path, Path, Path]]:
     """A private PulseAudio with the speaker heard by the microphone, and the session's files:
     (rig, its module, a scratch folder, the dialogue with short timers, the settings)."""
-    mod = _rig()
+    mod = pulse_rig_module()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         rig = mod.PulseRig(base / "pulse")
