@@ -16,11 +16,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from voice_skill.errors import ModelError
+from voice_skill.hearing.litert import interpreter, loaded_or_off
 from voice_skill.models.keyword_judge import KeywordJudgeModel, load_keyword_judge
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,6 @@ class Verdict:
         return self.probabilities.get(word, 0.0)
 
 
-def _interpreter(model: bytes) -> Any:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    return Interpreter(model_content=model, num_threads=1,
-                       experimental_op_resolver_type=(
-                           OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
-
-
 def loudest_start(audio: np.ndarray, span: int) -> int:
     """The first sample of the `span` samples centred on the loudest 400 ms of `audio`."""
     x = audio.astype(np.float64)
@@ -88,8 +80,8 @@ class KeywordJudge:
         self._w2, self._b2 = head["w2"].astype(np.float32), head["b2"].astype(np.float32)
         if self._w1.shape[0] != self.window * 96 or self._w2.shape[1] != len(self.classes):
             raise ModelError("the keyword judge's answer head does not fit its embeddings")
-        self._mel = _interpreter(model.mel)
-        self._emb = _interpreter(model.embedding)
+        self._mel = interpreter(model.mel)
+        self._emb = interpreter(model.embedding)
         self._mel.resize_tensor_input(self._mel.get_input_details()[0]["index"], [1, CHUNK_INPUT])
         self._mel.allocate_tensors()
         self._emb.resize_tensor_input(self._emb.get_input_details()[0]["index"],
@@ -155,11 +147,5 @@ def keyword_judge(announce: Callable[[str], None], folder: Path | None = None
                   ) -> KeywordJudge | None:
     """The judge, or None (said in one line) when its files or libraries cannot be used: the
     skill then hears short answers with Whisper alone, as before."""
-    try:
-        return KeywordJudge(load_keyword_judge(folder))
-    except ModelError as exc:
-        announce(f"The keyword judge is off: {exc}. Short answers are heard by Whisper alone.")
-    except (ImportError, ValueError, RuntimeError) as exc:
-        announce(f"The keyword judge is off: its model does not load ({type(exc).__name__}: "
-                 f"{exc}). Short answers are heard by Whisper alone.")
-    return None
+    return loaded_or_off(lambda: KeywordJudge(load_keyword_judge(folder)), announce,
+                         "The keyword judge is off", "Short answers are heard by Whisper alone.")

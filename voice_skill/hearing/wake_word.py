@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.errors import ModelError
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource
+from voice_skill.hearing.litert import interpreter, loaded_or_off
 from voice_skill.models.wake_words import WakeWordModel, load_wake_word
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,9 @@ class WakeWordDetector:
     def _fresh(self) -> None:
         """A new front end and interpreter: the model keeps its state between calls, and a
         new interpreter is the sure way to clear it (pymicro-wakeword reloads too)."""
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
         from pymicro_features import MicroFrontend
 
-        # without the XNNPACK delegate: the same outputs as pymicro-wakeword, and no log line
-        self._net = Interpreter(model_content=self.model.model, num_threads=1,
-                                experimental_op_resolver_type=(
-                                    OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+        self._net = interpreter(self.model.model)
         self._net.allocate_tensors()
         inp, out = self._net.get_input_details()[0], self._net.get_output_details()[0]
         self._in, self._out = inp["index"], out["index"]
@@ -111,14 +107,9 @@ def wake_word_detector(name: str, announce: Callable[[str], None], folder: Path 
     its model or libraries cannot be used, so the speaker waits on its start phrases alone."""
     if not name:
         return None
-    try:
-        return WakeWordDetector(load_wake_word(name, folder, cutoff))
-    except ModelError as exc:
-        announce(f"The wake word {name!r} is off: {exc}. Waiting for the start phrases only.")
-    except (ImportError, ValueError, RuntimeError) as exc:
-        announce(f"The wake word {name!r} is off: its model does not load "
-                 f"({type(exc).__name__}: {exc}). Waiting for the start phrases only.")
-    return None
+    return loaded_or_off(lambda: WakeWordDetector(load_wake_word(name, folder, cutoff)),
+                         announce, f"The wake word {name!r} is off",
+                         "Waiting for the start phrases only.")
 
 
 class WakeWordTap:
