@@ -13,6 +13,7 @@ from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.events import Utterance
 from voice_skill.hearing.audio import WavSource, read_wav, silence
 from voice_skill.hearing.endpointing import Endpointer
+from voice_skill.hearing.listening import Heard
 from voice_skill.hearing.recognizers import recognizer_for
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.hearing.voice_input import AudioListener
@@ -157,6 +158,16 @@ class _UnsureNo:
         return self.margin
 
 
+def _hear_a_no(recognizer: _UnsureNo) -> Heard:
+    """A clean "no" answered to the ice question, heard with the turn judge."""
+    judge = TurnJudge(recognizer, IntentMatcher(load_dialog(None)), SETTINGS)  # type: ignore[arg-type]
+    audio = np.concatenate([silence(0.5), read_wav(CLEAN / "no.wav"), silence(2.0)])
+    listener = AudioListener(WavSource(audio), Endpointer(SETTINGS), recognizer,  # type: ignore[arg-type]
+                             8.0, announce=print, judge=judge)
+    return listener.listen("ice_ask", judge.matcher.grammar("ice_ask"), 5.0,
+                           "Do you have ice? Say yes or no.")
+
+
 @pytest.mark.parametrize(("margin", "heard_as"), [(2.0, "no"), (0.5, "")])
 def test_an_unsure_no_is_checked_at_the_pause_so_the_reply_waits_for_no_decode(
         margin: float, heard_as: str) -> None:
@@ -164,12 +175,7 @@ def test_an_unsure_no_is_checked_at_the_pause_so_the_reply_waits_for_no_decode(
     thread, while the quiet that ends the turn passes: after the end nothing is decoded, and
     the answer is taken (or asked again) as before."""
     recognizer = _UnsureNo(margin)
-    judge = TurnJudge(recognizer, IntentMatcher(load_dialog(None)), SETTINGS)  # type: ignore[arg-type]
-    audio = np.concatenate([silence(0.5), read_wav(CLEAN / "no.wav"), silence(2.0)])
-    listener = AudioListener(WavSource(audio), Endpointer(SETTINGS), recognizer,  # type: ignore[arg-type]
-                             8.0, announce=print, judge=judge)
-    heard = listener.listen("ice_ask", judge.matcher.grammar("ice_ask"), 5.0,
-                            "Do you have ice? Say yes or no.")
+    heard = _hear_a_no(recognizer)
     assert heard.utterance is not None and heard.utterance.text == heard_as
     assert heard.timing is not None and heard.timing.decodes_after == 0
     assert recognizer.scored_on and all(n.startswith("voice-skill-judge") for n in recognizer.scored_on)
@@ -179,11 +185,6 @@ def test_a_sure_no_costs_the_judge_no_scoring() -> None:
     """Only answers the listener will check are scored at the pause: a sure "no" (well above
     the noise) is taken with the pause's decode alone."""
     recognizer = _UnsureNo(0.5, confidence=1.0)
-    judge = TurnJudge(recognizer, IntentMatcher(load_dialog(None)), SETTINGS)  # type: ignore[arg-type]
-    audio = np.concatenate([silence(0.5), read_wav(CLEAN / "no.wav"), silence(2.0)])
-    listener = AudioListener(WavSource(audio), Endpointer(SETTINGS), recognizer,  # type: ignore[arg-type]
-                             8.0, announce=print, judge=judge)
-    heard = listener.listen("ice_ask", judge.matcher.grammar("ice_ask"), 5.0,
-                            "Do you have ice? Say yes or no.")
+    heard = _hear_a_no(recognizer)
     assert heard.utterance is not None and heard.utterance.text == "no"
     assert recognizer.scored_on == []

@@ -81,9 +81,10 @@ class Session:
         self._last: _Answered | None = None
         """the last answer acted on, and the dialogue as it was before it"""
         self._shared = {id(x): x for x in (dialog, settings, clock)}  # never copied
-        asks = all(k in dialog.messages for k in ("confirm_stop", "confirm_help", "carry_on"))
+        self._asks = all(k in dialog.messages for k in ("confirm_stop", "confirm_help", "carry_on"))
+        """the dialogue has the words to ask about a stop or a call for help heard unsurely"""
         self._safety = tuple(dict.fromkeys(
-            p for i in SAFETY_WORDS for p in dialog.intents.get(i, ()))) if asks else ()
+            p for i in SAFETY_WORDS for p in dialog.intents.get(i, ()))) if self._asks else ()
         """the phrases listened for over the skill's speech when barge_in is off (none when
         the dialogue has no words to ask about them with)"""
         self._safety_tokens = {w for p in self._safety for w in self.matcher.tokens(p)}
@@ -209,7 +210,7 @@ class Session:
         confirms the question itself (a "yes" heard as stop must not end the screening)."""
         m = self.dialog.messages
         if (intent.confidence >= self.settings.low_confidence or self.speaker is None
-                or not self._safety or self.dialog.states[state].red_flag is not None):
+                or not self._asks or self.dialog.states[state].red_flag is not None):
             return True
         if self._ask_yes_no("confirm_stop", m["confirm_stop"]) == "yes":
             return True

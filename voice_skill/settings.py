@@ -177,7 +177,7 @@ class Settings:
     keyword_judge: bool = True
     """a second opinion on one-word answers from a small keyword judge trained for yes, no and
     stop (models/keyword_judge/): a set-aside or near-miss yes/no it is sure of is confirmed
-    instead of asked again, a lone s-word it is sure is "stop" is a stop, confirmed"""
+    instead of asked again; it never makes a "stop" (live, it took household noise for one)"""
 
     @property
     def emergency_number_spoken(self) -> str:

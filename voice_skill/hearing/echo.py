@@ -271,11 +271,11 @@ class EchoCancelledSource:
         kept = list(self._kept)
         if not kept or kept[0][0] > start:
             return None
-        parts = [f for at, f in kept if at + len(f) > start and at < end]
+        parts = [(at, f) for at, f in kept if at + len(f) > start and at < end]
         if not parts:
             return None
-        first = next(at for at, f in kept if at + len(f) > start)
-        audio = np.concatenate(parts)
+        first = parts[0][0]
+        audio = np.concatenate([f for _, f in parts])
         return audio[start - first: end - first]
 
     def _quiet_person(self, clean: np.ndarray, at: int) -> bool:

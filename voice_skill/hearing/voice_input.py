@@ -102,9 +102,9 @@ class AudioListener:
         """a second opinion on one-word answers (None: Whisper alone)"""
         self.opinion_rules = opinion_rules or OpinionRules()
         self.last_opinion: SecondOpinion | None = None
+        """the judge's say on the last answer it heard (for the benchmark and the log)"""
         self.judge_every_answer = False
         """run the judge on every one-word answer, not only where a rule asks (benchmarks)"""
-        """the judge's say on the last answer it heard (for the benchmark and the log)"""
         self.barge_in = barge_in
         """hear the person while the skill speaks (the source must cancel the skill's echo)"""
         self.safety_over_speech = safety_over_speech
