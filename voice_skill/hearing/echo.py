@@ -37,7 +37,13 @@ DEFAULT_DELAY_S = 0.2
 MAX_DELAY_S = 0.5
 """longest playback to capture delay looked for (seconds)"""
 JITTER_S = 0.03
-"""how far the delay may be off for one reply: when playback starts is known to this (seconds)"""
+"""how far a reply's measured delay may be off (seconds)"""
+MEASURE_S = 0.4
+"""a reply's delay is measured on this much of its first sound (seconds)"""
+HOLD_S = 1.2
+"""the most the microphone is held back at the start of a reply to measure it (seconds)"""
+DRIFT_S = 0.15
+"""how far the echo may move within a reply, checked every second (seconds)"""
 GATE_MARGIN_DB = 3.0
 """what is left must be within this of the echo the playback would make, to be the person"""
 FLOOR_RMS = 60.0
@@ -148,40 +154,89 @@ class SpeexEcho:
         self.close()
 
 
+class _Clip:
+    """One reply as played: where the microphone was when it started, and its echo's delay."""
+
+    __slots__ = ("audio", "lag", "onset", "start")
+
+    def __init__(self, start: int, audio: np.ndarray) -> None:
+        self.start, self.audio = start, audio
+        loud = np.flatnonzero(np.abs(audio) > FLOOR_RMS)
+        self.onset = int(loud[0]) if len(loud) else len(audio)
+        """its first sound (samples in): espeak-ng starts with a little silence"""
+        self.lag: int | None = None
+        """samples from `start` to its echo at the microphone, once measured"""
+
+
 class Playback:
     """What the skill played and when, on the microphone's sample clock (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clips: list[tuple[int, np.ndarray]] = []
+        self._clips: list[_Clip] = []
 
     def add(self, audio: np.ndarray, at_sample: int) -> None:
         """`audio` (16 kHz int16) started playing when the microphone was at `at_sample`."""
         with self._lock:
             # clips that ended long ago can no longer echo
-            self._clips = [(s, a) for s, a in self._clips
-                           if s + len(a) + MAX_DELAY_S * PIPELINE_RATE_HZ * 4 > at_sample]
-            self._clips.append((at_sample, np.asarray(audio, np.int16)))
+            self._clips = [c for c in self._clips
+                           if c.start + len(c.audio) + MAX_DELAY_S * PIPELINE_RATE_HZ * 4
+                           > at_sample]
+            self._clips.append(_Clip(at_sample, np.asarray(audio, np.int16)))
 
-    def window(self, start: int, n: int) -> np.ndarray:
-        """The played samples [start, start + n) of the microphone clock (zeros where silent)."""
+    def heard(self, start: int, n: int, lag: int) -> np.ndarray:
+        """The echo's source as the microphone hears it over [start, start + n) of its clock:
+        each clip shifted by its own measured delay, or by `lag` until it has one (zeros where
+        silent)."""
         out = np.zeros(n, np.int16)
         with self._lock:
             clips = list(self._clips)
-        for s, a in clips:
-            lo, hi = max(start, s), min(start + n, s + len(a))
+        for c in clips:
+            s = c.start + (lag if c.lag is None else c.lag)
+            lo, hi = max(start, s), min(start + n, s + len(c.audio))
             if lo < hi:
-                out[lo - start: hi - start] = a[lo - s: hi - s]
+                out[lo - start: hi - start] = c.audio[lo - s: hi - s]
         return out
 
     def active(self, start: int, n: int) -> bool:
         """Whether anything played in [start, start + n)."""
         with self._lock:
-            return any(s < start + n and start < s + len(a) for s, a in self._clips)
+            return any(c.start < start + n and start < c.start + len(c.audio)
+                       for c in self._clips)
+
+    def unaligned(self, before: int) -> _Clip | None:
+        """The first clip started before `before` whose echo's delay is not measured yet."""
+        with self._lock:
+            return next((c for c in self._clips if c.lag is None and c.start < before), None)
+
+    def playing_at(self, at: int, lag: int) -> _Clip | None:
+        """The clip the microphone hears at `at` (the last one begun by then)."""
+        with self._lock:
+            begun = [c for c in self._clips if c.start + (lag if c.lag is None else c.lag) <= at]
+        return begun[-1] if begun else None
+
+
+def _lag(mic: np.ndarray, ref: np.ndarray, most: int) -> int | None:
+    """Samples by which `ref` comes later in `mic`, 0 to `most`, by GCC-PHAT (sharp peaks,
+    whatever the voice's spectrum); None without a clear peak (echo too weak, or speech over
+    it fooled the measure)."""
+    mic, ref = mic.astype(np.float64), ref.astype(np.float64)
+    size = 1 << (len(ref) + len(mic)).bit_length()
+    spec = np.fft.rfft(mic, size) * np.conj(np.fft.rfft(ref, size))
+    corr = np.fft.irfft(spec / (np.abs(spec) + 1e-9), size)[: most + 1]
+    lag = int(np.argmax(corr))
+    return lag if corr[lag] > 6 * np.std(corr) else None
 
 
 class EchoCancelledSource:
-    """A microphone source whose frames have the skill's own voice taken out (and gated)."""
+    """A microphone source whose frames have the skill's own voice taken out (and gated).
+
+    Each reply starts playing after its own delay: a new output stream each time, so it moves
+    by tens of milliseconds from one reply to the next (93-169 ms through the live rig, 8
+    replies in a row), and a canceller fed a reference off by that much cancels almost
+    nothing (2-4 dB). So the delay is measured for each reply on its first sound, with the
+    microphone held back meanwhile (at most HOLD_S; the frames then come out late, never
+    lost), and checked every second after (an underrun moves it within a reply)."""
 
     def __init__(self, mic: Any, playback: Playback, quiet_person: bool = False,
                  server: bool = False) -> None:
@@ -202,22 +257,28 @@ class EchoCancelledSource:
             self._echo.suppress_residue()
         self._kept: collections.deque[tuple[int, np.ndarray]] = collections.deque(
             maxlen=round(KEPT_S * PIPELINE_RATE_HZ / self.frame_samples))
+        self._raw: collections.deque[tuple[int, np.ndarray]] = collections.deque(
+            maxlen=round((MEASURE_S + MAX_DELAY_S + HOLD_S) * PIPELINE_RATE_HZ
+                         / self.frame_samples) + 1)
+        """the microphone's recent frames as they came: a reply's delay is measured on them"""
+        self._held: list[tuple[int, np.ndarray]] = []  # waiting for a reply's delay
+        self._ready: collections.deque[np.ndarray] = collections.deque()  # to hand on
         self.delay = 0 if server else round(DEFAULT_DELAY_S * PIPELINE_RATE_HZ)
-        """measured playback-to-capture delay (samples)"""
+        """the last measured playback-to-capture delay (samples): a reply's until it has its own"""
         self.measured = server
         """whether the delay and the echo's loudness have been measured yet"""
         self._gain2 = 1.0  # echo energy per played energy: the median of the recent gains
         self._gains: list[float] = []  # one per second measured
-        self._raw: list[tuple[int, np.ndarray]] = []  # recent frames, to measure the delay
-        self._delays: list[int] = []
+        self._second: list[tuple[int, np.ndarray]] = []  # this second's frames, to check it
         self._unheard_s = 0  # seconds in a row of the skill talking, unheard by the microphone
         self.gated = 0
         """frames taken for the skill's own voice and silenced"""
 
     @property
     def read_samples(self) -> int:
-        """Samples read from the microphone so far."""
-        return self._read_position()
+        """Samples handed on so far (the microphone's, less those held back)."""
+        pending = sum(len(f) for _, f in self._held) + sum(len(f) for f in self._ready)
+        return self._read_position() - pending
 
     def now(self) -> int:
         """The microphone's sample clock: samples captured so far."""
@@ -225,31 +286,97 @@ class EchoCancelledSource:
 
     def read(self, timeout_s: float) -> np.ndarray | None:
         """The next frame, with the echo removed; the skill's own voice alone reads as silence."""
-        frame: np.ndarray | None = self.mic.read(timeout_s)
-        if frame is None:
-            return None
+        while not self._ready:
+            frame: np.ndarray | None = self.mic.read(timeout_s)
+            if frame is None:  # stalled, or the end: what was held goes on as it is
+                self._release()
+                break
+            self._take(frame, self._read_position() - len(frame))
+        return self._ready.popleft() if self._ready else None
+
+    def _take(self, frame: np.ndarray, at: int) -> None:
+        """One microphone frame in: handed on, or held until the reply's delay is known."""
         n = len(frame)
-        at = self._read_position() - n
+        self._raw.append((at, frame))
         reach = round((MAX_DELAY_S + TAIL_S) * PIPELINE_RATE_HZ)
-        if not self.playback.active(at - reach, n + reach):
+        if not self._held and not self.playback.active(at - reach, n + reach):
             self._kept.append((at, frame))
-            return frame
+            self._ready.append(frame)
+            return
         if self._echo is None:  # the server cancelled it: only its residue is gated
             self._kept.append((at, frame))
-            if self._quiet_person(frame, at):
-                return frame
-            self.gated += 1
-            return np.zeros(n, np.int16)
-        self._learn_delay(at, frame)
-        played = self.playback.window(at - self.delay, n)
-        clean = self._echo.cancel(frame, played)
-        self._kept.append((at, clean))
-        if not self.measured or (self._own_voice(frame, clean, at)
-                                 and not self._quiet_person(clean, at)):
-            # until the echo has been measured, all that is heard while speaking is the echo
-            self.gated += 1
-            return np.zeros(n, np.int16)
-        return clean
+            self._ready.append(self._gated(frame, frame, at))
+            return
+        self._held.append((at, frame))
+        while (clip := self.playback.unaligned(at + n)) is not None:
+            if not self._align(clip, at + n):
+                if at + n - self._held[0][0] < HOLD_S * PIPELINE_RATE_HZ:
+                    return  # its first sound is not all heard yet: hold on
+                log.info("echo delay of a reply not measured in %.1f s: the last one used",
+                         HOLD_S)
+                clip.lag = self.delay
+        self._release()
+
+    def _release(self) -> None:
+        """Cancel the echo out of the held frames and hand them on."""
+        for at, frame in self._held:
+            if self._echo is None:
+                self._ready.append(frame)
+                continue
+            self._check_second(at, frame)
+            played = self.playback.heard(at, len(frame), self.delay)
+            clean = self._echo.cancel(frame, played)
+            self._kept.append((at, clean))
+            self._ready.append(self._gated(frame, clean, at))
+        self._held = []
+
+    def _gated(self, raw: np.ndarray, clean: np.ndarray, at: int) -> np.ndarray:
+        """`clean`, or silence when it is only the skill's own voice."""
+        if self._echo is None:
+            if self._quiet_person(raw, at):
+                return raw
+        elif self.measured and not (self._own_voice(raw, clean, at)
+                                    and not self._quiet_person(clean, at)):
+            return clean
+        # until the echo has been measured, all that is heard while speaking is the echo
+        self.gated += 1
+        return np.zeros(len(raw), np.int16)
+
+    def _align(self, clip: _Clip, heard_to: int) -> bool:
+        """Measure `clip`'s delay on its first sound, once the microphone has heard all the
+        delays that sound could arrive with; False until then."""
+        rate = PIPELINE_RATE_HZ
+        sound = clip.audio[clip.onset: clip.onset + round(MEASURE_S * rate)]
+        if len(sound) < MEASURE_S * rate / 2:  # too little of it to measure: as the last one
+            clip.lag = self.delay
+            return True
+        lo = clip.start + clip.onset
+        hi = lo + len(sound) + round(MAX_DELAY_S * rate)
+        if heard_to < hi:
+            return False
+        mic = self._raw_between(lo, hi)
+        lag = None if mic is None else _lag(mic, sound, round(MAX_DELAY_S * rate))
+        if mic is None or lag is None:
+            clip.lag = self.delay
+            return True
+        clip.lag = self.delay = lag
+        echo = mic[lag: lag + len(sound)].astype(np.float64)
+        played2 = float(np.mean(sound.astype(np.float64) ** 2))
+        if float(np.mean(echo ** 2)) >= FLOOR_RMS ** 2 and played2 >= FLOOR_RMS ** 2:
+            if not self.measured:
+                log.info("echo measured: delay %.0f ms", 1000 * lag / rate)
+            self._learn_gain(min(float(np.mean(echo ** 2)) / played2,
+                                 10 ** (MAX_ECHO_GAIN_DB / 10)))
+        return True
+
+    def _raw_between(self, start: int, end: int) -> np.ndarray | None:
+        """The microphone's own samples [start, end), or None when not all kept."""
+        parts = [(at, f) for at, f in self._raw if at + len(f) > start and at < end]
+        if not parts or parts[0][0] > start:
+            return None
+        audio = np.concatenate([f for _, f in parts])
+        audio = audio[start - parts[0][0]: end - parts[0][0]]
+        return audio if len(audio) == end - start else None
 
     def _own_voice(self, raw: np.ndarray, clean: np.ndarray, at: int) -> bool:
         """Whether what is left is no more than the echo the playback would leave behind."""
@@ -308,11 +435,11 @@ class EchoCancelledSource:
 
     def _loudest_played(self, at: int, n: int) -> float:
         """Energy of the loudest 10 ms the playback could be echoing in this frame: the room
-        rings for TAIL_S, and the delay is known to a few tens of milliseconds."""
+        rings for TAIL_S, and the delay is known to a few milliseconds."""
         tail, slack = round(TAIL_S * PIPELINE_RATE_HZ), round(JITTER_S * PIPELINE_RATE_HZ)
         if self.server:  # the delay is the server's business: any of the recent playback
             tail = round((MAX_DELAY_S + TAIL_S) * PIPELINE_RATE_HZ)
-        played = self.playback.window(at - self.delay - tail, tail + n + 2 * slack)
+        played = self.playback.heard(at - tail - slack, tail + n + 2 * slack, self.delay)
         block = PIPELINE_RATE_HZ // 100
         usable = len(played) // block * block
         if usable == 0:
@@ -320,48 +447,40 @@ class EchoCancelledSource:
         energies = np.mean(played[:usable].astype(np.float64).reshape(-1, block) ** 2, axis=1)
         return float(energies.max())
 
-    def _learn_delay(self, at: int, frame: np.ndarray) -> None:
-        """Measure the bulk delay and the echo's loudness per second of playback."""
-        self._raw.append((at, frame))
-        need = PIPELINE_RATE_HZ // len(frame)
-        if len(self._raw) < need:
+    def _check_second(self, at: int, frame: np.ndarray) -> None:
+        """Each second of playback: whether the echo still comes when its reply's delay says
+        (an underrun moves it; then the reply's delay is corrected), and how loud it is."""
+        self._second.append((at, frame))
+        if len(self._second) < PIPELINE_RATE_HZ // len(frame):
             return
-        start = self._raw[0][0]
-        mic = np.concatenate([f for _, f in self._raw]).astype(np.float64)
-        self._raw = []
-        max_d = round(MAX_DELAY_S * PIPELINE_RATE_HZ)
-        ref = self.playback.window(start - max_d, len(mic) + max_d).astype(np.float64)
-        ref2, mic2 = float(np.mean(ref ** 2)), float(np.mean(mic ** 2))
+        start = self._second[0][0]
+        mic = np.concatenate([f for _, f in self._second]).astype(np.float64)
+        self._second = []
+        drift = round(DRIFT_S * PIPELINE_RATE_HZ)
+        ref = self.playback.heard(start - drift, len(mic) + 2 * drift, self.delay)
+        ref2, mic2 = float(np.mean(ref.astype(np.float64) ** 2)), float(np.mean(mic ** 2))
         if ref2 < FLOOR_RMS ** 2:
             return
         if mic2 < FLOOR_RMS ** 2:
             self._unheard(ref2)
             return
         self._unheard_s = 0
-        size = 1 << (len(ref) + len(mic)).bit_length()
-        spec = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
-        corr = np.fft.irfft(spec / (np.abs(spec) + 1e-9), size)  # GCC-PHAT: sharp peaks
-        # mic[i] echoes ref[i + lag], played max_d - lag samples before it was captured
-        lag = int(np.argmax(corr[: max_d + 1]))
-        if corr[lag] <= 6 * np.std(corr[: max_d + 1]):
-            log.info("echo delay not measured this second (no clear peak)")
-            return
-        # a little early: the filter models the tail after the delay, not before it;
-        # the median of the measurements so far, as speech now and then fools one
-        self._delays = [*self._delays[-8:], max(0, max_d - lag - round(0.01 * PIPELINE_RATE_HZ))]
-        self.delay = int(np.median(self._delays))
-        aligned = self.playback.window(start - self.delay, len(mic)).astype(np.float64)
+        # mic[i] echoes ref[i + drift - off]: off is how much later than expected it came
+        lag = _lag(ref, mic, 2 * drift)
+        clip = self.playback.playing_at(start, self.delay)
+        if lag is not None and clip is not None and clip.lag is not None:
+            off = drift - lag
+            if abs(off) > JITTER_S * PIPELINE_RATE_HZ / 10:
+                log.info("echo delay moved by %.0f ms within a reply", 1000 * off / PIPELINE_RATE_HZ)
+                clip.lag += off
+                self.delay = clip.lag
+        aligned = self.playback.heard(start, len(mic), self.delay).astype(np.float64)
         played2 = float(np.mean(aligned ** 2))
         if played2 < FLOOR_RMS ** 2:
             return  # the skill was all but silent where its echo would be: nothing to learn
-        # the loudest the echo can be: a person talking meanwhile only makes it louder
-        # mean over peak: the gate compares a frame with the loudest recent 10 ms. Capped: a
-        # second of the person over a quiet playback once made the gate deaf for a session
-        gain2 = min(mic2 / played2, 10 ** (MAX_ECHO_GAIN_DB / 10))
-        if not self.measured:
-            log.info("echo measured: delay %.0f ms, echo %.1f dB of the playback",
-                     1000 * self.delay / PIPELINE_RATE_HZ, 10 * np.log10(max(gain2, 1e-9)))
-        self._learn_gain(gain2)
+        # the loudest the echo can be: a person talking meanwhile only makes it louder.
+        # Capped: a second of the person over a quiet playback once made the gate deaf
+        self._learn_gain(min(mic2 / played2, 10 ** (MAX_ECHO_GAIN_DB / 10)))
 
     def _unheard(self, played2: float) -> None:
         """A second of the skill talking with the microphone quiet: after UNHEARD_S of them, the
@@ -382,7 +501,9 @@ class EchoCancelledSource:
         self.measured = True
 
     def flush(self) -> None:
-        """Discard what the microphone caught so far."""
+        """Discard what the microphone caught so far (and what was held back of it)."""
+        self._held, self._second = [], []
+        self._ready.clear()
         self.mic.flush()
 
     def reopen(self) -> None:
