@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from pulse_rig import MIC_SINK, PulseRig
 from test_voice_session import fast_speech_config
@@ -91,6 +92,43 @@ def test_help_my_back_misheard_by_free_decoding_still_starts(tmp_path: Path) -> 
     assert recognizer.recognize(audio, None, "").text != "help my back"  # why this test exists
     heard = wake_of(audio, recognizer, WakePhrases.of(dialog, settings), IntentMatcher(dialog))
     assert heard is not None and heard.kind == "start" and heard.text == "help my back"
+
+
+class SaysText:
+    """A recognizer that hears what it is given (a unit test of the waiting path's reading)."""
+
+    name = "says"
+
+    def __init__(self, text: str, confidence: float) -> None:
+        self.text, self.confidence = text, confidence
+
+    def recognize(self, audio: Any, phrases: Any = None, hint: str = "") -> Any:
+        from voice_skill.events import Utterance
+
+        return Utterance(self.text, self.confidence)
+
+
+@pytest.mark.parametrize(("text", "confidence", "sure"), [
+    ("help", 0.9, True),
+    ("call an ambulance", 0.8, True),
+    ("i have fallen and i need help", 0.8, True),
+    ("help", 0.4, False),  # unsure
+    # a call inside a long stretch of talk: the synthetic talk raised this one
+    ("it's near free text so anything gets a decode help to stop alone", 0.8, False),
+    ("she told him to call nine one one and then the scene cut to the hospital", 0.9, False),
+])
+def test_a_call_for_help_heard_unsurely_or_in_someones_talk_is_asked_about(
+        text: str, confidence: float, sure: bool) -> None:
+    """A television talking near a waiting speaker called for help about 190 times a day
+    (synthetic talk, 30 minutes): a call in a long stretch of talk, or heard unsurely, is
+    now asked about before the emergency instruction; a short, sure one is acted on at once."""
+    from voice_skill.front.serve import wake_of
+
+    dialog = load_dialog()
+    heard = wake_of(np.zeros(16000, np.int16), SaysText(text, confidence),  # type: ignore[arg-type]
+                    WakePhrases.of(dialog, Settings()), IntentMatcher(dialog))
+    assert heard is not None and heard.kind == "emergency"
+    assert heard.sure is sure
 
 
 class Serving:
@@ -207,5 +245,43 @@ def test_a_microphone_that_stops_and_comes_back_is_used_again(
         s.wait_for(lambda e: e["event"] == "waiting", after=s.events.index(back))
         s.say(first_aid)
         assert s.wait_for(lambda e: e["event"] == "wake")["kind"] == "start"
+    finally:
+        s.stop()
+
+
+@pytest.fixture()
+def talk_with_help(tmp_path: Path) -> Path:
+    """A television's sentence with "help" in it, in a flite voice."""
+    wav = tmp_path / "talk.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t",
+                    "and then the director shouted help to stop the scene before anyone noticed",
+                    "-o", str(wav)], check=True)
+    return wav
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+@pytest.mark.parametrize("answer", ["no", None])
+def test_a_call_for_help_in_someones_talk_is_asked_about_before_the_emergency(
+        answer: str | None, pulse_rig: PulseRig, tmp_path: Path, talk_with_help: Path) -> None:
+    """"help" inside a sentence of talk (a television) is asked about: "no" ends the session
+    with no emergency; silence (someone who called may not be able to say more) is taken as
+    the call, and the emergency instruction follows."""
+    s = Serving(pulse_rig, tmp_path, "--engine", "whisper", "--sessions", "1")
+    try:
+        s.wait_for(lambda e: e["event"] == "waiting")
+        s.say(talk_with_help)
+        woke = s.wait_for(lambda e: e["event"] == "wake")
+        assert woke["kind"] == "emergency" and woke["sure"] is False, woke
+        asked = s.wait_for(lambda e: e["event"] == "said" and e["key"] == "messages.confirm_help")
+        if answer is None:
+            escalated = s.wait_for(lambda e: e["event"] == "escalated", timeout_s=120)
+            assert escalated["level"] == "emergency"
+            return
+        s.wait_for(lambda e: e["event"] == "listening", after=s.events.index(asked))
+        s.say(AUDIO / f"{answer}.wav")
+        ended = s.wait_for(lambda e: e["event"] == "ended")
+        assert ended["outcome"] == "stopped"
+        assert not any(e["event"] == "escalated" for e in s.events)
     finally:
         s.stop()

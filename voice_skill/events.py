@@ -227,6 +227,9 @@ class WakeHeard:
     confidence: float
     by: Literal["phrase", "wake word"] = "phrase"
     """what heard it: Whisper (a start phrase or a call for help) or the trained wake word"""
+    sure: bool = True
+    """False for a call for help heard unsurely or inside a stretch of someone's talk: the
+    session asks about it before it gives the emergency instruction"""
 
 
 SessionEvent = (Output | Listening | Recognized | Understood | Unanswered | Continued | Corrected

@@ -97,12 +97,14 @@ class Session:
         for sink in self.sinks:
             sink(event)
 
-    def run(self, first: Intent | None = None) -> SessionEnded:
+    def run(self, first: Intent | None = None, ask_first: bool = False) -> SessionEnded:
         """The whole session; Ctrl-C, SIGTERM, SIGHUP or the end of input end it politely with
         the safety line (in an emergency, the emergency closing line) and an `ended` event.
 
         `first` is something the person already said before the session began ("call an
-        ambulance" to a waiting speaker): it is acted on at once, without the greeting.
+        ambulance" to a waiting speaker): it is acted on at once, without the greeting; with
+        `ask_first` (a call heard unsurely, or inside a stretch of someone's talk) it is asked
+        about first (`_call_meant`), and a session not called for ends at once.
         A typed session says the greeting but does not ask a hearing check (a start state that
         goes on with `ready`, "Can you hear me?"): it goes on as if the person had said ready.
         """
@@ -119,6 +121,9 @@ class Session:
                 else:
                     self.log(Recognized(Utterance(first.text, first.confidence),
                                         self.manager.state))
+                    if ask_first:  # asked about: a call, as sure as can be, or no session
+                        first = (replace(first, confidence=1.0) if self._call_meant(first)
+                                 else Intent("stop", text=""))
                     self._render(self.manager.handle(first))
                 while not self.manager.ended:
                     shutdown.check()
@@ -218,6 +223,21 @@ class Session:
         self._render(self.manager.handle(Intent("repeat", text="")))
         return False
 
+    def _call_meant(self, first: Intent) -> bool:
+        """Whether a call for help heard while waiting, unsurely or inside a stretch of someone's
+        talk, was the person's: asked about ("Did you ask for help?"), twice if need be. A
+        "yes", the call again, or silence (someone who called may be unable to say more) is a
+        call; a "no", or talk that is neither twice over (a television talking on), is not."""
+        if self.speaker is None or not self._asks:
+            return True
+        for _ in range(2):
+            answer = self._ask_yes_no("confirm_help", self.dialog.messages["confirm_help"])
+            if answer in ("yes", "no"):
+                return answer == "yes"
+        log.info("a call for help heard while waiting, asked about: %s",
+                 "no answer, taken as a call" if answer is None else "talk that answers neither")
+        return answer is None
+
     def _continued(self, heard: Heard) -> Intent | None:
         """The whole answer, when `heard` is the rest of the last one; else None."""
         last = self._last
@@ -291,9 +311,9 @@ class Session:
         answer: str | None = None
         for _ in range(2 if is_help else 1):  # an unanswered "help" is asked about once more
             answer = self._ask_yes_no(key, m[key])
-            if answer is not None:
+            if answer in ("yes", "no"):
                 break
-        if answer == "yes" or (is_help and answer is None):
+        if answer == "yes" or (is_help and answer != "no"):
             # asked for, or a "help" the person could not answer about: the safe side
             self._render(self.manager.handle(replace(intent, confidence=1.0)))
             return True
@@ -302,7 +322,8 @@ class Session:
 
     def _ask_yes_no(self, key: str, question: str) -> str | None:
         """Ask a yes-or-no question of the session's own (not a dialogue state's), heard
-        without barge-in: "yes" (a safety word again counts as yes), "no", or None."""
+        without barge-in: "yes" (a safety word again counts as yes), "no", "neither" (words
+        that are neither), or None (nothing heard)."""
         assert self.speaker is not None
         reply = Reply(f"messages.{key}", question, self.manager.state, True)
         self.log(replace(reply, spoken_by=self.speaker.plan()))
@@ -319,7 +340,7 @@ class Session:
             said = (*self.dialog.intents.get(name, ()), *self.dialog.understood.get(name, ()))
             if any(f" {p} " in words for p in said):
                 return "no" if name == "no" else "yes"
-        return None
+        return "neither"
 
     def _safety_acts_on(self, sentence: str) -> Callable[[Heard], bool | None]:
         """For words heard over `sentence` when only safety words are listened for: act on a

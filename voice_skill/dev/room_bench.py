@@ -247,7 +247,8 @@ def measure_wake(settings: Settings, corpus: Path, every: int, cache: Path | Non
         out["conditions"][cond] = {
             "minutes": round(hours * 60, 1), "segments": segments,
             "false_starts": [h.text for h in found if h.kind == "start"],
-            "false_emergencies": [h.text for h in found if h.kind == "emergency"],
+            "false_emergencies": [h.text for h in found if h.kind == "emergency" and h.sure],
+            "calls_asked_about": [h.text for h in found if h.kind == "emergency" and not h.sure],
             "false_starts_per_hour": round(sum(h.kind == "start" for h in found) / hours, 1),
             "start_caught_pct": percent(caught["start"], total["start"]),
             "help_caught_pct": percent(caught["emergency"], total["emergency"]),

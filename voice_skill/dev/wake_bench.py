@@ -126,10 +126,11 @@ def measure(engine: str, settings: Settings, every: int = 1) -> dict[str, Any]:
                            "heard": [h.text for h in got]})
     return {"engine": recognizer.name, "stream_minutes": round(hours * 60, 1), "clips": clips,
             "segments": segments, "false_starts": [h.text for h in false if h.kind == "start"],
-            "false_emergencies": [h.text for h in false if h.kind == "emergency"],
+            "false_emergencies": [h.text for h in false if h.kind == "emergency" and h.sure],
+            "calls_asked_about": [h.text for h in false if h.kind == "emergency" and not h.sure],
             "false_starts_per_hour": round(sum(h.kind == "start" for h in false) / hours, 2),
             "false_emergencies_per_hour": round(
-                sum(h.kind == "emergency" for h in false) / hours, 2),
+                sum(h.kind == "emergency" and h.sure for h in false) / hours, 2),
             "caught_pct": {k: round(100 * caught[k] / total[k], 1) for k in sorted(total)},
             "caught_n": dict(total), "missed": missed[:20],
             "decode_s_median": round(float(np.median(times)), 4) if times else None}

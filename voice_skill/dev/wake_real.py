@@ -100,8 +100,11 @@ def false_starts(path: WaitingPath, audio: np.ndarray) -> dict[str, Any]:
     got = path.heard(audio)
     hours = len(audio) / PIPELINE_RATE_HZ / 3600
     starts = [h["text"] for h in got if h["kind"] == "start"]
-    helps = [h["text"] for h in got if h["kind"] == "emergency"]
+    helps = [h["text"] for h in got if h["kind"] == "emergency" and h["sure"]]
+    asked = [h["text"] for h in got if h["kind"] == "emergency" and not h["sure"]]
     return {"hours": round(hours, 3), "false_starts": starts, "false_emergencies": helps,
+            "calls_asked_about": asked,
+            "calls_asked_about_per_day": round(24 * len(asked) / hours, 1),
             "false_starts_per_hour": round(len(starts) / hours, 2),
             "false_emergencies_per_day": round(24 * len(helps) / hours, 1),
             "cpu_pct_one_core": round(100 * (path.cpu_s - cpu_before)

@@ -103,8 +103,8 @@ class WaitingPath:
                                  self.matcher, self.detector)
         self.cpu_s += time.process_time() - cpu
         self.audio_s += len(audio) / PIPELINE_RATE_HZ
-        return [{"kind": h.kind, "text": h.text, "confidence": h.confidence, "by": h.by}
-                for h in found]
+        return [{"kind": h.kind, "text": h.text, "confidence": h.confidence, "by": h.by,
+                 "sure": h.sure} for h in found]
 
     def word_alone(self, audio: np.ndarray) -> int:
         """How many times the trained wake word alone (no Whisper) fires on this sound, heard
@@ -157,13 +157,15 @@ def measure_negatives(path: WaitingPath, files: list[Path], room: bool,
     cpu_before = path.cpu_s
     got = path.heard(stream)
     starts = [h["text"] for h in got if h["kind"] == "start"]
-    helps = [h["text"] for h in got if h["kind"] == "emergency"]
+    helps = [h["text"] for h in got if h["kind"] == "emergency" and h["sure"]]
+    asked = [h["text"] for h in got if h["kind"] == "emergency" and not h["sure"]]
     word = {"word_alone_false": path.word_alone(stream)} if path.detector is not None else {}
     return {"negatives": len(files), "negative_hours": round(hours, 3), **word,
             "false_starts": len(starts), "false_starts_per_hour": round(len(starts) / hours, 2),
             "false_emergencies": len(helps),
             "false_emergencies_per_hour": round(len(helps) / hours, 2),
-            "false_heard": starts + helps,
+            "calls_asked_about": len(asked),
+            "false_heard": starts + helps + asked,
             "cpu_pct_one_core": round(100 * (path.cpu_s - cpu_before) / (hours * 3600), 1)}
 
 

@@ -55,11 +55,13 @@ class _UntilUnread:
 
 
 def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | None = None,
+                ask_first: bool = False,
                 mic: MicrophoneSource | None = None) -> SessionEnded | None:
     """Run one session; returns its outcome (None if it could not start).
 
-    `first` is what the person said to start it (acted on at once); `mic` an open microphone
-    to listen with (`voice-skill serve` keeps one open between sessions).
+    `first` is what the person said to start it (acted on at once, or asked about first with
+    `ask_first`); `mic` an open microphone to listen with (`voice-skill serve` keeps one open
+    between sessions).
     """
     dialog = load_dialog(settings.dialog_path)
     sinks: list[Sink] = [_json_sink] if json_out else []
@@ -106,7 +108,7 @@ def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | 
         sinks.append(_console_sink(echo_heard=not by_hand))
     try:
         outcome = Session(dialog, settings, WallClock(), listener, speaker, sinks,
-                          typed=by_hand).run(first)
+                          typed=by_hand).run(first, ask_first)
     finally:
         if speaker:
             speaker.close()

@@ -49,6 +49,10 @@ NEAR = 0.6
 """free text this close to a start phrase (difflib ratio: "held my back", "backs pasm") is
 decoded again, held to the phrases. On 38.6 minutes of real sound that is not a start phrase:
 no false start at 0.6 (decoding every stretch held to the phrases: 12 an hour, 5-minute sample)"""
+CALL_WORDS = 8
+"""a call for help heard in a stretch of more words than this ("... so anything gets a decode
+help to stop ...", a synthetic talk read aloud) is someone's talk until the person says it was
+theirs: asked about first ("I have fallen and I need help" is 7)"""
 WAKE_TAIL_S = 1.5
 """after the trained wake word, the stretch of speech it is in is heard on for at most this long
 (seconds), so "Alexa, call an ambulance" goes to the emergency instruction; then a session starts"""
@@ -69,6 +73,8 @@ class WakePhrases:
     word: tuple[str, ...] = ()
     """the trained wake word's phrase ("alexa"), when one is on: a start too, but "Alexa, help"
     is a call for help"""
+    sure_call: float = 0.55
+    """a call for help heard less surely than this is asked about first (low_confidence)"""
 
     @staticmethod
     def of(dialog: Dialog, settings: Settings, wake_word: str = "") -> WakePhrases:
@@ -80,7 +86,7 @@ class WakePhrases:
                            tuple(tuple(matcher.tokens(p)) for p in dialog.wake.emergency),
                            (*start, *dialog.wake.emergency),
                            ready_message(dialog, settings, wake_word), matcher.calls,
-                           tuple(matcher.tokens(wake_word)))
+                           tuple(matcher.tokens(wake_word)), settings.low_confidence)
 
     def kind_of(self, words: list[str]) -> str | None:
         """"start", "emergency" or None for what was heard; a start phrase wins ("help my
@@ -141,12 +147,16 @@ def wake_of(audio: np.ndarray, recognizer: Recognizer, phrases: WakePhrases,
     kind = phrases.kind_of(words)
     if kind is None and words and phrases.near_start(words):
         u = recognizer.recognize(audio, phrases.texts, phrases.hint)
-        kind = phrases.kind_of(list(matcher.tokens(u.text)))
+        words = list(matcher.tokens(u.text))
+        kind = phrases.kind_of(words)
     if kind is None or u.confidence < MIN_CONFIDENCE:
         if u.text:
             log.info("heard while waiting (not a start phrase): %r", u.text)
         return None
-    return WakeHeard(cast(Literal["start", "emergency"], kind), u.text, round(u.confidence, 3))
+    sure = kind != "emergency" or (u.confidence >= phrases.sure_call
+                                   and len(words) <= CALL_WORDS)
+    return WakeHeard(cast(Literal["start", "emergency"], kind), u.text, round(u.confidence, 3),
+                     sure=sure)
 
 
 def wake_in(audio: np.ndarray | None, word: WakeWordHeard | None, recognizer: Recognizer,
@@ -259,7 +269,8 @@ def serve(settings: Settings, json_out: bool, sessions: int | None = None) -> in
                 continue
             first = (Intent(dialog.wake.emergency_intent, confidence=heard.confidence,
                             text=heard.text) if heard.kind == "emergency" else None)
-            run_session(settings, text=False, json_out=json_out, first=first, mic=mic)
+            run_session(settings, text=False, json_out=json_out, first=first,
+                        ask_first=not heard.sure, mic=mic)
             done += 1
             if shutdown.received():  # SIGTERM / SIGHUP during the session: it has closed politely
                 break
