@@ -119,14 +119,24 @@ def training_set(judge: KeywordJudge, files: dict[str, list[Path]], noises: list
 
 
 def fit(x: np.ndarray, y: np.ndarray, hidden: int = HIDDEN, l2: float = 1e-3,
-        epochs: int = 400, seed: int = 0) -> dict[str, np.ndarray]:
-    """The head's weights: standardize, one ReLU layer, softmax; full-batch Adam."""
+        epochs: int = 400, seed: int = 0, sources: list[str] | None = None
+        ) -> dict[str, np.ndarray]:
+    """The head's weights: standardize, one ReLU layer, softmax; full-batch Adam. Classes
+    weigh alike; with `sources` (each example's label) so does each label within a class
+    ("go" as much as the noise clips in "other")."""
     rng = np.random.default_rng(seed)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-3
     z = (x - mean) / scale
     n, d = z.shape
     c = len(CLASSES)
     weight = (n / (c * np.bincount(y, minlength=c).clip(1)))[y]
+    if sources is not None:
+        src = np.array(sources)
+        for cls in range(c):
+            labels = sorted(set(src[y == cls]))
+            for label in labels:
+                at = (y == cls) & (src == label)
+                weight[at] *= (y == cls).sum() / (len(labels) * at.sum())
     params = {"w1": rng.normal(0, np.sqrt(2 / d), (d, hidden)), "b1": np.zeros(hidden),
               "w2": rng.normal(0, np.sqrt(2 / hidden), (hidden, c)), "b2": np.zeros(c)}
     m = {k: np.zeros_like(v) for k, v in params.items()}
@@ -194,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="real recordings, a folder per label (default: the repo's; the "
                              "shared collection's layout, speech-commands/<label>, works too)")
     parser.add_argument("--with-go", action="store_true", help="train on 'go' too (as other)")
+    parser.add_argument("--balance-other", action="store_true",
+                        help="each label within a class weighs alike (go, other words, digits, "
+                             "noise in 'other')")
     parser.add_argument("--out", type=Path, default=REPO / "models" / "keyword_judge" / HEAD_FILE)
     parser.add_argument("--report", type=Path, default=None, help="write the held-out figures here")
     parser.add_argument("--features", type=Path, default=None,
@@ -234,12 +247,14 @@ def main(argv: list[str] | None = None) -> int:
             np.savez(args.features, x=x, y=y, who=np.array(who), labels=np.array(labs), tx=tx,
                      tmeta=np.array(json.dumps(tmeta)))
     keep = np.array([args.with_go or lab != "go" for lab in labs])
-    head = fit(x[keep], y[keep])
+    head = fit(x[keep], y[keep], sources=[lab for lab, k in zip(labs, keep, strict=True) if k]
+               if args.balance_other else None)
     trained = _with_head(judge, head)
     rows = [m | {"x": tx[i]} for i, m in enumerate(tmeta)]
     figures = report(trained, rows)
     counts = {k: len(v) for k, v in train.items()} | {"speakers": len(set(who))}
-    result = {"trained_on": counts, "with_go": args.with_go, "held_out": figures,
+    result = {"trained_on": counts, "with_go": args.with_go,
+              "balance_other": args.balance_other, "held_out": figures,
               "held_out_recordings": {k: len(v) for k, v in test.items()}}
     print(json.dumps(result, indent=1), file=sys.stderr)
     buf = io.BytesIO()
