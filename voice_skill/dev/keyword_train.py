@@ -8,9 +8,10 @@ Only the training half is heard in training, each recording six ways: as recorde
 noise at 5-20 dB, and in four simulated rooms (room_sim, rooms drawn from 'train/room/<i>', not
 the benchmark's), three of them with real noise from elsewhere in the room at 5-20 dB; a random
 gain of +-10 dB on each. Only the training half of the noise clips is used. "go" (the
-benchmark's stand-in for "so", "oh" and TV words) is left out of the main model so that
-go-as-no on the held-out half is an unseen confusable; `--with-go` trains a variant with it in
-"other".
+benchmark's stand-in for "so", "oh" and TV words) is in "other" only with `--with-go`, as the
+shipped head was trained (2026-12-07; before, without it, go-as-no on the held-out half measured
+an unseen confusable: the judge took half the noisy "go"s for "no"). The held-out half's "go"s
+are never trained on either way.
 
 The head: the loudest 1.2 s of the answer as 6 embeddings (KeywordJudge.embeddings),
 flattened and standardized, one hidden layer (ReLU) and a softmax over yes / no / stop / other,
@@ -20,8 +21,8 @@ The held-out report: each held-out recording in the room benchmark's conditions 
 room, its room with noise at 10 and 5 dB; room and noise drawn as room_bench draws them, the
 noise from the held-out half of the clips).
 
-Run: python -m voice_skill.dev.keyword_train [--corpus DIR] [--with-go]
-       [--out models/keyword_judge/answer_head.npz]
+Run: python -m voice_skill.dev.keyword_train [--corpus DIR] [--with-go] [--balance-other]
+       [--features CACHE.npz] [--out models/keyword_judge/answer_head.npz]
 """
 
 from __future__ import annotations
