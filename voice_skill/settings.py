@@ -177,7 +177,8 @@ class Settings:
     keyword_judge: bool = True
     """a second opinion on one-word answers from a small keyword judge trained for yes, no and
     stop (models/keyword_judge/): a set-aside or near-miss yes/no it is sure of is confirmed
-    instead of asked again; it never makes a "stop" (live, it took household noise for one)"""
+    instead of asked again, a red-flag "no" it hears as no answer ("go") is confirmed, and a
+    "stop" it is very sure of where Whisper heard nothing is asked about, never acted on unasked"""
 
     @property
     def emergency_number_spoken(self) -> str:

@@ -44,7 +44,6 @@ from voice_skill.hearing.audio import read_wav
 from voice_skill.hearing.keyword_judge import KeywordJudge, Verdict, keyword_judge
 from voice_skill.hearing.second_opinion import (
     DEFAULT_RULES,
-    STOP_RULE,
     OpinionRules,
     second_opinion,
 )
@@ -73,13 +72,22 @@ RULE_SETS: dict[str, OpinionRules] = {
         veto_no_below=0.2, rescue_at=0.9, stop_at=0.9, stop_on_red_flag=True),
     "restore 0.9 + rescue near 0.9": OpinionRules(restore_at=0.9, rescue_at=0.9),
     "the default (kept)": DEFAULT_RULES,
-    "the default with the stop rule, on red flags too (how the stop rule hears)": replace(
-        DEFAULT_RULES, stop_at=STOP_RULE.stop_at, stop_near=True, stop_on_red_flag=True),
+    "the default, its stop rule on red flags too (how the stop rule hears)": replace(
+        DEFAULT_RULES, stop_on_red_flag=True),
+    "the default before 2026-12-07 (restore 0.9 + rescue near 0.9)": OpinionRules(
+        restore_at=0.9, rescue_at=0.9),
     "restore 0.9 + rescue near 0.9 + stop 0.9": OpinionRules(
         restore_at=0.9, rescue_at=0.9, stop_at=0.9, stop_on_red_flag=True),
+    **{f"default + doubt a red-flag no at other {o:g}, no below {b:g}": replace(
+        DEFAULT_RULES, doubt_no_at=o, doubt_no_below=b)
+       for o in (0.5, 0.7, 0.9) for b in (1.0, 0.5, 0.2)},
+    **{f"default + stop from an s-word{' or none' if silent else ''} at {at:g}": replace(
+        DEFAULT_RULES, stop_at=at, stop_near=True, stop_silent=silent, stop_on_red_flag=True)
+       for silent in (False, True) for at in (0.9, 0.95, 0.97, 0.99)},
 }
 """the rules tried (0.2 / 0.5 / 0.7 / 0.9 set before the held-out run was looked at; restore
-and the combinations added after its first figures). The benchmark hears every answer as a
+and the combinations added after its first figures; the doubt of a red-flag no and the stop
+grids, set before the head trained with "go" was measured). The benchmark hears every answer as a
 red-flag answer, so the stop rules are measured with stop_on_red_flag"""
 
 
@@ -201,11 +209,15 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         s["go as no"] = pct("go", lambda x: x[0] == "no")
         s["go as sure no"] = pct("go", lambda x: x[0] == "no" and x[1] >= settings.low_confidence)
         s["other words as yes/no"] = pct("other-words", lambda x: x[0] in ("yes", "no"))
+        s["other words as sure no"] = pct(
+            "other-words", lambda x: x[0] == "no" and x[1] >= settings.low_confidence)
+        s["no as sure no"] = pct("no", lambda x: x[0] == "no" and x[1] >= settings.low_confidence)
         s["noise as yes/no"] = pct("noise", lambda x: x[0] in ("yes", "no"))
         s["digits"] = pct("digits", lambda x: x[0] == "pain")
         s["digits as stop"] = pct("digits", lambda x: x[0] == "stop")
         s["go as stop"] = pct("go", lambda x: x[0] == "stop")
         s["other words as stop"] = pct("other-words", lambda x: x[0] == "stop")
+        s["noise as stop"] = pct("noise", lambda x: x[0] == "stop")
         s["yes/no as stop"] = round(100 * sum(1 for w in ("yes", "no") for x in got.get(w, [])
                                               if x[0] == "stop")
                                     / max(1, len(got.get("yes", [])) + len(got.get("no", []))), 1)
@@ -221,10 +233,10 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
     return out
 
 
-COLUMNS = ("yes", "no", "stop", "digits", "go as no", "go as sure no", "other words as yes/no",
-           "noise as yes/no",
-           "go as stop", "other words as stop", "yes/no as stop", "digits as stop", "yes as sure no",
-           "false escalation")
+COLUMNS = ("yes", "no", "no as sure no", "stop", "digits", "go as no", "go as sure no",
+           "other words as yes/no", "other words as sure no", "noise as yes/no",
+           "go as stop", "other words as stop", "yes/no as stop", "digits as stop",
+           "noise as stop", "yes as sure no", "false escalation")
 
 
 def render(result: dict[str, Any], names: list[str] | None = None) -> str:
