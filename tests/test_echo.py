@@ -161,3 +161,28 @@ def test_each_reply_is_cancelled_at_its_own_delay_so_a_quiet_person_comes_throug
 
     assert heard(third, at_stop) < 0.05 * echo_rms  # its own voice: silence
     assert heard(at_stop, at_stop + len(stop)) > 0.5 * np.sqrt(np.mean(person ** 2))  # the person
+
+
+def test_a_microphone_opened_again_starts_afresh_with_nothing_held_over() -> None:
+    """Unplugged while a reply's start was held back: once it is opened again (its clock at
+    0), nothing from before comes out after, and the position handed on is the new one."""
+    prompt = read_wav(PROMPT)
+    mic = np.zeros(len(prompt) + 32000, np.float64)
+    mic[DELAY:DELAY + len(prompt)] += prompt
+    playback = Playback()
+    recorded = SpeakingMic(np.clip(mic, -32768, 32767).astype(np.int16), [(0, prompt)],
+                           playback)
+    source = EchoCancelledSource(recorded, playback)
+    assert source.read(0.1) is not None  # handed on once the reply's delay is measured
+    held_back = recorded.read_samples - source.read_samples
+    assert held_back > 0  # frames measured on, still to come
+
+    def reopen() -> None:
+        recorded.read_samples = 0
+        recorded.audio = np.zeros(len(mic), np.int16)  # the new microphone hears quiet
+
+    recorded.reopen = reopen  # type: ignore[attr-defined]
+    source.reopen()
+    frame = source.read(0.1)
+    assert frame is not None and not frame.any()  # the new microphone's quiet, not old echo
+    assert source.read_samples == recorded.read_samples == FRAME

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 SAFETY_WORDS = ("stop", *SAFETY_INTENTS)
 """what is heard over the skill's speech when barge_in is off (safety_words_over_speech)"""
+TALK_WORDS = 6
+"""an answer to the session's own yes-or-no question of this many words or more that is neither
+is someone's talk (a television); a shorter one ("ah", "i can not move") is no clear answer"""
 
 
 @dataclass(frozen=True)
@@ -225,18 +228,19 @@ class Session:
 
     def _call_meant(self, first: Intent) -> bool:
         """Whether a call for help heard while waiting, unsurely or inside a stretch of someone's
-        talk, was the person's: asked about ("Did you ask for help?"), twice if need be. A
-        "yes", the call again, or silence (someone who called may be unable to say more) is a
-        call; a "no", or talk that is neither twice over (a television talking on), is not."""
+        talk, was the person's: asked about ("Did you ask for help?"). A "yes", the call
+        again, or no clear answer (someone who called may be unable to say more) is a call,
+        at once; only a "no", or talk that answers neither twice over (a television talking
+        on), is not."""
         if self.speaker is None or not self._asks:
             return True
         for _ in range(2):
             answer = self._ask_yes_no("confirm_help", self.dialog.messages["confirm_help"])
-            if answer in ("yes", "no"):
-                return answer == "yes"
-        log.info("a call for help heard while waiting, asked about: %s",
-                 "no answer, taken as a call" if answer is None else "talk that answers neither")
-        return answer is None
+            if answer != "neither":
+                return answer != "no"
+        log.info("a call for help heard while waiting, asked about twice: talk that answers "
+                 "neither, not taken as a call")
+        return False
 
     def _continued(self, heard: Heard) -> Intent | None:
         """The whole answer, when `heard` is the rest of the last one; else None."""
@@ -322,8 +326,9 @@ class Session:
 
     def _ask_yes_no(self, key: str, question: str) -> str | None:
         """Ask a yes-or-no question of the session's own (not a dialogue state's), heard
-        without barge-in: "yes" (a safety word again counts as yes), "no", "neither" (words
-        that are neither), or None (nothing heard)."""
+        without barge-in: "yes" (a safety word or a call for help in the answer counts as yes,
+        whatever else it holds), "no", "neither" (a sure stretch of TALK_WORDS or more words
+        that is neither: someone's talk), or None (nothing clear heard)."""
         assert self.speaker is not None
         reply = Reply(f"messages.{key}", question, self.manager.state, True)
         self.log(replace(reply, spoken_by=self.speaker.plan()))
@@ -335,12 +340,22 @@ class Session:
         if heard.utterance is None:
             return None
         self.log(Recognized(heard.utterance, key, False))
-        words = " " + " ".join(self.matcher.tokens(heard.utterance.text)) + " "
-        for name in ("no", "yes", *SAFETY_WORDS):
+        tokens = list(self.matcher.tokens(heard.utterance.text))
+        words = " " + " ".join(tokens) + " "
+
+        def says(name: str) -> bool:
             said = (*self.dialog.intents.get(name, ()), *self.dialog.understood.get(name, ()))
-            if any(f" {p} " in words for p in said):
-                return "no" if name == "no" else "yes"
-        return "neither"
+            return any(f" {p} " in words for p in said)
+
+        if any(says(n) for n in SAFETY_INTENTS) or self.matcher.calls.read(tokens) is not None:
+            return "yes"
+        if says("no"):
+            return "no"
+        if any(says(n) for n in ("yes", *SAFETY_WORDS)):
+            return "yes"
+        if len(tokens) >= TALK_WORDS and heard.utterance.confidence >= self.settings.low_confidence:
+            return "neither"
+        return None
 
     def _safety_acts_on(self, sentence: str) -> Callable[[Heard], bool | None]:
         """For words heard over `sentence` when only safety words are listened for: act on a

@@ -198,6 +198,11 @@ class Playback:
                 out[lo - start: hi - start] = c.audio[lo - s: hi - s]
         return out
 
+    def clear(self) -> None:
+        """Forget every clip (the microphone's clock they are on has started again)."""
+        with self._lock:
+            self._clips = []
+
     def active(self, start: int, n: int) -> bool:
         """Whether anything played in [start, start + n)."""
         with self._lock:
@@ -270,6 +275,7 @@ class EchoCancelledSource:
         self._gain2 = 1.0  # echo energy per played energy: the median of the recent gains
         self._gains: list[float] = []  # one per second measured
         self._second: list[tuple[int, np.ndarray]] = []  # this second's frames, to check it
+        self._moved: int | None = None  # how far the last second found the echo moved
         self._unheard_s = 0  # seconds in a row of the skill talking, unheard by the microphone
         self.gated = 0
         """frames taken for the skill's own voice and silenced"""
@@ -450,6 +456,8 @@ class EchoCancelledSource:
     def _check_second(self, at: int, frame: np.ndarray) -> None:
         """Each second of playback: whether the echo still comes when its reply's delay says
         (an underrun moves it; then the reply's delay is corrected), and how loud it is."""
+        if self._second and self._second[-1][0] + len(self._second[-1][1]) != at:
+            self._second = []  # frames between replies were not checked: a second is unbroken
         self._second.append((at, frame))
         if len(self._second) < PIPELINE_RATE_HZ // len(frame):
             return
@@ -468,12 +476,20 @@ class EchoCancelledSource:
         # mic[i] echoes ref[i + drift - off]: off is how much later than expected it came
         lag = _lag(ref, mic, 2 * drift)
         clip = self.playback.playing_at(start, self.delay)
-        if lag is not None and clip is not None and clip.lag is not None:
-            off = drift - lag
-            if abs(off) > JITTER_S * PIPELINE_RATE_HZ / 10:
-                log.info("echo delay moved by %.0f ms within a reply", 1000 * off / PIPELINE_RATE_HZ)
-                clip.lag += off
-                self.delay = clip.lag
+        off = drift - lag if lag is not None and 0 < lag < 2 * drift else None  # not an edge
+        if (off is None or clip is None or clip.lag is None
+                or abs(off) <= JITTER_S * PIPELINE_RATE_HZ / 10
+                or not 0 <= clip.lag + off <= MAX_DELAY_S * PIPELINE_RATE_HZ):
+            self._moved = None
+        elif self._moved is not None and abs(self._moved - off) <= PIPELINE_RATE_HZ // 500:
+            # moved only when two seconds in a row agree: a person talking over it (louder
+            # than the echo) once made one second's peak 150 ms off
+            log.info("echo delay moved by %.0f ms within a reply", 1000 * off / PIPELINE_RATE_HZ)
+            clip.lag += off
+            self.delay = clip.lag
+            self._moved = None
+        else:
+            self._moved = off
         aligned = self.playback.heard(start, len(mic), self.delay).astype(np.float64)
         played2 = float(np.mean(aligned ** 2))
         if played2 < FLOOR_RMS ** 2:
@@ -507,7 +523,13 @@ class EchoCancelledSource:
         self.mic.flush()
 
     def reopen(self) -> None:
-        """Open the microphone again (after an unplug)."""
+        """Open the microphone again (after an unplug): its clock starts again, so nothing
+        held or measured on the old one is kept (the delay and the echo's loudness are)."""
+        self._held, self._second, self._moved = [], [], None
+        self._ready.clear()
+        self._raw.clear()
+        self._kept.clear()
+        self.playback.clear()
         self.mic.reopen()
 
     def close(self) -> None:
