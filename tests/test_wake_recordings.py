@@ -72,6 +72,11 @@ def test_the_real_voices_report_shows_every_step_and_the_false_starts() -> None:
     text = render(report)
     assert "| before | alexa (10) | 70.0 %" in text and "| after | alexa (10) | 90.0 %" in text
     assert "| first aid | 0.0 | 0.0 | 0.0 | 0.0 | 4.2 / 4.2 |" in text
+    # a run of the false starts alone (--false-only) updates them and keeps every step as it was
+    false_only = run(0.0, True) | {"catch": {}, "commit": "def"}
+    again = merge(report, false_only, "latest", "")
+    assert [s["step"] for s in again["steps"]] == ["before", "after"]
+    assert again["false"]["commit"] == "def"
 
 
 def test_the_report_shows_the_trained_wake_word_combined_and_alone() -> None:

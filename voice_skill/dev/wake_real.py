@@ -112,8 +112,10 @@ def false_starts(path: WaitingPath, audio: np.ndarray) -> dict[str, Any]:
 
 
 def measure(words_dir: Path, every: int, cache: Path, settings: Settings,
-            false_for_words: bool = False, positives_only: bool = False) -> dict[str, Any]:
-    """Every word in every condition, and false starts over the real sound and the talk."""
+            false_for_words: bool = False, positives_only: bool = False,
+            false_only: bool = False) -> dict[str, Any]:
+    """Every word in every condition, and false starts over the real sound and the talk
+    (`false_only`: only the false starts of the dialogue's own start phrases)."""
     noises = sorted(NOISE_DIR.glob("*.wav"))
     rooms = cache / "rooms"
     out: dict[str, Any] = {"catch": {}, "false": {}}
@@ -124,7 +126,7 @@ def measure(words_dir: Path, every: int, cache: Path, settings: Settings,
     out["negatives"] = {"real_clips": clips, "real_minutes": round(len(real) / 16000 / 60, 1),
                         "talk_minutes": round(len(talk) / 16000 / 60, 1),
                         "talk_sentences": len(talk_sentences())}
-    for word in (None, *WORDS):
+    for word in (None,) if false_only else (None, *WORDS):
         path = WaitingPath(settings, word, "whisper")
         name = word or "first aid (the dialogue's start phrases)"
         if word is not None:
@@ -337,8 +339,9 @@ def merge(old: dict[str, Any], run: dict[str, Any], step: str, note: str) -> dic
     """The saved report with this run as the step `step` (replacing one of that name), and its
     false starts when it measured any."""
     meta = {k: run[k] for k in ("when", "commit", "seconds", "command")}
-    steps = [s for s in old.get("steps", []) if s["step"] != step]
-    steps.append({"step": step, "note": note, "catch": run["catch"], **meta})
+    steps = [s for s in old.get("steps", []) if s["step"] != step or not run["catch"]]
+    if run["catch"]:  # a run of the false starts alone is no step of the catch
+        steps.append({"step": step, "note": note, "catch": run["catch"], **meta})
     false = old.get("false")
     if run["false"]:
         false = {"phrases": run["false"], **meta}
@@ -362,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                              "default only with the dialogue's own start phrases)")
     parser.add_argument("--positives-only", action="store_true",
                         help="only the share of the wake words caught (no false starts)")
+    parser.add_argument("--false-only", action="store_true",
+                        help="only the false starts of the dialogue's start phrases (no catch)")
     parser.add_argument("--step", default="latest", help="this run's name in the report")
     parser.add_argument("--note", default="", help="what this step changed")
     parser.add_argument("--wake-word", metavar="WORD",
@@ -406,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         run = measure(args.words, args.every, cache,
                       Settings(log_enabled=False, dialog_path=REPO / "dialogs" / "back_spasm.yaml"),
-                      args.false_for_words, args.positives_only)
+                      args.false_for_words, args.positives_only, args.false_only)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, cwd=REPO, check=False).stdout.strip()
         run |= {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
@@ -414,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
                 "command": "python -m voice_skill.dev.wake_real --words DIR"
                 + (f" --every {args.every}" if args.every > 1 else "")
                 + (" --false-for-words" if args.false_for_words else "")
-                + (" --positives-only" if args.positives_only else "")}
+                + (" --positives-only" if args.positives_only else "")
+                + (" --false-only" if args.false_only else "")}
         old = merge(old, run, args.step, args.note)
         args.out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")

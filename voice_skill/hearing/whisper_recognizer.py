@@ -426,6 +426,12 @@ class WhisperRecognizer:
                 return self._held(features, prompt, [word])
         return "", 0.0
 
+    def held_to(self, audio: np.ndarray, phrases: Sequence[str], hint: str = "") -> tuple[str, float]:
+        """The decode held to the phrases alone, with the context `recognize` gives it: the phrase
+        and its mean token log-probability, ("", 0.0) when it wrote none of them. For a caller
+        that sets its own bar (the waiting speaker, for text only a little like a phrase)."""
+        return self._held(self._features(audio), self._prompt(context_for(hint, phrases)), phrases)
+
     def missing_words(self, phrases: Sequence[str]) -> list[str]:
         """None: Whisper's byte-level vocabulary can spell any word."""
         return []
