@@ -52,18 +52,6 @@ def stretches(audio: np.ndarray, settings: Settings) -> list[np.ndarray]:
 MATCHER: list[IntentMatcher] = []
 
 
-def nearness(phrases: WakePhrases, words: list[str]) -> float:
-    """How near the words come to a start phrase (difflib ratio, as serve's near_start)."""
-    from difflib import SequenceMatcher
-
-    best = 0.0
-    for phrase in phrases.start:
-        n, target = len(phrase), " ".join(phrase)
-        for i in range(max(1, len(words) - n + 1)):
-            best = max(best, SequenceMatcher(None, " ".join(words[i:i + n]), target).ratio())
-    return best
-
-
 def probe(audio: np.ndarray, recognizer: Any, phrases: WakePhrases,
           near: float = 0.0) -> dict[str, Any]:
     """Everything the waiting path could decide one stretch on (`near`: the held decodes only
@@ -71,7 +59,7 @@ def probe(audio: np.ndarray, recognizer: Any, phrases: WakePhrases,
     u = recognizer.recognize(audio, None, phrases.hint)
     free, conf, no_speech = u.text, u.confidence, float(getattr(recognizer, "_no_speech", 0.0))
     held, logprob = "", 0.0
-    if near and not nearness(phrases, list(MATCHER[0].tokens(free))) >= near:
+    if near and not phrases.nearness(list(MATCHER[0].tokens(free))) >= near:
         return {"s": round(len(audio) / PIPELINE_RATE_HZ, 2), "free": free,
                 "conf": round(conf, 3), "no_speech": round(no_speech, 3), "held": "",
                 "held_lp": 0.0, "second": free, "second_conf": round(conf, 3)}
