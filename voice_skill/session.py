@@ -125,7 +125,7 @@ class Session:
                     self.log(Recognized(Utterance(first.text, first.confidence),
                                         self.manager.state))
                     if ask_first:  # asked about: a call, as sure as can be, or no session
-                        first = (replace(first, confidence=1.0) if self._call_meant(first)
+                        first = (replace(first, confidence=1.0) if self._call_meant()
                                  else Intent("stop", text=""))
                     self._render(self.manager.handle(first))
                 while not self.manager.ended:
@@ -226,7 +226,7 @@ class Session:
         self._render(self.manager.handle(Intent("repeat", text="")))
         return False
 
-    def _call_meant(self, first: Intent) -> bool:
+    def _call_meant(self) -> bool:
         """Whether a call for help heard while waiting, unsurely or inside a stretch of someone's
         talk, was the person's: asked about ("Did you ask for help?"). A "yes", the call
         again, or no clear answer (someone who called may be unable to say more) is a call,
