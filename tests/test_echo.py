@@ -186,3 +186,25 @@ def test_a_microphone_opened_again_starts_afresh_with_nothing_held_over() -> Non
     frame = source.read(0.1)
     assert frame is not None and not frame.any()  # the new microphone's quiet, not old echo
     assert source.read_samples == recorded.read_samples == FRAME
+
+
+def test_a_reply_cut_short_is_not_taken_for_an_echo_gone_quiet() -> None:
+    """Barge-in cuts a reply short: the rest never plays. Not told so, the canceller took the
+    missing echo for an echo gone quiet, and the next reply's echo came through its gate as if
+    it were the person (the skill hearing itself). Told (the speaker's stop() does), it
+    expects no more of the cut reply, and the next reply's echo reads as silence."""
+    prompt = read_wav(PROMPT)
+    reply = np.concatenate([prompt] * 4)
+    cut = len(prompt) + 8000  # the first reply is stopped here (the microphone's clock)
+    second = len(reply) + 32000  # the next reply starts here
+    mic = np.zeros(second + len(reply) + 16000, np.float64)
+    mic[DELAY:DELAY + cut] += reply[:cut]  # the echo, up to the cut
+    mic[second + DELAY:second + DELAY + len(reply)] += reply
+    playback = Playback()
+    recorded = SpeakingMic(np.clip(np.round(mic), -32768, 32767).astype(np.int16),
+                           [(0, reply), (second, reply)], playback)
+    source = EchoCancelledSource(recorded, playback)
+    while source.read_samples < cut:
+        assert source.read(0.1) is not None
+    playback.cut(cut)  # what the speaker's stop() tells it, with the microphone's clock then
+    assert heard_energy(source, second + DELAY + 16000, second + len(reply)) < 30

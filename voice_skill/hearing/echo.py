@@ -198,6 +198,16 @@ class Playback:
                 out[lo - start: hi - start] = c.audio[lo - s: hi - s]
         return out
 
+    def cut(self, at_sample: int) -> None:
+        """The reply playing when the microphone was at `at_sample` was cut short there: the
+        rest of it never plays, so no echo of it is expected (else the gate silenced a person
+        talking after the cut, and then learned that the echo is quiet)."""
+        slack = round(JITTER_S * PIPELINE_RATE_HZ)
+        with self._lock:
+            for c in self._clips:
+                if c.start <= at_sample < c.start + len(c.audio):
+                    c.audio = c.audio[: at_sample - c.start + slack]
+
     def clear(self) -> None:
         """Forget every clip (the microphone's clock they are on has started again)."""
         with self._lock:
@@ -551,4 +561,5 @@ def cancel_echo(mic: Any, speaker: Any, quiet_person: bool = False,
         playback.add(to_pipeline_format(audio, rate_hz), mic.captured_samples())
 
     speaker.on_playback = played
+    speaker.on_stop = lambda: playback.cut(mic.captured_samples())
     return EchoCancelledSource(mic, playback, quiet_person, server)

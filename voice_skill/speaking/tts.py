@@ -282,6 +282,8 @@ class Pyttsx3Speaker:
         """how the last reply's words went out"""
         self.on_playback: Callable[[Any, int], None] | None = None
         """called with (int16 samples, rate) as each reply starts playing (echo cancellation)"""
+        self.on_stop: Callable[[], None] | None = None
+        """told when a reply is cut short (echo cancellation: the rest never plays)"""
         self.worker_start_s: float | None = None
         """seconds the last worker took from spawn to ready (engine initialised)"""
         self.faults: list[str] = []
@@ -378,6 +380,8 @@ class Pyttsx3Speaker:
             return
         self._stop_requested = True
         self._send(("stop",))  # the fallback's player is watched for the request
+        if self.on_stop is not None:
+            self.on_stop()
 
     def close(self) -> None:
         """Ask the worker to quit, kill it if it will not."""
