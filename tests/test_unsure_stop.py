@@ -71,3 +71,12 @@ def test_a_sure_stop_ends_the_session_unasked() -> None:
     log = run([("stop", 0.9)])
     assert "messages.confirm_stop" not in said(log)
     assert stopped(log)
+
+
+def test_help_said_when_asked_about_a_stop_gives_the_emergency_instruction() -> None:
+    """Asked "Did you say stop?", the person calls for help: before, that counted as "yes" and
+    the session said goodbye; a call for help must never be lost."""
+    log = run([("stop", 0.3), ("help", 0.9)])
+    assert "messages.confirm_stop" in said(log)
+    assert any(e["event"] == "escalated" and e["level"] == "emergency" for e in log)
+    assert not stopped(log)

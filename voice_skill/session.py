@@ -220,8 +220,12 @@ class Session:
         if (intent.confidence >= self.settings.low_confidence or self.speaker is None
                 or not self._asks or self.dialog.states[state].red_flag is not None):
             return True
-        if self._ask_yes_no("confirm_stop", m["confirm_stop"]) == "yes":
+        answer = self._ask_yes_no("confirm_stop", m["confirm_stop"])
+        if answer == "yes":
             return True
+        if answer == "help":  # asked whether they meant stop, they called for help
+            self._render(self.manager.handle(Intent("help", confidence=1.0, text="")))
+            return False
         self._render([Reply("messages.carry_on", m["carry_on"], state)])
         self._render(self.manager.handle(Intent("repeat", text="")))
         return False
@@ -236,7 +240,7 @@ class Session:
             return True
         for _ in range(2):
             answer = self._ask_yes_no("confirm_help", self.dialog.messages["confirm_help"])
-            if answer != "neither":
+            if answer != "neither":  # yes, help, or no clear answer: a call
                 return answer != "no"
         log.info("a call for help heard while waiting, asked about twice: talk that answers "
                  "neither, not taken as a call")
@@ -315,9 +319,11 @@ class Session:
         answer: str | None = None
         for _ in range(2 if is_help else 1):  # an unanswered "help" is asked about once more
             answer = self._ask_yes_no(key, m[key])
-            if answer in ("yes", "no"):
+            if answer in ("yes", "no", "help"):
                 break
-        if answer == "yes" or (is_help and answer != "no"):
+        if answer == "help" and not is_help:  # asked about a stop, they called for help
+            intent = Intent("help", confidence=1.0, text="")
+        if answer in ("yes", "help") or (is_help and answer != "no"):
             # asked for, or a "help" the person could not answer about: the safe side
             self._render(self.manager.handle(replace(intent, confidence=1.0)))
             return True
@@ -326,8 +332,8 @@ class Session:
 
     def _ask_yes_no(self, key: str, question: str) -> str | None:
         """Ask a yes-or-no question of the session's own (not a dialogue state's), heard
-        without barge-in: "yes" (a safety word or a call for help in the answer counts as yes,
-        whatever else it holds), "no", "neither" (a sure stretch of TALK_WORDS or more words
+        without barge-in: "help" (a call for help anywhere in the answer, whatever else it
+        holds), "no", "yes" ("stop" too), "neither" (a sure stretch of TALK_WORDS or more words
         that is neither: someone's talk), or None (nothing clear heard)."""
         assert self.speaker is not None
         reply = Reply(f"messages.{key}", question, self.manager.state, True)
@@ -348,7 +354,7 @@ class Session:
             return any(f" {p} " in words for p in said)
 
         if any(says(n) for n in SAFETY_INTENTS) or self.matcher.calls.read(tokens) is not None:
-            return "yes"
+            return "help"
         if says("no"):
             return "no"
         if any(says(n) for n in ("yes", *SAFETY_WORDS)):
