@@ -20,7 +20,7 @@ import ctypes
 import ctypes.util
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -167,6 +167,10 @@ class _Clip:
         self.lag: int | None = None
         """samples from `start` to its echo at the microphone, once measured"""
 
+    def echo_start(self, lag: int) -> int:
+        """Where its echo begins on the microphone's clock (`lag` until its own is measured)."""
+        return self.start + (lag if self.lag is None else self.lag)
+
 
 class Playback:
     """What the skill played and when, on the microphone's sample clock (thread-safe)."""
@@ -192,7 +196,7 @@ class Playback:
         with self._lock:
             clips = list(self._clips)
         for c in clips:
-            s = c.start + (lag if c.lag is None else c.lag)
+            s = c.echo_start(lag)
             lo, hi = max(start, s), min(start + n, s + len(c.audio))
             if lo < hi:
                 out[lo - start: hi - start] = c.audio[lo - s: hi - s]
@@ -227,8 +231,18 @@ class Playback:
     def playing_at(self, at: int, lag: int) -> _Clip | None:
         """The clip the microphone hears at `at` (the last one begun by then)."""
         with self._lock:
-            begun = [c for c in self._clips if c.start + (lag if c.lag is None else c.lag) <= at]
+            begun = [c for c in self._clips if c.echo_start(lag) <= at]
         return begun[-1] if begun else None
+
+
+def _between(frames: Iterable[tuple[int, np.ndarray]], start: int, end: int) -> np.ndarray | None:
+    """Samples [start, end) of the microphone's clock from frames timed on it (shorter when
+    they end before `end`); None when they do not reach back to `start`."""
+    parts = [(at, f) for at, f in frames if at + len(f) > start and at < end]
+    if not parts or parts[0][0] > start:
+        return None
+    first = parts[0][0]
+    return np.concatenate([f for _, f in parts])[start - first: end - first]
 
 
 def _lag(mic: np.ndarray, ref: np.ndarray, most: int) -> int | None:
@@ -336,9 +350,7 @@ class EchoCancelledSource:
     def _release(self) -> None:
         """Cancel the echo out of the held frames and hand them on."""
         for at, frame in self._held:
-            if self._echo is None:
-                self._ready.append(frame)
-                continue
+            assert self._echo is not None  # only the skill's own canceller holds frames back
             self._check_second(at, frame)
             played = self.playback.heard(at, len(frame), self.delay)
             clean = self._echo.cancel(frame, played)
@@ -387,12 +399,8 @@ class EchoCancelledSource:
 
     def _raw_between(self, start: int, end: int) -> np.ndarray | None:
         """The microphone's own samples [start, end), or None when not all kept."""
-        parts = [(at, f) for at, f in self._raw if at + len(f) > start and at < end]
-        if not parts or parts[0][0] > start:
-            return None
-        audio = np.concatenate([f for _, f in parts])
-        audio = audio[start - parts[0][0]: end - parts[0][0]]
-        return audio if len(audio) == end - start else None
+        audio = _between(self._raw, start, end)
+        return audio if audio is not None and len(audio) == end - start else None
 
     def _own_voice(self, raw: np.ndarray, clean: np.ndarray, at: int) -> bool:
         """Whether what is left is no more than the echo the playback would leave behind."""
@@ -411,15 +419,7 @@ class EchoCancelledSource:
         """The echo-cancelled sound of samples [start, end) of the microphone clock, ungated
         (the gate lets a word through in pieces; a recognizer hears it better whole); None
         when that much is no longer kept."""
-        kept = list(self._kept)
-        if not kept or kept[0][0] > start:
-            return None
-        parts = [(at, f) for at, f in kept if at + len(f) > start and at < end]
-        if not parts:
-            return None
-        first = parts[0][0]
-        audio = np.concatenate([f for _, f in parts])
-        return audio[start - first: end - first]
+        return _between(list(self._kept), start, end)
 
     def _quiet_person(self, clean: np.ndarray, at: int) -> bool:
         """With `quiet_person`: whether what the canceller left stands QUIET_MARGIN_DB above
