@@ -43,6 +43,8 @@ def asked_then(answers: list[tuple[str, float]], **settings: Any) -> tuple[int, 
     [("no i mean yes help", 0.8)],  # a call in the answer wins over a "no"
     [("it is not the tv help me", 0.8)],
     [("call nine nine nine", 0.8)],  # the call said again, with the set number
+    [("Call 911.", 0.77)],  # as Whisper writes a spoken "call nine one one" (kal16, flite)
+    [("call in ambulance", 1.0)],  # as Whisper writes slt's "call an ambulance"
     [(TV, 0.8), ("yes", 0.9)],
 ])
 def test_anything_but_a_no_or_talk_gives_the_emergency_instruction(

@@ -80,3 +80,13 @@ def test_help_said_when_asked_about_a_stop_gives_the_emergency_instruction() -> 
     assert "messages.confirm_stop" in said(log)
     assert any(e["event"] == "escalated" and e["level"] == "emergency" for e in log)
     assert not stopped(log)
+
+
+def test_help_said_when_asked_about_a_stop_in_the_emergency_repeats_the_instruction() -> None:
+    """In the emergency itself: an unsure stop asked about, "call 911" in answer: the
+    emergency instruction again, not the end of it."""
+    log = run([("help", 0.9), ("stop", 0.3), ("Call 911.", 0.8)])
+    keys = said(log)
+    asked = keys.index("messages.confirm_stop")
+    assert "states.emergency.say.0" in keys[asked:]
+    assert "messages.emergency_ended" not in keys[:asked + 2]
