@@ -33,6 +33,8 @@ _PLAY_LATENCY_S = 0.2
 """output buffer (seconds): lower ones underran and dropped audio through ALSA's pulse plugin"""
 _PLAY_RATE_HZ = 22050
 """espeak-ng's own output rate"""
+_PLAY_START_TIMEOUT_S = 5.0
+"""a reply's first samples not taken by the output device in this long: a device fault"""
 _FALLBACK_LATENCY_S = 0.5
 """the fallback player's output buffer: a new process on a busy machine underran (garbled
 words) at 0.2 s; it starts late anyway, so a larger buffer costs little"""
@@ -110,9 +112,10 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
     except Exception as exc:  # any failure to start the engine means: no speech
         evt.send(("init_error", f"{type(exc).__name__}: {exc}"))
         return
+    output: list[Any] = []  # the player, once open
     if driver == "espeak":
         try:
-            _warm_up_output(config)
+            output.append(_open_output(config))
         except Exception as exc:  # no output device: the replies will be printed
             evt.send(("init_error", f"no audio output: {type(exc).__name__}: {exc}"))
             return
@@ -140,7 +143,7 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
                     evt.send(("warning", f"voice {voice!r} not available ({exc}); default used"))
             try:
                 if driver == "espeak":
-                    stopped = _speak_via_file(engine, text, tmpdir, cmd, evt, config)
+                    stopped = _speak_via_file(engine, text, tmpdir, cmd, evt, config, output)
                 else:
                     stopped = _speak_direct(engine, text, evt)
             except Exception as exc:  # report, the parent decides what to do
@@ -163,28 +166,21 @@ def _scratch_dir() -> str:
     raise OSError("no folder to write speech in")
 
 
-def _warm_up_output(config: dict[str, Any]) -> None:
-    """Open the output once with a little silence: the first stream of a process can take
-    over a second to start sounding (measured through ALSA's pulse plugin), and it fails
-    here, not in the middle of a reply, when there is no output device."""
+def _open_output(config: dict[str, Any], rate_hz: int = _PLAY_RATE_HZ) -> Any:
+    """The output stream every reply plays on (speaking.player: why one, kept open). Opened
+    at the start, so that it fails here, not in the middle of a reply, when there is no
+    output device, and the first stream's slow start (over a second through ALSA's pulse
+    plugin, measured) is not heard in the greeting."""
+    from voice_skill.speaking.player import ContinuousPlayer
+
+    return ContinuousPlayer(rate_hz, config.get("output_device"), _PLAY_LATENCY_S)
+
+
+def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: Connection,
+                    config: dict[str, Any], output: list[Any]) -> bool:
+    """Synthesize to a WAV, then play it ourselves on `output`'s player (opened, or opened
+    again, as needed): exact first-audio time and a real stop()."""
     import numpy as np
-    import sounddevice as sd
-
-    sd.play(
-        np.zeros(_PLAY_RATE_HZ // 10, np.int16),
-        _PLAY_RATE_HZ,
-        device=config.get("output_device"),
-        latency=_PLAY_LATENCY_S,
-        blocking=True,
-    )
-
-
-def _speak_via_file(
-    engine: Any, text: str, tmpdir: str, cmd: Connection, evt: Connection, config: dict[str, Any]
-) -> bool:
-    """Synthesize to a WAV, then play it ourselves: exact first-audio time and a real stop()."""
-    import numpy as np
-    import sounddevice as sd
 
     from voice_skill.errors import AudioError
     from voice_skill.hearing.audio import decode_wav_native
@@ -207,20 +203,26 @@ def _speak_via_file(
             if attempt == 2:
                 raise
     audio = np.ascontiguousarray(samples[:, 0], dtype=np.int16)
-    sd.play(audio, rate, device=config.get("output_device"), latency=_PLAY_LATENCY_S)
-    evt.send(("started", audio, rate))  # the audio too: echo cancellation needs what was played
-    stream = sd.get_stream()
-    stopped = False
-    while stream.active:
-        if cmd.poll(0.02):
-            msg = cmd.recv()
-            if msg[0] in ("stop", "quit"):
-                # abort, not stop: PortAudio's stop plays out the buffered audio first.
-                stream.abort()
-                stopped = True
-                break
-    stream.close()
-    return stopped
+    if output and (output[0].rate_hz != rate or not output[0].active):
+        output.pop().close()  # another voice's rate, or a device that went away
+    if not output:
+        output.append(_open_output(config, rate))
+    player = output[0]
+    began = player.play(audio, _PLAY_START_TIMEOUT_S)
+    if began is None:
+        output.pop().close()
+        raise RuntimeError(f"the output device took no audio within {_PLAY_START_TIMEOUT_S:g} s")
+    # the audio too, and where it began on the stream: echo cancellation needs what was played
+    evt.send(("started", audio, rate, began))
+    while not player.done(0.02):
+        if not player.active:
+            output.pop().close()
+            raise RuntimeError("the output device stopped in the middle of a reply")
+        if cmd.poll() and cmd.recv()[0] in ("stop", "quit"):
+            player.cut()
+            return True
+    time.sleep(player.latency_s)  # its last samples are still in the device's buffer
+    return False
 
 
 def _speak_direct(engine: Any, text: str, evt: Connection) -> bool:
@@ -280,8 +282,10 @@ class Pyttsx3Speaker:
         """time.perf_counter() when the last reply's first audio started"""
         self.last_spoken_by: SpokenBy = "printed"
         """how the last reply's words went out"""
-        self.on_playback: Callable[[Any, int], None] | None = None
-        """called with (int16 samples, rate) as each reply starts playing (echo cancellation)"""
+        self.on_playback: Callable[[Any, int, tuple[str, int] | None], None] | None = None
+        """called with (int16 samples, rate, where) as each reply starts playing (echo
+        cancellation); where: the output stream's clock and the frame the reply began at on
+        it, when it plays on the stream kept open between replies (else None)"""
         self.on_stop: Callable[[], None] | None = None
         """told when a reply is cut short (echo cancellation: the rest never plays)"""
         self.worker_start_s: float | None = None
@@ -569,8 +573,8 @@ class Pyttsx3Speaker:
             if msg[0] == "started":
                 self.last_first_audio_at = time.perf_counter()
                 self.last_first_audio_s = self.last_first_audio_at - called
-                if self.on_playback is not None and len(msg) == 3:
-                    self.on_playback(msg[1], msg[2])
+                if self.on_playback is not None and len(msg) == 4:
+                    self.on_playback(msg[1], msg[2], msg[3])
                 # Generous: twice the expected length, plus slack for a slow machine.
                 budget = 2.0 * estimate_speech_s(text, rate) + 3.0
                 msg = self._next_event(time.perf_counter() + budget)
@@ -652,7 +656,7 @@ class Pyttsx3Speaker:
                     self.last_first_audio_at = time.perf_counter()
                     self.last_first_audio_s = self.last_first_audio_at - called
                     if self.on_playback is not None:  # echo cancellation: what plays now
-                        self.on_playback(audio, rate_hz)
+                        self.on_playback(audio, rate_hz, None)
         if player.returncode != 0:
             err = (player.stderr.read() if player.stderr else b"").decode(errors="replace")
             last = err.strip().splitlines()[-1] if err.strip() else f"exit {player.returncode}"
