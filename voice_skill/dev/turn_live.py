@@ -422,7 +422,7 @@ def main() -> None:
     ap.add_argument("--close", action="store_true",
                     help="with --room: the same answers close to the microphone, for comparison")
     ap.add_argument("--keep", default=None,
-                    help="with --room: keep each session's events and log in this folder")
+                    help="keep each session's log in this folder (with --room, its events too)")
     args = ap.parse_args()
     if args.room:
         print(json.dumps(room_main(args), indent=1))
@@ -434,8 +434,12 @@ def main() -> None:
         paths = commands_to_say(args.stops)
         commands = ([(p, said_by(p), word_end_s(p)) for p in paths] if args.under_echo is None
                     else under_echo(run, args.echo_volume, args.under_echo, base, paths))
-        for path, label, end in commands:
-            trial = figures(session(rig, mod, dialog, config, path, 120.0, said=(label, end)))
+        for k, (path, label, end) in enumerate(commands):
+            said = session(rig, mod, dialog, config, path, 120.0, said=(label, end))
+            if args.keep:
+                Path(args.keep).mkdir(parents=True, exist_ok=True)
+                (Path(args.keep) / f"command{k}.stderr").write_text(said["stderr"], "utf-8")
+            trial = figures(said)
             acted += trial["command_stop_delays_s"]
             result["false_barge_ins"] += trial["false_barge_ins"]
         result["commands_over_speech"] = len(acted)

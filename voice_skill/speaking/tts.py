@@ -33,6 +33,9 @@ _PLAY_LATENCY_S = 0.2
 """output buffer (seconds): lower ones underran and dropped audio through ALSA's pulse plugin"""
 _PLAY_RATE_HZ = 22050
 """espeak-ng's own output rate"""
+_OUTPUT_IDLE_S = 30.0
+"""the output stream is closed after this long without a reply (a long timer, or waiting to
+be woken): the device is let go for other programs, and stays open while the guide talks"""
 _PLAY_START_TIMEOUT_S = 5.0
 """a reply's first samples not taken by the output device in this long: a device fault"""
 _FALLBACK_LATENCY_S = 0.5
@@ -125,6 +128,9 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
     try:
         while True:
             try:
+                if output and not cmd.poll(_OUTPUT_IDLE_S):
+                    output.pop().close()  # opened again for the next reply
+                    continue
                 msg = cmd.recv()
             except (EOFError, OSError):
                 return  # the session is gone
@@ -219,7 +225,9 @@ def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: C
             output.pop().close()
             raise RuntimeError("the output device stopped in the middle of a reply")
         if cmd.poll() and cmd.recv()[0] in ("stop", "quit"):
-            player.cut()
+            # closed, not just cut: what the device holds would sound for its latency more
+            # (the next reply opens it again, and its echo is measured anew)
+            output.pop().close()
             return True
     time.sleep(player.latency_s)  # its last samples are still in the device's buffer
     return False
