@@ -349,12 +349,13 @@ def _lag(mic: np.ndarray, ref: np.ndarray, most: int) -> int | None:
 class EchoCancelledSource:
     """A microphone source whose frames have the skill's own voice taken out (and gated).
 
-    Each reply starts playing after its own delay: a new output stream each time, so it moves
-    by tens of milliseconds from one reply to the next (93-169 ms through the live rig, 8
-    replies in a row), and a canceller fed a reference off by that much cancels almost
-    nothing (2-4 dB). So the delay is measured for each reply on its first sound, with the
+    A canceller fed a reference off by tens of milliseconds cancels almost nothing (2-4 dB).
+    Replies on the speaker's kept output stream echo exactly as far from where they began on
+    it as the last measured one did; any other reply (the first on a stream, one after an
+    underflow, one played another way) has its delay measured on its first sound, with the
     microphone held back meanwhile (at most HOLD_S; the frames then come out late, never
-    lost), and checked every second after (an underrun moves it within a reply)."""
+    lost). Every second the delay is checked again (an underrun moves it within a reply).
+    The echo's path fitted on the recent playback (EchoPath) is taken out first, then Speex."""
 
     def __init__(self, mic: Any, playback: Playback, quiet_person: bool = False,
                  server: bool = False) -> None:
