@@ -25,6 +25,7 @@ from voice_skill.hearing.second_opinion import (
     LazyVerdict,
     Opinion,
     OpinionRules,
+    number_opinion,
     second_opinion,
 )
 from voice_skill.hearing.turns import TurnJudge
@@ -261,7 +262,10 @@ class AudioListener:
             return taken
         matcher = self.judge.matcher
         words = matcher.tokens(heard.text)
-        if len(words) > 1:
+        numbers = "pain" in matcher.dialog.accepted_intents(turn.state)
+        rules = self.opinion_rules
+        most = max(1, rules.stop_words, rules.number_words if numbers else 1)
+        if len(words) > most and not self.judge_every_answer:
             return taken
         t0 = time.perf_counter()
         judge = self.keyword_judge
@@ -270,8 +274,13 @@ class AudioListener:
         heard_meaning = matcher.match(heard.text, turn.state).name if heard.text else ""
         taken_meaning = matcher.match(taken.text, turn.state).name if taken.text else ""
         yes_no = "yes" in matcher.dialog.accepted_intents(turn.state)
-        opinion = second_opinion(words, heard_meaning, taken_meaning, red_flag, verdict,
-                                 self.opinion_rules, yes_no)
+        opinion = second_opinion(words, heard_meaning, taken_meaning, red_flag, verdict, rules,
+                                 yes_no)
+        if opinion.answer is None and numbers:  # "How bad is the pain?": a number it heard
+            low = self.endpointer.settings.low_confidence
+            value = matcher.match(heard.text, turn.state).value if heard.text else None
+            opinion = number_opinion(words, heard_meaning, value, heard.confidence >= low,
+                                     verdict, rules)
         if self.judge_every_answer:
             verdict.get()
         self.last_opinion = SecondOpinion(heard, taken, words, heard_meaning, taken_meaning,
@@ -370,7 +379,8 @@ def with_opinion(taken: Utterance, opinion: Opinion, low_confidence: float) -> U
     if not opinion.answer:
         return dataclasses.replace(taken, text="", confidence=0.0)
     sure = 0.99 if not opinion.confirm else 0.9 * low_confidence
-    return dataclasses.replace(taken, text=opinion.answer, confidence=sure)
+    return dataclasses.replace(taken, text=opinion.answer, confidence=sure,
+                               ask_back=opinion.ask_back)
 
 
 @dataclass(frozen=True)
