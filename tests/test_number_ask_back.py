@@ -1,19 +1,17 @@
 """A pain score Whisper did not hear but the keyword judge did is asked back ("Did you say 7?"),
-never taken unasked.
+never taken unasked. (The judge's number rules are off by default: its number head, trained on
+too few digit recordings, changed no held-out figure; docs/benchmarks.md. This is the path they
+take when on.)
 
 The session tests use a script (a test double for the hearing stage) that says what was heard;
-the session, matcher and dialogue are the real ones. The hearing tests use real held-out
-recordings in the room benchmark's noisy rooms, real Whisper and the real judge.
+the session, matcher and dialogue are the real ones.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from voice_skill.clock import VirtualClock
 from voice_skill.dialogue.dialog import load_dialog
@@ -114,54 +112,3 @@ def test_the_judges_number_is_only_ever_asked_back_or_makes_an_unsure_number_ask
                 assert op.ask_back and op.confirm
             if sure and meaning == "pain":
                 assert op.answer is None  # a number Whisper was sure of stands
-
-
-# ---- real recordings, real Whisper, the real judge ------------------------------------------
-
-REAL = Path(__file__).parent / "fixtures" / "real_speech"
-
-
-@pytest.fixture(scope="module")
-def whisper() -> Any:
-    from voice_skill.hearing.whisper_recognizer import WhisperRecognizer
-
-    return WhisperRecognizer()
-
-
-@pytest.fixture(scope="module")
-def judge() -> Any:
-    from voice_skill.hearing.keyword_judge import KeywordJudge
-    from voice_skill.models.keyword_judge import load_keyword_judge
-
-    return KeywordJudge(load_keyword_judge())
-
-
-def in_noisy_room(name: str, snr: float = 10.0) -> np.ndarray:
-    """A held-out recording as the room benchmark hears it: its room, held-out noise at `snr`."""
-    from voice_skill.dev import room_sim
-    from voice_skill.dev.keyword_train import held_out
-    from voice_skill.hearing.audio import read_wav
-
-    room = room_sim.draw_room(name)
-    talker, nrir = room_sim.impulse_responses(room)
-    noises = [n for n in sorted((REAL / "noise").glob("*.wav")) if held_out(n)]
-    noise = read_wav(noises[int(room.noise_pick * len(noises))])
-    return room_sim.in_room(read_wav(REAL / name), talker, noise, nrir, snr)
-
-
-def pain_answer(whisper: Any, audio: np.ndarray, words: Any) -> Utterance:
-    """What the pain question hears in `audio` with the keyword judge and the default rules,
-    or without the judge (Whisper alone)."""
-    from voice_skill.dialogue.intents import IntentMatcher
-    from voice_skill.hearing.turns import TurnJudge
-    from voice_skill.hearing.voice_input import AudioListener, hear_recording
-
-    settings = Settings(log_enabled=False)
-    dialog = load_dialog()
-    matcher = IntentMatcher(dialog)
-    heard = hear_recording(audio, settings, whisper, PAIN, matcher.grammar(PAIN),
-                           dialog.question(PAIN), TurnJudge(whisper, matcher, settings),
-                           np.zeros(0, np.int16),
-                           listener=partial(AudioListener, keyword_judge=words,
-                                            opinion_rules=DEFAULT_RULES))
-    return heard.utterance or Utterance("", 0.0)
