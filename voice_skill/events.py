@@ -20,9 +20,6 @@ class Utterance:
     """length of the speech segment (seconds)"""
     decode_s: float = 0.0
     """wall time spent recognizing after the end of speech (seconds)"""
-    ask_back: bool = False
-    """the words are a second opinion's guess at an answer the recognizer did not hear (a
-    number the keyword judge heard): the person is asked whether they said it before it counts"""
 
 
 @dataclass(frozen=True)

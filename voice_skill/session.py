@@ -194,10 +194,6 @@ class Session:
         self.log(Understood(intent, state))
         if intent.name == "stop" and not self._stop_meant(intent, state):
             return
-        if u.ask_back and intent.name != NO_MATCH:
-            if not self._heard_meant(intent, state):
-                return
-            intent = replace(intent, confidence=1.0)  # the person said it is what they said
         talked_over = self.dialog.messages.get("talked_over")
         if heard.over_speech and intent.name == NO_MATCH and talked_over:
             # Words said while the skill spoke, not an answer: say so, then the question again.
@@ -232,25 +228,6 @@ class Session:
             return False
         self._render([Reply("messages.carry_on", m["carry_on"], state)])
         self._render(self.manager.handle(Intent("repeat", text="")))
-        return False
-
-    def _heard_meant(self, intent: Intent, state: str) -> bool:
-        """Whether an answer the recognizer did not hear, but a second opinion did (a number
-        the keyword judge heard where Whisper heard none), is what the person said: asked
-        back ("Did you say 7?"). Only a "yes" takes it; a "no" or nothing is as if nothing had
-        been heard (the question again, as a re-ask), a call for help is one. Never taken
-        unasked: without a way to ask, it is as if nothing had been heard."""
-        m = self.dialog.messages
-        answer = None
-        if self.speaker is not None and "confirm_heard" in m:
-            said = "" if intent.value is None else str(intent.value)
-            answer = self._ask_yes_no("confirm_heard", m["confirm_heard"].replace("{number}", said))
-        if answer == "yes":
-            return True
-        if answer == "help":
-            self._render(self.manager.handle(Intent("help", confidence=1.0, text="")))
-        else:
-            self._render(self.manager.handle(Intent(NO_MATCH, text="")))
         return False
 
     def _call_meant(self) -> bool:

@@ -30,7 +30,6 @@ from voice_skill.dev import room_sim
 from voice_skill.dev.keyword_train import held_out
 from voice_skill.dev.real_speech import (
     ANSWERS,
-    PAIN_STATE,
     RED_FLAG_STATE,
     Clip,
     TimedRecognizer,
@@ -46,7 +45,6 @@ from voice_skill.hearing.keyword_judge import KeywordJudge, Verdict, keyword_jud
 from voice_skill.hearing.second_opinion import (
     DEFAULT_RULES,
     OpinionRules,
-    number_opinion,
     second_opinion,
 )
 from voice_skill.hearing.turns import TurnJudge
@@ -91,17 +89,12 @@ RULE_SETS: dict[str, OpinionRules] = {
     **{f"default + stop from up to {n} words, none beginning g/n/y, at {at:g}": replace(
         DEFAULT_RULES, stop_at=at, stop_near=False, stop_words=n, stop_never_first="gny",
         stop_on_red_flag=True) for n in (1, 3) for at in (0.95, 0.97, 0.99)},
-    **{f"default + numbers asked back at {at:g} (up to {n} words)": replace(
-        DEFAULT_RULES, number_at=at, number_words=n) for n in (1, 2) for at in (0.7, 0.8, 0.9, 0.95)},
-    **{f"default + numbers asked back at 0.9, an unsure number asked again at {at:g}": replace(
-        DEFAULT_RULES, number_at=0.9, number_doubt_at=at) for at in (0.8, 0.9, 0.95)},
 }
 """the rules tried (0.2 / 0.5 / 0.7 / 0.9 set before the held-out run was looked at; restore
 and the combinations added after its first figures; the doubt of a red-flag no and the stop
 grids, set before the head trained with "go" was measured; the stop from up to 3 words not
-beginning as go / no / yes, and the numbers, on the hearings of 2026-12-07 09:04 UTC). The
-benchmark hears every answer as a red-flag answer, so the stop rules are measured with
-stop_on_red_flag"""
+beginning as go / no / yes on the hearings of 2026-12-07 09:04 UTC). The benchmark hears
+every answer as a red-flag answer, so the stop rules are measured with stop_on_red_flag"""
 
 
 class _Keeping(KeywordJudge):
@@ -168,8 +161,7 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
                            words=op.words, heard_meaning=op.heard_meaning,
                            taken_meaning=op.taken_meaning, red_flag=op.red_flag,
                            yes_no=op.yes_no,
-                           verdict=op.verdict.probabilities, numbers=op.verdict.numbers,
-                           judge_ms=round(1000 * op.cost_s, 2))
+                           verdict=op.verdict.probabilities, judge_ms=round(1000 * op.cost_s, 2))
                 if isinstance(judge, _Keeping) and judge.last is not None:
                     row["x"] = [round(float(v), 4) for v in judge.last.reshape(-1)]
             rows.append(row)
@@ -186,12 +178,9 @@ def outcome(row: dict[str, Any], rules: OpinionRules | None, matcher: IntentMatc
 
     text, confidence = row["text"], row["confidence"]
     if rules is not None and "verdict" in row:
-        verdict = Verdict(row["verdict"], row.get("numbers") or {})
         op = second_opinion(row["words"], row["heard_meaning"], row["taken_meaning"],
-                            row["red_flag"], verdict, rules, row.get("yes_no", True))
-        if op.answer is None and row.get("state") == PAIN_STATE:  # as the listener does
-            op = number_opinion(row["words"], row["heard_meaning"], _heard_number(row, matcher),
-                                row["heard_confidence"] >= low_confidence, verdict, rules)
+                            row["red_flag"], Verdict(row["verdict"]), rules,
+                            row.get("yes_no", True))
         u = with_opinion(Utterance(text, confidence), op, low_confidence)
         text, confidence = u.text, u.confidence
     if not text:
@@ -201,23 +190,6 @@ def outcome(row: dict[str, Any], rules: OpinionRules | None, matcher: IntentMatc
     if row["label"] == "digits" and intent.name == "pain":
         return f"pain {intent.value}", confidence
     return intent.name, confidence
-
-
-def _heard_number(row: dict[str, Any], matcher: IntentMatcher) -> int | None:
-    heard = row.get("heard") or ""
-    return matcher.match(heard, row.get("state", RED_FLAG_STATE)).value if heard else None
-
-
-def asked_back_as_number(row: dict[str, Any], rules: OpinionRules, matcher: IntentMatcher,
-                         low_confidence: float) -> bool:
-    """Whether a hearing of something that is no number (heard under a red-flag question)
-    would be asked back as a number under the pain question: Whisper's words there may differ,
-    so this counts every lone word or none the number rule would take, as if unheard."""
-    if "verdict" not in row or row["heard_meaning"] not in ("no_match", ""):
-        return False
-    op = number_opinion(row["words"], "no_match", None, False,
-                        Verdict(row["verdict"], row.get("numbers") or {}), rules)
-    return op.ask_back
 
 
 def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: IntentMatcher,
@@ -252,10 +224,6 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         s["digits wrong"] = pct("digits", lambda x: x[0] == "wrong number")
         s["digits sure wrong"] = pct(
             "digits", lambda x: x[0] == "wrong number" and x[1] >= settings.low_confidence)
-        others = [r for r in rows if r["condition"] == cond and not r["label"].startswith("digits")]
-        s["others asked back as a number"] = round(100 * sum(
-            1 for r in others if rules is not None and asked_back_as_number(
-                r, rules, matcher, settings.low_confidence)) / max(1, len(others)), 2)
         s["digits as stop"] = pct("digits", lambda x: x[0] == "stop")
         s["go as stop"] = pct("go", lambda x: x[0] == "stop")
         s["other words as stop"] = pct("other-words", lambda x: x[0] == "stop")
@@ -275,9 +243,8 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
     return out
 
 
-COLUMNS = ("yes", "no", "no as sure no", "stop", "digits", "digits wrong",
-           "others asked back as a number", "go as no", "go as sure no",
-           "other words as yes/no", "other words as sure no", "noise as yes/no",
+COLUMNS = ("yes", "no", "no as sure no", "stop", "digits", "digits wrong", "go as no",
+           "go as sure no", "other words as yes/no", "other words as sure no", "noise as yes/no",
            "go as stop", "other words as stop", "yes/no as stop", "digits as stop",
            "noise as stop", "yes as sure no", "false escalation")
 
@@ -311,16 +278,6 @@ def with_head(rows: list[dict[str, Any]], head_file: Path) -> list[dict[str, Any
             r = r | {"verdict": {c: float(v) for c, v in zip(judge.classes, p, strict=True)}}
         out.append(r)
     return out
-
-
-def with_number_head(rows: list[dict[str, Any]], head_file: Path) -> list[dict[str, Any]]:
-    """The saved hearings with the numbers a number head gives on their embeddings."""
-    with np.load(head_file, allow_pickle=False) as f:
-        head = {k: np.asarray(f[k]) for k in f.files}
-    judge = KeywordJudge.__new__(KeywordJudge)
-    judge._numbers = head
-    return [r | {"numbers": judge.number_head(np.asarray(r["x"], np.float32).reshape(1, -1))}
-            if "x" in r else r for r in rows]
 
 
 def _check(rows: list[dict[str, Any]], matcher: IntentMatcher, settings: Settings) -> int:
@@ -364,8 +321,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="save each hearing's embeddings too (for --rows --head; ~7 MB)")
     parser.add_argument("--head", type=Path, default=None,
                         help="with --rows: another answer head (.npz) on the saved embeddings")
-    parser.add_argument("--number-head", type=Path, default=None,
-                        help="with --rows: a number head (.npz) on the saved embeddings")
     args = parser.parse_args(argv)
     settings = Settings(log_enabled=False)
     matcher = IntentMatcher(load_dialog(settings.dialog_path))
@@ -375,8 +330,6 @@ def main(argv: list[str] | None = None) -> int:
         rows, seconds = saved["rows"], saved.get("seconds")
         if args.head:
             rows = with_head(rows, args.head)
-        if args.number_head:
-            rows = with_number_head(rows, args.number_head)
     else:
         if keyword_judge(print) is None:
             return 1

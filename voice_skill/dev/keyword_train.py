@@ -34,7 +34,6 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -95,10 +94,8 @@ def _gain(audio: np.ndarray, db: float) -> np.ndarray:
 
 
 def training_set(judge: KeywordJudge, files: dict[str, list[Path]], noises: list[Path],
-                 cache: Path | None, target: Callable[[str, Path], int] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Embeddings of every training recording heard six ways; class indices (`target` of its
-    label and file; default: CLASSES by LABEL_CLASS); speaker ids."""
+                 cache: Path | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Embeddings of every training recording heard six ways; class indices; speaker ids."""
     rooms = [room_sim.draw_room(f"train/room/{i}") for i in range(ROOMS)]
     rirs = [room_sim.cached_responses(r, cache) for r in rooms]
     noise_audio = [read_wav(n) for n in noises]
@@ -117,14 +114,14 @@ def training_set(judge: KeywordJudge, files: dict[str, list[Path]], noises: list
                     nrir if noisy else None, float(rng.uniform(5, 20)) if noisy else None))
             for v in variants:
                 xs.append(judge.embeddings(_gain(v, float(rng.uniform(-10, 10)))).reshape(-1))
-                ys.append(target(label, path) if target else CLASSES.index(LABEL_CLASS[label]))
+                ys.append(CLASSES.index(LABEL_CLASS[label]))
                 who.append(speaker(path))
     return np.array(xs, np.float32), np.array(ys), who
 
 
 def fit(x: np.ndarray, y: np.ndarray, hidden: int = HIDDEN, l2: float = 1e-3,
-        epochs: int = 400, seed: int = 0, sources: list[str] | None = None,
-        classes: tuple[str, ...] = CLASSES) -> dict[str, np.ndarray]:
+        epochs: int = 400, seed: int = 0, sources: list[str] | None = None
+        ) -> dict[str, np.ndarray]:
     """The head's weights: standardize, one ReLU layer, softmax; full-batch Adam. Classes
     weigh alike; with `sources` (each example's label) so does each label within a class
     ("go" as much as the noise clips in "other")."""
@@ -132,7 +129,7 @@ def fit(x: np.ndarray, y: np.ndarray, hidden: int = HIDDEN, l2: float = 1e-3,
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-3
     z = (x - mean) / scale
     n, d = z.shape
-    c = len(classes)
+    c = len(CLASSES)
     weight = (n / (c * np.bincount(y, minlength=c).clip(1)))[y]
     if sources is not None:
         src = np.array(sources)
@@ -161,7 +158,7 @@ def fit(x: np.ndarray, y: np.ndarray, hidden: int = HIDDEN, l2: float = 1e-3,
             m[k] = 0.9 * m[k] + 0.1 * grads[k]
             v2[k] = 0.999 * v2[k] + 0.001 * grads[k] ** 2
             params[k] -= 0.01 * (m[k] / (1 - 0.9**t)) / (np.sqrt(v2[k] / (1 - 0.999**t)) + 1e-8)
-    return {"classes": np.array(classes), "mean": mean.astype(np.float32),
+    return {"classes": np.array(CLASSES), "mean": mean.astype(np.float32),
             "scale": scale.astype(np.float32),
             **{k: v.astype(np.float32) for k, v in params.items()}, "window": np.array(WINDOW)}
 

@@ -38,7 +38,7 @@ REQUIRED_GLOBALS = ("repeat", "slower", "pause", "resume", "stop", "help", "emer
 TEMPLATE_FIELDS = frozenset(
     {"emergency_number", "pain_start", "pain_end", "cold_or_heat", "minutes", "rounds",
      "urgent_reasons", "routine_reasons", "minutes_left", "when_heard", "start_phrase",
-     "wake_word", "number"}
+     "wake_word"}
 )
 OPPOSITES = (("yes", "no"), ("ready", "cannot"), ("stop", "resume"), ("pause", "resume"),
              ("back", "side"))

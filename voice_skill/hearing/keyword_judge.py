@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +43,9 @@ ENERGY_SPAN = 40
 
 @dataclass(frozen=True)
 class Verdict:
-    """The judge's probabilities for one answer, by class ("yes", "no", "stop", "other"), and
-    by number ("zero" ... "nine", "other") when it has a number head."""
+    """The judge's probabilities for one answer, by class ("yes", "no", "stop", "other")."""
 
     probabilities: dict[str, float]
-    numbers: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def number(self) -> tuple[str, float]:
-        """The number word it hears likeliest and how sure it is (("", 0.0) without numbers)."""
-        said = {k: v for k, v in self.numbers.items() if k != "other"}
-        if not said:
-            return "", 0.0
-        best = max(said, key=lambda k: said[k])
-        return best, said[best]
 
     @property
     def best(self) -> str:
@@ -91,10 +80,6 @@ class KeywordJudge:
         self._w2, self._b2 = head["w2"].astype(np.float32), head["b2"].astype(np.float32)
         if self._w1.shape[0] != self.window * 96 or self._w2.shape[1] != len(self.classes):
             raise ModelError("the keyword judge's answer head does not fit its embeddings")
-        self._numbers = None if model.number_head is None else {
-            k: np.asarray(v) for k, v in model.number_head.items()}
-        if self._numbers is not None and self._numbers["w1"].shape[0] != self.window * 96:
-            raise ModelError("the keyword judge's number head does not fit its embeddings")
         self._mel = interpreter(model.mel)
         self._emb = interpreter(model.embedding)
         self._mel.resize_tensor_input(self._mel.get_input_details()[0]["index"], [1, CHUNK_INPUT])
@@ -152,23 +137,10 @@ class KeywordJudge:
         p = np.exp(logits)
         return np.asarray(p / p.sum(axis=1, keepdims=True))
 
-    def number_head(self, features: np.ndarray) -> dict[str, float]:
-        """The number head's probabilities for one row of flattened embeddings ({} without)."""
-        h = self._numbers
-        if h is None:
-            return {}
-        z = (features - h["mean"]) / h["scale"]
-        logits = np.maximum(z @ h["w1"] + h["b1"], 0.0) @ h["w2"] + h["b2"]
-        p = np.exp(logits - logits.max())
-        p = (p / p.sum()).reshape(-1)
-        return {str(c): float(v) for c, v in zip(h["classes"], p, strict=True)}
-
     def verdict(self, audio: np.ndarray) -> Verdict:
         """What the judge hears in one answer."""
-        features = self.embeddings(audio).reshape(1, -1)
-        p = self.head(features)[0]
-        return Verdict({c: float(v) for c, v in zip(self.classes, p, strict=True)},
-                       self.number_head(features))
+        p = self.head(self.embeddings(audio).reshape(1, -1))[0]
+        return Verdict({c: float(v) for c, v in zip(self.classes, p, strict=True)})
 
 
 def keyword_judge(announce: Callable[[str], None], folder: Path | None = None

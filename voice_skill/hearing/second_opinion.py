@@ -52,15 +52,6 @@ class OpinionRules:
     stop_on_red_flag: bool = False
     """the stop on a red-flag question too (off: a red-flag "yes" taken for a stop and
     confirmed with "say yes to stop" could end the screening)"""
-    number_at: float | None = None
-    """a question that takes a number: an answer with no number in it (nothing, or a word or
-    two that answer nothing) is the number the judge gives this much, asked back ("Did you
-    say seven?") before it is taken"""
-    number_words: int = 1
-    """... when Whisper heard at most this many words"""
-    number_doubt_at: float | None = None
-    """... and a number Whisper was unsure of is asked again when the judge gives another
-    number this much (never taken silently against what Whisper heard)"""
 
 
 @dataclass(frozen=True)
@@ -71,9 +62,6 @@ class Opinion:
     answer: str | None
     confirm: bool = False
     why: str = ""
-    ask_back: bool = False
-    """the answer is the judge's alone (Whisper heard none): the person is asked whether they
-    said it ("Did you say seven?") before it counts"""
 
 
 class LazyVerdict:
@@ -134,39 +122,6 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
     return Opinion(None)
 
 
-def number_opinion(heard_words: list[str], heard_meaning: str, heard_number: int | None,
-                   sure: bool, verdict: Verdict | LazyVerdict, rules: OpinionRules) -> Opinion:
-    """The judge's say on an answer to a question that takes a number ("How bad is the pain?").
-    `heard_meaning`: the intent of Whisper's words ("pain" with `heard_number`, "no_match",
-    "" for nothing); `sure`: Whisper was sure of them. The judge's number is only ever asked
-    back (confirm), or makes an unsure number of Whisper's asked again: never taken unasked."""
-    if sure and heard_meaning == "pain":
-        return Opinion(None)
-    if heard_meaning == "pain":
-        if rules.number_doubt_at is None or heard_number is None:
-            return Opinion(None)
-        word, p = _number(verdict)
-        if word and p >= rules.number_doubt_at and NUMBER_WORDS.get(word) != heard_number:
-            return Opinion("", why=f"Whisper unsure of {heard_number}, judge hears {word} {p:.2f}")
-        return Opinion(None)
-    if (rules.number_at is None or heard_meaning not in ("no_match", "")
-            or len(heard_words) > rules.number_words):
-        return Opinion(None)  # words that mean something else here ("repeat", "stop")
-    word, p = _number(verdict)
-    if word and p >= rules.number_at:
-        return Opinion(word, confirm=True, why=f"judge hears {word} {p:.2f}", ask_back=True)
-    return Opinion(None)
-
-
-def _number(verdict: Verdict | LazyVerdict) -> tuple[str, float]:
-    return (verdict.get() if isinstance(verdict, LazyVerdict) else verdict).number
-
-
-NUMBER_WORDS = {w: i for i, w in enumerate(
-    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"))}
-"""the judge's number classes (its number head's) as numbers"""
-
-
 DEFAULT_RULES = OpinionRules(restore_at=0.9, rescue_at=0.9, doubt_no_at=0.9, stop_at=0.97,
                              stop_words=3, stop_never_first="gny")
 """the rules kept on the held-out half of the room benchmark's speakers (docs/benchmarks.md,
@@ -177,6 +132,4 @@ instead of taken; and nothing, or up to three words that answer nothing and none
 begins as "go", "no" or "yes" ("huh", "ah", "it's done"), that the judge is very sure is "stop"
 is an unsure stop, which the session asks about ("Did you say stop?") before it ends anything:
 live, noise Whisper heard as nothing was once judged "stop" 0.92 and, before that question,
-ended a session. The veto of a red-flag "no" (asked again) lost more real "no"s than "go"s.
-The number rules are off: the number head, trained on 41 recordings of digits, was sure of too
-few of the numbers Whisper missed (docs/benchmarks.md)."""
+ended a session. The veto of a red-flag "no" (asked again) lost more real "no"s than "go"s."""

@@ -25,7 +25,6 @@ from voice_skill.hearing.second_opinion import (
     LazyVerdict,
     Opinion,
     OpinionRules,
-    number_opinion,
     second_opinion,
 )
 from voice_skill.hearing.turns import TurnJudge
@@ -105,7 +104,7 @@ class AudioListener:
         self.last_opinion: SecondOpinion | None = None
         """the judge's say on the last answer it heard (for the benchmark and the log)"""
         self.judge_every_answer = False
-        """run the judge on every one-word answer, not only where a rule asks (benchmarks)"""
+        """run the judge on every answer, not only where a rule asks (benchmarks)"""
         self.barge_in = barge_in
         """hear the person while the skill speaks (the source must cancel the skill's echo)"""
         self.safety_over_speech = safety_over_speech
@@ -256,16 +255,14 @@ class AudioListener:
 
     def _second_opinion(self, heard: Utterance, taken: Utterance, audio: np.ndarray,
                         turn: _Turn) -> Utterance:
-        """The keyword judge's say on a one-word answer (or none heard): see second_opinion."""
+        """The keyword judge's say on a short answer (or none heard): see second_opinion."""
         self.last_opinion = None
         if self.keyword_judge is None or self.judge is None or turn.phrases is None:
             return taken
         matcher = self.judge.matcher
         words = matcher.tokens(heard.text)
-        numbers = "pain" in matcher.dialog.accepted_intents(turn.state)
         rules = self.opinion_rules
-        most = max(1, rules.stop_words, rules.number_words if numbers else 1)
-        if len(words) > most and not self.judge_every_answer:
+        if len(words) > max(1, rules.stop_words) and not self.judge_every_answer:
             return taken
         t0 = time.perf_counter()
         judge = self.keyword_judge
@@ -276,11 +273,6 @@ class AudioListener:
         yes_no = "yes" in matcher.dialog.accepted_intents(turn.state)
         opinion = second_opinion(words, heard_meaning, taken_meaning, red_flag, verdict, rules,
                                  yes_no)
-        if opinion.answer is None and numbers:  # "How bad is the pain?": a number it heard
-            low = self.endpointer.settings.low_confidence
-            value = matcher.match(heard.text, turn.state).value if heard.text else None
-            opinion = number_opinion(words, heard_meaning, value, heard.confidence >= low,
-                                     verdict, rules)
         if self.judge_every_answer:
             verdict.get()
         self.last_opinion = SecondOpinion(heard, taken, words, heard_meaning, taken_meaning,
@@ -379,8 +371,7 @@ def with_opinion(taken: Utterance, opinion: Opinion, low_confidence: float) -> U
     if not opinion.answer:
         return dataclasses.replace(taken, text="", confidence=0.0)
     sure = 0.99 if not opinion.confirm else 0.9 * low_confidence
-    return dataclasses.replace(taken, text=opinion.answer, confidence=sure,
-                               ask_back=opinion.ask_back)
+    return dataclasses.replace(taken, text=opinion.answer, confidence=sure)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from voice_skill.models.checked_files import checked, read_sums, shipped_dir
 MEL_FILE = "melspectrogram.tflite"
 EMBEDDING_FILE = "embedding_model.tflite"
 HEAD_FILE = "answer_head.npz"
-NUMBER_HEAD_FILE = "number_head.npz"
 HEAD_KEYS = ("classes", "mean", "scale", "w1", "b1", "w2", "b2", "window")
 
 
@@ -31,8 +30,6 @@ class KeywordJudgeModel:
     """76 mel frames (775 ms) -> one 96-number embedding"""
     head: dict[str, np.ndarray]
     """the answer head: standardization, a hidden layer and the class layer"""
-    number_head: dict[str, np.ndarray] | None = None
-    """the same for "zero" ... "nine" or none (None: not shipped, numbers are Whisper's alone)"""
 
 
 def models_dir() -> Path:
@@ -50,16 +47,11 @@ def load_keyword_judge(folder: Path | None = None) -> KeywordJudgeModel:
     sums = read_sums(folder, "keyword judge's")
     mel = _checked(folder, MEL_FILE, sums)
     embedding = _checked(folder, EMBEDDING_FILE, sums)
-    head = _head(folder, HEAD_FILE, sums)
-    numbers = _head(folder, NUMBER_HEAD_FILE, sums) if NUMBER_HEAD_FILE in sums else None
-    return KeywordJudgeModel(mel, embedding, head, numbers)
-
-
-def _head(folder: Path, file: str, sums: dict[str, str]) -> dict[str, np.ndarray]:
-    raw = _checked(folder, file, sums)
+    raw = _checked(folder, HEAD_FILE, sums)
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as f:
-            return {k: np.asarray(f[k]) for k in HEAD_KEYS}
+            head = {k: np.asarray(f[k]) for k in HEAD_KEYS}
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"{folder / file}: unreadable head "
+        raise ModelError(f"{folder / HEAD_FILE}: unreadable answer head "
                          f"({type(exc).__name__}: {exc})") from None
+    return KeywordJudgeModel(mel, embedding, head)
