@@ -269,3 +269,54 @@ def test_a_real_stop_whisper_hears_as_nothing_in_noise_is_asked_about(
     verdict = judge.verdict(in_noisy_room("stop/1f653d27_nohash_0.wav"))
     op = second_opinion([], "", "", False, verdict, DEFAULT_RULES, yes_no=False)
     assert op.answer == "stop" and op.confirm
+
+
+def heard_in(whisper: Any, judge: KeywordJudge | None, audio: np.ndarray, state: str
+             ) -> tuple[str, float]:
+    """What a question that is no red flag hears in `audio` (its words and how sure), with the
+    keyword judge and the default rules, or Whisper alone."""
+    from voice_skill.dialogue.dialog import load_dialog
+    from voice_skill.dialogue.intents import IntentMatcher
+    from voice_skill.hearing.second_opinion import DEFAULT_RULES
+    from voice_skill.hearing.turns import TurnJudge
+    from voice_skill.hearing.voice_input import AudioListener, hear_recording
+    from voice_skill.settings import Settings
+
+    settings = Settings(log_enabled=False)
+    dialog = load_dialog()
+    matcher = IntentMatcher(dialog)
+    heard = hear_recording(audio, settings, whisper, state, matcher.grammar(state),
+                           dialog.question(state), TurnJudge(whisper, matcher, settings),
+                           np.zeros(0, np.int16),
+                           listener=partial(AudioListener, keyword_judge=judge,
+                                            opinion_rules=DEFAULT_RULES))
+    u = heard.utterance
+    return (u.text, u.confidence) if u is not None else ("", 0.0)
+
+
+@pytest.mark.parametrize(("name", "state"), [
+    ("stop/4c6167ca_nohash_3.wav", "can_move"),  # Whisper: "huh"
+    ("stop/37dca74f_nohash_0.wav", "pain_start"),  # Whisper: "it's time"
+])
+def test_a_real_stop_whisper_hears_as_other_words_in_noise_is_asked_about(
+        whisper: Any, judge: KeywordJudge, name: str, state: str) -> None:
+    """At 10 dB Whisper hears these held-out speakers' "stop" as a word or three that answer
+    nothing; the judge is sure (0.99-1.00). Before, only a lone s-word or nothing could be a
+    stop, and the question was asked again; now the session asks "Did you say stop?"."""
+    audio = in_noisy_room(name)
+    assert heard_in(whisper, None, audio, state)[0] != "stop"
+    text, sure = heard_in(whisper, judge, audio, state)
+    assert text == "stop" and sure < 0.55  # unsure: asked about before it ends anything
+
+
+@pytest.mark.parametrize("words", [["go"], ["no"], ["now"], ["yeah"], ["good", "one"],
+                                   ["it", "is", "done", "now"], ["just", "go"]])
+def test_words_like_go_no_or_yes_are_never_made_a_stop(words: list[str]) -> None:
+    """The judge hears some noisy "go"s as stop; Whisper's own "go", "no", "yes" (or their like)
+    keep it from becoming one, and so does talk of four words or more."""
+    from voice_skill.hearing.keyword_judge import Verdict
+    from voice_skill.hearing.second_opinion import DEFAULT_RULES, second_opinion
+
+    sure_stop = Verdict({"yes": 0.0, "no": 0.0, "stop": 1.0, "other": 0.0})
+    assert second_opinion(words, "no_match", "", False, sure_stop, DEFAULT_RULES,
+                          yes_no=False).answer != "stop"

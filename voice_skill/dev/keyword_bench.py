@@ -84,11 +84,17 @@ RULE_SETS: dict[str, OpinionRules] = {
     **{f"default + stop from an s-word{' or none' if silent else ''} at {at:g}": replace(
         DEFAULT_RULES, stop_at=at, stop_near=True, stop_silent=silent, stop_on_red_flag=True)
        for silent in (False, True) for at in (0.9, 0.95, 0.97, 0.99)},
+    "the default of 2026-12-07 06:55 (stop: a lone s-word or none at 0.97)": OpinionRules(
+        restore_at=0.9, rescue_at=0.9, doubt_no_at=0.9, stop_at=0.97, stop_near=True),
+    **{f"default + stop from up to {n} words, none beginning g/n/y, at {at:g}": replace(
+        DEFAULT_RULES, stop_at=at, stop_near=False, stop_words=n, stop_never_first="gny",
+        stop_on_red_flag=True) for n in (1, 3) for at in (0.95, 0.97, 0.99)},
 }
 """the rules tried (0.2 / 0.5 / 0.7 / 0.9 set before the held-out run was looked at; restore
 and the combinations added after its first figures; the doubt of a red-flag no and the stop
-grids, set before the head trained with "go" was measured). The benchmark hears every answer as a
-red-flag answer, so the stop rules are measured with stop_on_red_flag"""
+grids, set before the head trained with "go" was measured; the stop from up to 3 words not
+beginning as go / no / yes on the hearings of 2026-12-07 09:04 UTC). The benchmark hears
+every answer as a red-flag answer, so the stop rules are measured with stop_on_red_flag"""
 
 
 class _Keeping(KeywordJudge):
@@ -196,8 +202,9 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         for r in rows:
             if r["condition"] == cond:
                 meant, sure = outcome(r, rules, matcher, settings.low_confidence)
-                if r["label"] == "digits":  # right or wrong, not which number
-                    meant = "pain" if meant == f"pain {r.get('expected')}" else meant.split()[0]
+                if r["label"] == "digits":  # right, or a wrong number (not which)
+                    meant = ("pain" if meant == f"pain {r.get('expected')}" else
+                             "wrong number" if meant.startswith("pain ") else meant)
                 got.setdefault(r["label"], []).append((meant, sure))
 
         def pct(label: str, test: Any, got: dict[str, list[tuple[str, float]]] = got
@@ -214,6 +221,9 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         s["no as sure no"] = pct("no", lambda x: x[0] == "no" and x[1] >= settings.low_confidence)
         s["noise as yes/no"] = pct("noise", lambda x: x[0] in ("yes", "no"))
         s["digits"] = pct("digits", lambda x: x[0] == "pain")
+        s["digits wrong"] = pct("digits", lambda x: x[0] == "wrong number")
+        s["digits sure wrong"] = pct(
+            "digits", lambda x: x[0] == "wrong number" and x[1] >= settings.low_confidence)
         s["digits as stop"] = pct("digits", lambda x: x[0] == "stop")
         s["go as stop"] = pct("go", lambda x: x[0] == "stop")
         s["other words as stop"] = pct("other-words", lambda x: x[0] == "stop")
@@ -233,8 +243,8 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
     return out
 
 
-COLUMNS = ("yes", "no", "no as sure no", "stop", "digits", "go as no", "go as sure no",
-           "other words as yes/no", "other words as sure no", "noise as yes/no",
+COLUMNS = ("yes", "no", "no as sure no", "stop", "digits", "digits wrong", "go as no",
+           "go as sure no", "other words as yes/no", "other words as sure no", "noise as yes/no",
            "go as stop", "other words as stop", "yes/no as stop", "digits as stop",
            "noise as stop", "yes as sure no", "false escalation")
 

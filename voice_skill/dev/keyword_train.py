@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     keep = np.array([args.with_go or lab != "go" for lab in labs])
     head = fit(x[keep], y[keep], sources=[lab for lab, k in zip(labs, keep, strict=True) if k]
                if args.balance_other else None)
-    trained = _with_head(judge, head)
+    trained = judge_with_head(judge, head)
     rows = [m | {"x": tx[i]} for i, m in enumerate(tmeta)]
     figures = report(trained, rows)
     counts = {k: len(v) for k, v in train.items()} | {"speakers": len(set(who))}
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _with_head(judge: KeywordJudge, head: dict[str, np.ndarray]) -> KeywordJudge:
+def judge_with_head(judge: KeywordJudge, head: dict[str, np.ndarray]) -> KeywordJudge:
     """The same networks with a trained head (no second load of the .tflite files)."""
     judge._mean, judge._scale = head["mean"], head["scale"]
     judge._w1, judge._b1, judge._w2, judge._b2 = head["w1"], head["b1"], head["w2"], head["b2"]

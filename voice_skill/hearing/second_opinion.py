@@ -42,6 +42,11 @@ class OpinionRules:
     stop_near: bool = False
     """the stop only when Whisper's word begins with an s (or there is none, unless
     stop_silent is off)"""
+    stop_words: int = 1
+    """the stop only when Whisper heard at most this many words ("it's done" for a stop)"""
+    stop_never_first: str = ""
+    """the stop never when one of Whisper's words begins with one of these letters ("gny":
+    not "go", "no", "yes" or their like, which the judge may hear as stop in noise)"""
     stop_silent: bool = True
     """the stop also when Whisper heard no word at all (noise it heard as nothing)"""
     stop_on_red_flag: bool = False
@@ -99,13 +104,15 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
                        why=f"judge hears {heard_meaning} {verdict[heard_meaning]:.2f}")
     if taken_meaning in ("yes", "no", "stop", "unsure") or heard_meaning not in ("no_match", ""):
         return Opinion(None)  # an answer, or words that mean something else here ("repeat")
-    if len(heard_words) > 1:
-        return Opinion(None)
     first = heard_words[0][:1] if heard_words else ""
     if (rules.stop_at is not None and (heard_words or rules.stop_silent)
+            and len(heard_words) <= rules.stop_words
             and (not rules.stop_near or first in ("s", ""))
+            and not any(w[:1] in rules.stop_never_first for w in heard_words if w)
             and (rules.stop_on_red_flag or not red_flag) and verdict["stop"] >= rules.stop_at):
         return Opinion("stop", confirm=True, why=f"judge hears stop {verdict['stop']:.2f}")
+    if len(heard_words) > 1:
+        return Opinion(None)
     if rules.rescue_at is not None and yes_no and (heard_words or rules.rescue_silent):
         for word in ("yes", "no"):
             if (not rules.rescue_near or not heard_words or first == word[0]) and (
@@ -116,12 +123,13 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
 
 
 DEFAULT_RULES = OpinionRules(restore_at=0.9, rescue_at=0.9, doubt_no_at=0.9, stop_at=0.97,
-                             stop_near=True)
+                             stop_words=3, stop_never_first="gny")
 """the rules kept on the held-out half of the room benchmark's speakers (docs/benchmarks.md,
 "Keyword judge"): a set-aside yes/no the judge is sure of is confirmed instead of asked again;
 a lone near word ("now") the judge is sure is yes or no is taken (confirmed on a red flag); a
 lone red-flag "no" the judge is sure is no answer at all (a "go", "so", a TV) is confirmed
-instead of taken; and a lone s-word or nothing the judge is very sure is "stop" is an unsure
-stop, which the session asks about ("Did you say stop?") before it ends anything: live, noise
-Whisper heard as nothing was once judged "stop" 0.92 and, before that question, ended a session.
-The veto of a red-flag "no" (asked again) lost more real "no"s than "go"s."""
+instead of taken; and nothing, or up to three words that answer nothing and none of which
+begins as "go", "no" or "yes" ("huh", "ah", "it's done"), that the judge is very sure is "stop"
+is an unsure stop, which the session asks about ("Did you say stop?") before it ends anything:
+live, noise Whisper heard as nothing was once judged "stop" 0.92 and, before that question,
+ended a session. The veto of a red-flag "no" (asked again) lost more real "no"s than "go"s."""

@@ -104,7 +104,7 @@ class AudioListener:
         self.last_opinion: SecondOpinion | None = None
         """the judge's say on the last answer it heard (for the benchmark and the log)"""
         self.judge_every_answer = False
-        """run the judge on every one-word answer, not only where a rule asks (benchmarks)"""
+        """run the judge on every answer, not only where a rule asks (benchmarks)"""
         self.barge_in = barge_in
         """hear the person while the skill speaks (the source must cancel the skill's echo)"""
         self.safety_over_speech = safety_over_speech
@@ -255,13 +255,14 @@ class AudioListener:
 
     def _second_opinion(self, heard: Utterance, taken: Utterance, audio: np.ndarray,
                         turn: _Turn) -> Utterance:
-        """The keyword judge's say on a one-word answer (or none heard): see second_opinion."""
+        """The keyword judge's say on a short answer (or none heard): see second_opinion."""
         self.last_opinion = None
         if self.keyword_judge is None or self.judge is None or turn.phrases is None:
             return taken
         matcher = self.judge.matcher
         words = matcher.tokens(heard.text)
-        if len(words) > 1:
+        rules = self.opinion_rules
+        if len(words) > max(1, rules.stop_words) and not self.judge_every_answer:
             return taken
         t0 = time.perf_counter()
         judge = self.keyword_judge
@@ -270,8 +271,8 @@ class AudioListener:
         heard_meaning = matcher.match(heard.text, turn.state).name if heard.text else ""
         taken_meaning = matcher.match(taken.text, turn.state).name if taken.text else ""
         yes_no = "yes" in matcher.dialog.accepted_intents(turn.state)
-        opinion = second_opinion(words, heard_meaning, taken_meaning, red_flag, verdict,
-                                 self.opinion_rules, yes_no)
+        opinion = second_opinion(words, heard_meaning, taken_meaning, red_flag, verdict, rules,
+                                 yes_no)
         if self.judge_every_answer:
             verdict.get()
         self.last_opinion = SecondOpinion(heard, taken, words, heard_meaning, taken_meaning,
