@@ -217,12 +217,11 @@ def fractional_delay(samples: float, taps: int = 33) -> np.ndarray:
     return np.sinc(n - samples) * np.hanning(taps)
 
 
-def test_replies_on_one_output_stream_are_cancelled_from_their_first_word() -> None:
+def test_replies_on_one_output_stream_are_placed_where_it_says_and_a_quiet_person_heard() -> None:
     """The speaker plays every reply on one stream kept open and says where on it each one
-    began: then each echoes exactly as far from the last measured one, whatever the moment the
-    canceller was told (here up to 22 ms off). From the second reply on nothing is held back to
-    measure it, and a person 20 dB under the echo (an echo path a fraction of a sample off the
-    16 kHz grid) comes through while the skill's own voice reads as silence."""
+    began: each is placed there, whatever the moment the canceller was told (here up to 22 ms
+    off). A person 20 dB under the echo (an echo path a fraction of a sample off the 16 kHz
+    grid) comes through, and the skill's own voice reads as silence."""
     prompt, stop = read_wav(PROMPT), read_wav(STOP)
     reply = np.concatenate([prompt] * 3)
     gap = len(reply) + 16000
@@ -241,13 +240,6 @@ def test_replies_on_one_output_stream_are_cancelled_from_their_first_word() -> N
     recorded = np.clip(np.round(mic), -32768, 32767).astype(np.int16)
     replies = [(t, reply, ("stream 1", s)) for t, s in zip(told, starts, strict=True)]
 
-    playback = Playback()
-    speaking = SpeakingMic(recorded, replies, playback)
-    source = EchoCancelledSource(speaking, playback, quiet_person=True)
-    while speaking.read_samples < starts[1] + 8000:  # half a second into the second reply
-        assert source.read(0.1) is not None
-    assert speaking.read_samples - source.read_samples <= FRAME  # nothing held back
-
     def heard(start: int, end: int) -> float:
         playback = Playback()
         source = EchoCancelledSource(SpeakingMic(recorded, replies, playback), playback,
@@ -256,6 +248,50 @@ def test_replies_on_one_output_stream_are_cancelled_from_their_first_word() -> N
 
     assert heard(third, at_stop) < 0.02 * echo_rms  # its own voice: silence
     assert heard(at_stop, at_stop + len(stop)) > 0.5 * np.sqrt(np.mean(person ** 2))  # the person
+
+
+def own_voice_let_through(lost: int, drift_ppm: float, quiet_person: bool) -> list[int]:
+    """Four replies on one stream, told where they began on it; the microphone lost `lost`
+    samples before the second (an overrun) and runs `drift_ppm` slower than the speaker (a
+    USB microphone beside the board's own speaker). Frames of each reply's echo the gate let
+    through (the skill hearing itself)."""
+    reply = np.concatenate([read_wav(PROMPT)] * 2)
+    gap = len(reply) + 16000
+    starts = [k * gap for k in range(4)]  # on the stream's clock
+    on_mic = [s - (lost if k else 0) - round(s * drift_ppm * 1e-6)
+              for k, s in enumerate(starts)]  # the same moments on the microphone's clock
+    mic = np.random.default_rng(1).normal(0, 20, 4 * gap + 16000)
+    for at in on_mic:
+        echo = np.convolve(reply.astype(np.float64), 0.6 * fractional_delay(0.4))
+        mic[at + DELAY: at + DELAY + len(echo)] += echo
+    recorded = np.clip(np.round(mic), -32768, 32767).astype(np.int16)
+    playback = Playback()
+    replies = [(at, reply, ("stream 1", s)) for at, s in zip(on_mic, starts, strict=True)]
+    source = EchoCancelledSource(SpeakingMic(recorded, replies, playback), playback,
+                                 quiet_person=quiet_person)
+    out = []
+    while (frame := source.read(0.1)) is not None:
+        out.append(frame)
+    heard = np.concatenate(out)
+    return [int(np.count_nonzero(np.abs(heard[at + DELAY + FRAME: at + DELAY + len(reply)])
+                                 .reshape(-1, 16).max(axis=1) > 0)) for at in on_mic]
+
+
+def test_a_microphone_that_lost_samples_does_not_hear_the_skill_through_its_stream_place() -> None:
+    """The stream says where each reply began, but the microphone lost 100 ms meanwhile: its
+    echo comes 100 ms sooner than the stream's place. Each reply is still measured on its
+    first sound and placed anew where its echo is: its own voice never comes through (placed
+    by the stream alone, 0.7 s of every later reply came through, measured in review)."""
+    assert own_voice_let_through(1600, 0.0, quiet_person=False) == [0, 0, 0, 0]
+    assert own_voice_let_through(1600, 0.0, quiet_person=True) == [0, 0, 0, 0]
+
+
+def test_a_microphone_on_a_clock_of_its_own_does_not_hear_the_skill() -> None:
+    """A microphone 100 ppm slower than the speaker: each reply's echo comes a few samples
+    from where the last one's did. Placed anew each time, the skill's own voice never comes
+    through, even to the gate that lets a person under the echo through (before, 0.3-2.7 s of
+    each reply did)."""
+    assert own_voice_let_through(0, 100.0, quiet_person=True) == [0, 0, 0, 0]
 
 
 def test_the_echo_path_fitted_while_a_person_talks_takes_out_the_echo_not_the_person() -> None:
@@ -284,3 +320,21 @@ def test_the_echo_path_fitted_while_a_person_talks_takes_out_the_echo_not_the_pe
     assert 10 * np.log10(np.mean(echo[test] ** 2) / np.mean(residue ** 2)) > 40
     said = slice(56000, 56000 + len(stop))
     assert np.mean((left[said] - person[said]) ** 2) < 1e-3 * np.mean(person[said] ** 2)
+
+
+def test_the_echo_path_is_left_to_speex_in_a_room_that_rings_longer_than_it() -> None:
+    """A room whose echo rings 0.3 s: a 4 ms fit explains little of it, and what it would
+    change each second Speex would have to learn again (in review, cancellation was worse with
+    it in every such room). It is not used there; on a short, steady path it is."""
+    played = np.concatenate([read_wav(PROMPT)] * 3).astype(np.float64)[: 4 * 16000]
+    direct = 0.6 * fractional_delay(0.4)
+    rng = np.random.default_rng(2)
+    ringing = np.zeros(4800)
+    ringing[:33] = direct
+    ringing[64:] = rng.normal(0, 0.08, 4736) * 10 ** (-3 * np.arange(4736) / 4800)
+    for path, used in ((direct, True), (ringing, False)):
+        fit = EchoPath(160)
+        mic = np.convolve(played, path)[16: 16 + len(played)]
+        for at in range(0, len(mic) - 160 + 1, 160):
+            fit.learn(mic[at: at + 160], played[at: at + 160])
+        assert (fit.taps is not None) == used

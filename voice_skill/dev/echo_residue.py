@@ -79,7 +79,8 @@ def measure(mode: str, n: int) -> dict[str, Any]:
             rig.echo_speaker_into_mic("100%")
             if mode == "server":
                 rig.cancel_echo_in_server()
-            settings = Settings(echo_cancel=mode)  # type: ignore[arg-type]
+            # as the skill listens over its speech (the speaker then keeps one output stream)
+            settings = Settings(echo_cancel=mode, safety_words_over_speech=True)  # type: ignore[arg-type]
             speaker = Pyttsx3Speaker(settings)
             mic = MicrophoneSource(settings)
             source = cancel_echo(mic, speaker, quiet_person=True, server=mode == "server")

@@ -43,6 +43,11 @@ MEASURE_S = 0.4
 """a reply's delay is measured on this much of its first sound (seconds)"""
 HOLD_S = 1.2
 """the most the microphone is held back at the start of a reply to measure it (seconds)"""
+PLACED_SLACK = 0
+"""samples a reply's measured delay may differ from where its stream placed it before it is
+placed anew: none (a separate microphone's clock drifts a sample or two between replies, and
+a canceller that learned the echo to the sample lets a quiet person's gate through when it
+is two off; through the rig every reply measured the same, to the sample)"""
 DRIFT_S = 0.15
 """how far the echo may move within a reply, checked every second (seconds)"""
 GATE_MARGIN_DB = 3.0
@@ -78,6 +83,11 @@ PATH_S = 6.0
 """seconds of the skill talking the echo path is fitted on, again after each second"""
 PATH_RIDGE = 1e-5
 """regularisation of the fit, relative to the played sound's energy"""
+PATH_MIN_DB = 30.0
+"""the fit is used only when the echo it explains stands this far over what it leaves out
+(within TAIL_S of the delay): in a room whose echo rings longer than the fit (PATH_TAPS), it
+explains little, and what it changes each second Speex (which models the whole tail) would
+have to learn again and again"""
 UNHEARD_S = 2
 """seconds of the skill talking that the microphone does not hear at all (headphones, a
 speaker in another room) before its echo is taken to be below FLOOR_RMS"""
@@ -104,6 +114,8 @@ def _library() -> Any:
     lib.speex_echo_cancellation.restype = None
     lib.speex_echo_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
     lib.speex_echo_state_destroy.argtypes = [ctypes.c_void_p]
+    lib.speex_echo_state_reset.argtypes = [ctypes.c_void_p]
+    lib.speex_echo_state_reset.restype = None
     lib.speex_echo_state_destroy.restype = None
     lib.speex_preprocess_state_init.restype = ctypes.c_void_p
     lib.speex_preprocess_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
@@ -151,6 +163,10 @@ class SpeexEcho:
             self._lib.speex_preprocess_run(self._post, self._out.ctypes.data_as(p))
         return self._out.copy()
 
+    def reset(self) -> None:
+        """Forget the echo learned so far (what it is given to cancel has changed)."""
+        self._lib.speex_echo_state_reset(self._state)
+
     def close(self) -> None:
         """Free the canceller (and its residue suppressor)."""
         if self._post:
@@ -167,13 +183,13 @@ class SpeexEcho:
 class EchoPath:
     """The echo's path from the played sound to the microphone as one short filter, fitted by
     least squares on the last PATH_S seconds of the skill talking (refitted each second) and
-    subtracted before Speex. Why: with the replies on one output stream the path stays the
-    same from reply to reply, and through the live rig this fit left the echo 65 dB down at
-    the median (39 dB in the worst tenth of the frames), fitted on a third of a session and
-    tried on the rest; Speex, whose filter keeps adapting, left 22 dB (16) on the same sound.
-    Speex still runs after it, for what a fixed filter cannot follow (a room that changes, a
-    loudspeaker's distortion). A person talking meanwhile does not bend the fit: their voice
-    is not correlated with the played sound."""
+    subtracted before Speex, where it takes the echo at least PATH_MIN_DB down. Why: with the
+    replies on one output stream a short, steady path stays the same from reply to reply, and
+    through the live rig this fit left the echo 65 dB down at the median (39 dB in the worst
+    tenth of the frames), fitted on a third of a session and tried on the rest; Speex, whose
+    filter keeps adapting, left 22 dB (16) on the same sound. In a room that rings longer than
+    the fit it is not used, and Speex alone models the whole echo. A person talking meanwhile
+    does not bend the fit: their voice is not correlated with the played sound."""
 
     def __init__(self, frame_samples: int) -> None:
         self._frames: collections.deque[tuple[np.ndarray, np.ndarray]] = collections.deque(
@@ -181,7 +197,7 @@ class EchoPath:
         self._every = PIPELINE_RATE_HZ // frame_samples
         self._since = 0
         self.taps: np.ndarray | None = None
-        """the fitted path (PATH_TAPS, the first PATH_LEAD before the delay), once fitted"""
+        """the fitted path (PATH_TAPS, the first PATH_LEAD before the delay), when in use"""
 
     def echo(self, played: np.ndarray) -> np.ndarray:
         """The echo the fitted path makes of `played`: a frame's played sound with
@@ -191,39 +207,60 @@ class EchoPath:
             return np.zeros(n)
         return np.convolve(played.astype(np.float64), self.taps, "valid")
 
-    def learn(self, mic: np.ndarray, played: np.ndarray) -> None:
-        """One frame of the microphone and of the played sound aligned with it."""
+    def learn(self, mic: np.ndarray, played: np.ndarray) -> bool:
+        """One frame of the microphone and of the played sound aligned with it; whether the
+        path was taken into use, or out of it (what is left for Speex has changed)."""
         self._frames.append((mic.astype(np.float64), played.astype(np.float64)))
         self._since += 1
-        if self._since >= self._every:
-            self._since = 0
-            self._fit()
+        if self._since < self._every:
+            return False
+        self._since = 0
+        was = self.taps is not None
+        self.taps = self._fit()
+        return was != (self.taps is not None)
 
-    def forget(self) -> None:
-        """The microphone's clock started again: what was learned on the old one goes."""
+    def forget(self) -> bool:
+        """The echo moved (or the microphone's clock started again): what was learned goes;
+        whether the path was in use."""
         self._frames.clear()
-        self.taps = None
+        was, self.taps = self.taps is not None, None
+        return was
 
-    def _fit(self) -> None:
+    def _fit(self) -> np.ndarray | None:
+        """The path fitted on the frames kept, or None when it would not take the echo
+        PATH_MIN_DB down (or next to nothing was played)."""
         y = np.concatenate([m for m, _ in self._frames])
         x = np.concatenate([p for _, p in self._frames])
+        if float(np.dot(x, x)) < len(x) * FLOOR_RMS ** 2 / 100:
+            return None  # next to nothing played: nothing to fit on
         size = 1 << (len(x) + PATH_TAPS).bit_length()
         spec_x = np.fft.rfft(x, size)
         auto = np.fft.irfft(np.abs(spec_x) ** 2, size)[:PATH_TAPS]
-        if auto[0] < len(x) * FLOOR_RMS ** 2 / 100:
-            return  # next to nothing played: nothing to fit on
         # cross[l] = sum over t of y[t] x[t + l]; tap k weighs x[t + PATH_LEAD - k]
         cross = np.fft.irfft(np.conj(np.fft.rfft(y, size)) * spec_x, size)
         wanted = cross[(PATH_LEAD - np.arange(PATH_TAPS)) % size]
         lags = np.abs(np.subtract.outer(np.arange(PATH_TAPS), np.arange(PATH_TAPS)))
         gram = auto[lags] + np.eye(PATH_TAPS) * PATH_RIDGE * auto[0]
-        self.taps = np.linalg.solve(gram, wanted)
+        taps = np.linalg.solve(gram, wanted)
+        # How much of the echo the fit explains, judged on the played sound's correlation with
+        # the microphone over the whole reach of a room's echo, not on what is left: a person
+        # or a noise there is not correlated with the played sound, an echo past the fit is.
+        span = min(round(TAIL_S * PIPELINE_RATE_HZ), size // 2)
+        reach = np.r_[0:span, size - span:size]
+        shape = np.zeros(size)
+        shape[(PATH_LEAD - np.arange(PATH_TAPS)) % size] = taps
+        expected = np.fft.irfft(np.fft.rfft(shape) * np.abs(spec_x) ** 2, size)[reach]
+        missed = cross[reach] - expected
+        down_db = 10 * np.log10(max(float(np.dot(expected, expected)), 1e-9)
+                                / max(float(np.dot(missed, missed)), 1e-9))
+        log.debug("echo path fitted: it explains the echo %.0f dB over the rest", down_db)
+        return taps if down_db >= PATH_MIN_DB else None
 
 
 class _Clip:
     """One reply as played: where the microphone was when it started, and its echo's delay."""
 
-    __slots__ = ("audio", "lag", "onset", "start", "stream")
+    __slots__ = ("audio", "checked", "lag", "onset", "start", "stream")
 
     def __init__(self, start: int, audio: np.ndarray,
                  stream: tuple[str, int] | None = None) -> None:
@@ -236,6 +273,8 @@ class _Clip:
         self.stream = stream
         """the output stream's clock and where on it (16 kHz samples) the reply began, when it
         plays on the stream kept open between replies"""
+        self.checked = False
+        """whether its delay has been measured on its first sound (or could not be)"""
 
     def echo_start(self, lag: int) -> int:
         """Where its echo begins on the microphone's clock (`lag` until its own is measured)."""
@@ -268,11 +307,13 @@ class Playback:
                 clip.start, clip.lag = anchor[2] + stream[1] - anchor[1], anchor[3]
             self._clips.append(clip)
 
-    def measured(self, clip: _Clip, lag: int) -> None:
-        """`clip`'s echo was found `lag` samples after its start: the replies after it on the
-        same output stream come by the same delay."""
+    def measured(self, clip: _Clip, lag: int, start: int | None = None) -> None:
+        """`clip`'s echo was found `lag` samples after its start (moved to `start`, when
+        given): the replies after it on the same output stream come by the same delay."""
         with self._lock:
             clip.lag = lag
+            if start is not None:
+                clip.start = start
             if clip.stream is not None:
                 self._anchor = (clip.stream[0], clip.stream[1], clip.start, lag)
 
@@ -312,10 +353,10 @@ class Playback:
             return any(c.start < start + n and start < c.start + len(c.audio)
                        for c in self._clips)
 
-    def unaligned(self, before: int) -> _Clip | None:
+    def unchecked(self, before: int) -> _Clip | None:
         """The first clip started before `before` whose echo's delay is not measured yet."""
         with self._lock:
-            return next((c for c in self._clips if c.lag is None and c.start < before), None)
+            return next((c for c in self._clips if not c.checked and c.start < before), None)
 
     def playing_at(self, at: int, lag: int) -> _Clip | None:
         """The clip the microphone hears at `at` (the last one begun by then)."""
@@ -429,13 +470,13 @@ class EchoCancelledSource:
             self._ready.append(self._gated(frame, frame, at))
             return
         self._held.append((at, frame))
-        while (clip := self.playback.unaligned(at + n)) is not None:
-            if not self._align(clip, at + n):
-                if at + n - self._held[0][0] < HOLD_S * PIPELINE_RATE_HZ:
-                    return  # its first sound is not all heard yet: hold on
-                log.info("echo delay of a reply not measured in %.1f s: the last one used",
-                         HOLD_S)
-                clip.lag = self.delay
+        while (clip := self.playback.unchecked(at + n)) is not None:
+            if self._align(clip, at + n):
+                continue
+            if at + n - self._held[0][0] < HOLD_S * PIPELINE_RATE_HZ:
+                return  # its first sound is not all heard yet: hold on
+            log.info("echo delay of a reply not measured in %.1f s: the last one used", HOLD_S)
+            clip.lag, clip.checked = self.delay if clip.lag is None else clip.lag, True
         self._release()
 
     def _release(self) -> None:
@@ -447,7 +488,8 @@ class EchoCancelledSource:
             wide = self.playback.heard(at - before, len(frame) + PATH_TAPS - 1, self.delay)
             played = wide[before: before + len(frame)]
             rest = np.clip(frame - self._path.echo(wide), -32768, 32767).astype(np.int16)
-            self._path.learn(frame, played)
+            if self._path.learn(frame, played):
+                self._restart()  # it had learned the echo the path now takes, or leaves
             clean = self._echo.cancel(rest, played)
             self._kept.append((at, clean))
             self._ready.append(self._gated(frame, clean, at))
@@ -467,20 +509,35 @@ class EchoCancelledSource:
 
     def _align(self, clip: _Clip, heard_to: int) -> bool:
         """Measure `clip`'s delay on its first sound, once the microphone has heard all the
-        delays that sound could arrive with; False until then."""
+        delays that sound could arrive with; False until then. A clip its stream placed is
+        measured too, and placed again where its echo came from if that is elsewhere: the
+        microphone may have lost samples (an overrun), or run on a clock of its own (a USB
+        microphone beside the board's speaker drifts by a few samples a minute)."""
         rate = PIPELINE_RATE_HZ
+        placed = clip.lag
         sound = clip.audio[clip.onset: clip.onset + round(MEASURE_S * rate)]
-        if len(sound) < MEASURE_S * rate / 2:  # too little of it to measure: as the last one
-            clip.lag = self.delay
-            return True
         lo = clip.start + clip.onset
         hi = lo + len(sound) + round(MAX_DELAY_S * rate)
-        if heard_to < hi:
+        if heard_to < hi and len(sound) >= MEASURE_S * rate / 2:
             return False
-        mic = self._raw_between(lo, hi)
-        lag = None if mic is None else _lag(mic, sound, round(MAX_DELAY_S * rate))
-        if mic is None or lag is None:
-            clip.lag = self.delay
+        clip.checked = True
+        early = 0 if placed is None else round(MAX_DELAY_S * rate / 2)  # it may come sooner too
+        mic = (self._raw_between(lo - early, hi) if len(sound) >= MEASURE_S * rate / 2
+               else None)
+        found = None if mic is None else _lag(mic, sound, round(MAX_DELAY_S * rate) + early)
+        if mic is None or found is None:  # too little of it, or no clear echo: as the last one
+            clip.lag = self.delay if placed is None else placed
+            return True
+        lag, mic = found - early, mic[early:]
+        if placed is not None and abs(lag - placed) <= PLACED_SLACK:
+            lag = placed  # the measure's own jitter: the stream's place is the finer one
+        elif placed is not None:
+            log.info("a reply's echo came %+.1f ms from where its stream placed it: placed anew",
+                     1000 * (lag - placed) / rate)
+            if abs(lag - placed) > PATH_LEAD and self._path.forget():
+                self._restart()  # a small move is the fitted path's to follow, a large one not
+            # moved, not given another delay: a delay stays within 0..MAX_DELAY_S
+            self.playback.measured(clip, placed, clip.start + lag - placed)
             return True
         self.playback.measured(clip, lag)
         self.delay = lag
@@ -492,6 +549,14 @@ class EchoCancelledSource:
             self._learn_gain(min(float(np.mean(echo ** 2)) / played2,
                                  10 ** (MAX_ECHO_GAIN_DB / 10)))
         return True
+
+    def _restart(self) -> None:
+        """Speex learns the echo afresh (what it is given to cancel has changed): until it has,
+        what it leaves is no usual residue, so the quiet person's gate learns that anew too
+        (meanwhile only a person louder than the echo comes through)."""
+        if self._echo is not None:
+            self._echo.reset()
+        self._residue = []
 
     def _raw_between(self, start: int, end: int) -> np.ndarray | None:
         """The microphone's own samples [start, end), or None when not all kept."""

@@ -22,7 +22,7 @@ _STREAMS = itertools.count(1)
 
 
 class ContinuousPlayer:
-    """Plays one reply at a time on a stream that stays open; `play` says where it began."""
+    """Plays one reply at a time on a stream that can stay open; `play` says where it began."""
 
     def __init__(self, rate_hz: int, device: Any, latency_s: float) -> None:
         import sounddevice as sd
@@ -38,7 +38,11 @@ class ContinuousPlayer:
         self._id = f"{os.getpid()}.{next(_STREAMS)}"
         self._stream = sd.OutputStream(samplerate=rate_hz, channels=1, dtype="int16",
                                        device=device, latency=latency_s, callback=self._fill)
-        self._stream.start()
+
+    def start(self) -> None:
+        """Start the stream (silence until a reply), if it is not running yet."""
+        if not self._stream.active:
+            self._stream.start()
 
     @property
     def clock(self) -> str:
@@ -72,6 +76,7 @@ class ContinuousPlayer:
             self._audio, self._next, self._start = audio, 0, None
             self._started.clear()
             self._finished.clear()
+        self.start()  # a stream not started yet begins with the reply, not with silence
         if not self._started.wait(timeout_s):
             self.cut()
             return None

@@ -119,6 +119,8 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
     if driver == "espeak":
         try:
             output.append(_open_output(config))
+            if not config.get("keep_output"):
+                output.pop().close()  # opened once: the process's first stream is the slow one
         except Exception as exc:  # no output device: the replies will be printed
             evt.send(("init_error", f"no audio output: {type(exc).__name__}: {exc}"))
             return
@@ -172,14 +174,22 @@ def _scratch_dir() -> str:
     raise OSError("no folder to write speech in")
 
 
-def _open_output(config: dict[str, Any], rate_hz: int = _PLAY_RATE_HZ) -> Any:
-    """The output stream every reply plays on (speaking.player: why one, kept open). Opened
-    at the start, so that it fails here, not in the middle of a reply, when there is no
-    output device, and the first stream's slow start (over a second through ALSA's pulse
-    plugin, measured) is not heard in the greeting."""
+def _open_output(config: dict[str, Any], rate_hz: int = _PLAY_RATE_HZ,
+                 start: bool = True) -> Any:
+    """An output stream for the replies (speaking.player). The first is opened and started
+    when the worker starts, so that it fails there, not in the middle of a reply, when there is
+    no output device, and the first stream's slow start (over a second through ALSA's pulse
+    plugin, measured) is not heard in the greeting. With `keep_output` (the skill's own echo
+    canceller listens over its speech) one stream plays every reply, silence between them;
+    else each reply has its own, begun with it: a kept stream has its buffer (0.2 s) of
+    silence queued ahead of each reply, which a reply then waits out (measured: first sound
+    0.25-0.28 s after it was asked for, against 0.02-0.07 s on a stream of its own)."""
     from voice_skill.speaking.player import ContinuousPlayer
 
-    return ContinuousPlayer(rate_hz, config.get("output_device"), _PLAY_LATENCY_S)
+    player = ContinuousPlayer(rate_hz, config.get("output_device"), _PLAY_LATENCY_S)
+    if start:
+        player.start()
+    return player
 
 
 def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: Connection,
@@ -212,7 +222,7 @@ def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: C
     if output and (output[0].rate_hz != rate or not output[0].active):
         output.pop().close()  # another voice's rate, or a device that went away
     if not output:
-        output.append(_open_output(config, rate))
+        output.append(_open_output(config, rate, start=False))
     player = output[0]
     began = player.play(audio, _PLAY_START_TIMEOUT_S)
     if began is None:
@@ -230,6 +240,8 @@ def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: C
             output.pop().close()
             return True
     time.sleep(player.latency_s)  # its last samples are still in the device's buffer
+    if not config.get("keep_output"):
+        output.pop().close()
     return False
 
 
@@ -303,7 +315,12 @@ class Pyttsx3Speaker:
         self._rate_factor = 1.0
         if output_device is None:
             output_device = parse_device(self.settings.output_device)
-        self._config: dict[str, Any] = {"driver_name": driver_name, "output_device": output_device}
+        # one output stream kept open for every reply where the skill's own canceller listens
+        # over its speech (speaking.player: why)
+        keep = ((self.settings.barge_in or self.settings.safety_words_over_speech)
+                and self.settings.echo_cancel == "skill")
+        self._config: dict[str, Any] = {"driver_name": driver_name, "output_device": output_device,
+                                        "keep_output": keep}
         self._target = worker_target
         self._stream = stream
         self._espeak = (shutil.which("espeak-ng") or shutil.which("espeak")) if fallback else None
