@@ -129,8 +129,9 @@ class Settings:
     answer). A "stop" heard so is asked about before the session ends, an unsure "help" too"""
     echo_cancel: Literal["skill", "server"] = "skill"
     """who takes the skill's own voice out of the microphone while it talks (barge_in,
-    safety_words_over_speech): skill (its own Speex canceller, timed by when the speech worker
-    says playback started) or server (the sound server's, e.g. PulseAudio's or PipeWire's
+    safety_words_over_speech): skill (its own: every reply on one output stream kept open, placed
+    where it began on it, the echo's path fitted where it is short, then Speex) or server (the
+    sound server's, e.g. PulseAudio's or PipeWire's
     module-echo-cancel with webrtc, set as the default microphone and speaker, README: it
     sees the real playback clock and left the echo 66 dB down, but webrtc-audio-processing
     0.3's suppressor also takes out a person under the echo, docs/benchmarks.md)"""

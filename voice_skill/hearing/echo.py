@@ -258,7 +258,8 @@ class EchoPath:
 
 
 class _Clip:
-    """One reply as played: where the microphone was when it started, and its echo's delay."""
+    """One reply as played: where it started on the microphone's clock (when the canceller was
+    told, or where its stream places it), and its echo's delay from there."""
 
     __slots__ = ("audio", "checked", "lag", "onset", "start", "stream")
 

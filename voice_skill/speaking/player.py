@@ -34,6 +34,9 @@ class ContinuousPlayer:
         self._frames = 0  # frames handed to the device since the stream opened
         self._start: int | None = None
         self._started, self._finished = threading.Event(), threading.Event()
+        self.sounds_in_s = 0.0
+        """how long after the last reply's first sample was handed on it sounded (the device's
+        buffer ahead of it; 0 where the device does not tell)"""
         self._underflows = 0
         self._id = f"{os.getpid()}.{next(_STREAMS)}"
         self._stream = sd.OutputStream(samplerate=rate_hz, channels=1, dtype="int16",
@@ -50,7 +53,7 @@ class ContinuousPlayer:
         underflow moves every later reply's echo), so a reply on a new one is measured anew."""
         return f"{self._id}.{self._underflows}"
 
-    def _fill(self, out: np.ndarray, frames: int, _time: Any, status: Any) -> None:
+    def _fill(self, out: np.ndarray, frames: int, times: Any, status: Any) -> None:
         """PortAudio's callback: the reply's next samples, or silence."""
         out.fill(0)
         with self._lock:
@@ -60,6 +63,7 @@ class ContinuousPlayer:
             if audio is not None:
                 if self._start is None:
                     self._start = self._frames
+                    self.sounds_in_s = max(0.0, times.outputBufferDacTime - times.currentTime)
                     self._started.set()
                 n = min(frames, len(audio) - self._next)
                 out[:n, 0] = audio[self._next: self._next + n]

@@ -95,8 +95,10 @@ def estimate_speech_s(text: str, rate_wpm: float) -> float:
 def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> None:
     """Run pyttsx3 in its own process: ("say", text, rate, volume, voice) in, events out.
 
-    Events: ("ready", init_s), ("init_error", why), ("warning", why), ("started",),
-    ("done", stopped), ("error", why). A ("stop",) while speaking cuts the audio.
+    Events: ("ready", init_s), ("init_error", why), ("warning", why), ("started", audio, rate,
+    (clock, frame), sounds_in_s) (espeak: what plays, where on the output stream it began, and
+    how soon its first sample sounds) or ("started",) (other drivers), ("done", stopped),
+    ("error", why). A ("stop",) while speaking cuts the audio.
     """
     # pyttsx3's espeak driver prints chatter ("Audio saved to ...") to stdout.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
@@ -160,6 +162,8 @@ def engine_worker(cmd: Connection, evt: Connection, config: dict[str, Any]) -> N
             evt.send(("done", stopped))
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+        for player in output:
+            player.close()
 
 
 def _scratch_dir() -> str:
@@ -195,7 +199,7 @@ def _open_output(config: dict[str, Any], rate_hz: int = _PLAY_RATE_HZ,
 def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: Connection,
                     config: dict[str, Any], output: list[Any]) -> bool:
     """Synthesize to a WAV, then play it ourselves on `output`'s player (opened, or opened
-    again, as needed): exact first-audio time and a real stop()."""
+    again, as needed): the first audio's time, where it began on the stream, a real stop()."""
     import numpy as np
 
     from voice_skill.errors import AudioError
@@ -229,7 +233,7 @@ def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: C
         output.pop().close()
         raise RuntimeError(f"the output device took no audio within {_PLAY_START_TIMEOUT_S:g} s")
     # the audio too, and where it began on the stream: echo cancellation needs what was played
-    evt.send(("started", audio, rate, began))
+    evt.send(("started", audio, rate, began, player.sounds_in_s))
     while not player.done(0.02):
         if not player.active:
             output.pop().close()
@@ -596,9 +600,10 @@ class Pyttsx3Speaker:
                 return fault
             assert isinstance(msg, tuple)  # _fault_of took every text
             if msg[0] == "started":
-                self.last_first_audio_at = time.perf_counter()
+                # when it sounds: its first sample may still have the device's buffer ahead
+                self.last_first_audio_at = time.perf_counter() + (msg[4] if len(msg) == 5 else 0)
                 self.last_first_audio_s = self.last_first_audio_at - called
-                if self.on_playback is not None and len(msg) == 4:
+                if self.on_playback is not None and len(msg) == 5:
                     self.on_playback(msg[1], msg[2], msg[3])
                 # Generous: twice the expected length, plus slack for a slow machine.
                 budget = 2.0 * estimate_speech_s(text, rate) + 3.0
