@@ -392,12 +392,13 @@ class EchoCancelledSource:
     """A microphone source whose frames have the skill's own voice taken out (and gated).
 
     A canceller fed a reference off by tens of milliseconds cancels almost nothing (2-4 dB).
-    Replies on the speaker's kept output stream echo exactly as far from where they began on
-    it as the last measured one did; any other reply (the first on a stream, one after an
-    underflow, one played another way) has its delay measured on its first sound, with the
-    microphone held back meanwhile (at most HOLD_S; the frames then come out late, never
-    lost). Every second the delay is checked again (an underrun moves it within a reply).
-    The echo's path fitted on the recent playback (EchoPath) is taken out first, then Speex."""
+    Each reply's delay is measured on its first sound, with the microphone held back meanwhile
+    (at most HOLD_S; the frames then come out late, never lost). A reply on the speaker's kept
+    output stream is placed where it began on it, to a fraction of a sample, as the last
+    measured one was, unless its measure finds its echo elsewhere (the microphone lost samples,
+    or runs on a clock of its own). Every second the delay is checked again (an underrun moves
+    it within a reply). The echo's path fitted on the recent playback (EchoPath) is taken out
+    first, where it explains the echo, then Speex."""
 
     def __init__(self, mic: Any, playback: Playback, quiet_person: bool = False,
                  server: bool = False) -> None:

@@ -4,9 +4,10 @@ Why not a stream per reply: each new stream starts after a delay of its own (93-
 through the live rig, eight replies in a row) and with its own sub-sample phase in the rate
 conversions, so the echo canceller had to find and learn the echo afresh at every reply and
 left a person under it unheard. On one stream the echo of every reply comes exactly where the
-first one's did (the same delay to the sample over twelve replies, measured), so the skill's
-own voice can be taken out of the microphone from a reply's first word. It also spares each
-reply the opening of a stream (up to a second on a busy machine).
+first one's did (the same delay to the sample over twelve replies, measured), and the
+canceller keeps what it learned from one reply to the next. The cost: the stream's buffer of
+silence is ahead of each reply (0.2 s more to its first sound), so it is kept open only where
+the canceller listens over the skill's speech; otherwise each reply has a stream of its own.
 """
 
 from __future__ import annotations
