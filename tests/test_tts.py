@@ -184,9 +184,10 @@ def test_stop_cuts_speech_short(pulse_rig: PulseRig) -> None:
 @pytest.mark.audio
 def test_replies_play_on_one_stream_each_exactly_where_the_speaker_says(pulse_rig: PulseRig) -> None:
     """Where the skill's canceller listens over its speech, every reply plays on one output
-    stream kept open, and the speaker tells where on it each began. Recorded at the speaker, each reply sounds the same time after its place on the
-    stream (to a sample or two), so the echo canceller, told the place, knows where each
-    reply's echo comes from the first one measured (a stream per reply moved it 93-169 ms)."""
+    stream kept open, and the speaker tells where on it each began. Recorded at the speaker,
+    each reply sounds the same time after its place on the stream (to a sample or two), so the
+    echo canceller, told the place, knows where each reply's echo comes from the first one
+    measured (a stream per reply moved it 93-169 ms)."""
     told: list[tuple[np.ndarray, int, tuple[str, int] | None]] = []
     speaker = Pyttsx3Speaker(Settings(safety_words_over_speech=True))  # the canceller listens
     speaker.on_playback = lambda audio, rate, where: told.append((audio, rate, where))
