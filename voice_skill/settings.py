@@ -131,10 +131,10 @@ class Settings:
     """who takes the skill's own voice out of the microphone while it talks (barge_in,
     safety_words_over_speech): skill (its own: every reply on one output stream kept open, placed
     where it began on it, the echo's path fitted where it is short, then Speex) or server (the
-    sound server's, e.g. PulseAudio's or PipeWire's
-    module-echo-cancel with webrtc, set as the default microphone and speaker, README: it
-    sees the real playback clock and left the echo 66 dB down, but webrtc-audio-processing
-    0.3's suppressor also takes out a person under the echo, docs/benchmarks.md)"""
+    sound server's, e.g. PulseAudio's or PipeWire's module-echo-cancel with webrtc, set as the
+    default microphone and speaker, README: it sees the real playback clock and left the echo
+    66 dB down, but webrtc-audio-processing 0.3's suppressor also takes out a person under the
+    echo, docs/benchmarks.md)"""
     input_device: str | None = None
     """microphone: a device name (or part of it) or index from `voice-skill devices`; None is
     the system default"""

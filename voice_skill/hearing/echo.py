@@ -270,7 +270,8 @@ class _Clip:
         self.onset = int(loud[0]) if len(loud) else len(audio)
         """its first sound (samples in): espeak-ng starts with a little silence"""
         self.lag: int | None = None
-        """samples from `start` to its echo at the microphone, once measured"""
+        """samples from `start` to its echo at the microphone: placed by its stream, or once
+        measured"""
         self.stream = stream
         """the output stream's clock and where on it (16 kHz samples) the reply began, when it
         plays on the stream kept open between replies"""
@@ -296,7 +297,8 @@ class Playback:
             stream: tuple[str, int] | None = None) -> None:
         """`audio` (16 kHz int16) started playing when the microphone was at `at_sample`; with
         `stream`, it began there on the output stream kept open between replies (16 kHz
-        samples), so it echoes exactly as far from the last measured reply on that stream."""
+        samples), and is placed as far from the last measured reply on that stream (until its
+        own measure, `EchoCancelledSource._align`, finds its echo elsewhere)."""
         clip = _Clip(at_sample, np.asarray(audio, np.int16), stream)
         with self._lock:
             # clips that ended long ago can no longer echo
