@@ -97,11 +97,13 @@ def answer_for(state: str) -> str | None:
 class RoomTrial:
     """The answers as heard across one simulated room, and its household noise (optional)."""
 
-    def __init__(self, folder: Path, seed: str, snr_db: float | None, close: bool = False) -> None:
+    def __init__(self, folder: Path, number: int, snr_db: float | None,
+                 close: bool = False) -> None:
         from voice_skill.dev import room_sim
         from voice_skill.dev.fixtures import write_wav
         from voice_skill.hearing.audio import read_wav
 
+        seed = f"live/{number}"
         room = room_sim.draw_room(seed)
         talker, noise_rir = room_sim.impulse_responses(room)
         self.rt60_s = round(room_sim.measured_rt60(talker), 3)
@@ -110,7 +112,7 @@ class RoomTrial:
         self.word_end_s: dict[Path, float] = {}
         levels = []
         for k, word in enumerate(dict.fromkeys(ANSWERS.values())):
-            dry = self.recording(word, k)
+            dry = self.recording(word, k + 13 * number)  # other speakers each session
             audio = read_wav(dry)
             wet = (np.concatenate([np.zeros(round(room_sim.LEAD_S * PIPELINE_RATE_HZ), np.int16),
                                    audio]) if close else room_sim.in_room(audio, talker))
@@ -419,6 +421,9 @@ def main() -> None:
     ap.add_argument("--snr", type=float, default=None,
                     help="with --room: household noise all session, this many dB under the answers")
     ap.add_argument("--sessions", type=int, default=3, help="with --room: sessions (one room each)")
+    ap.add_argument("--first-session", type=int, default=0,
+                    help="with --room: number of the first session (its room, noise and voices),"
+                         " so that runs one after another draw new ones")
     ap.add_argument("--close", action="store_true",
                     help="with --room: the same answers close to the microphone, for comparison")
     ap.add_argument("--keep", default=None,
@@ -497,10 +502,10 @@ def room_main(args: argparse.Namespace) -> dict[str, Any]:
     """Whole sessions answered from across a room (each its own), with or without noise."""
     trials = []
     with live_rig(args) as (rig, mod, base, dialog, config):
-        for k in range(args.sessions):
+        for k in range(args.first_session, args.first_session + args.sessions):
             folder = base / f"room{k}"
             folder.mkdir()
-            room = RoomTrial(folder, f"live/{k}", args.snr, args.close)
+            room = RoomTrial(folder, k, args.snr, args.close)
             run = session(rig, mod, dialog, config, None, args.timeout, room)
             result = room_figures(run)
             if args.keep:  # the session's events and log, to see where a wait went
