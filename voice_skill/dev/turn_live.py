@@ -291,15 +291,17 @@ def room_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "reply_p95_s": round(float(np.percentile(waits, 95)), 3) if waits else None}
 
 
-def commands_to_say(n: int) -> list[Path]:
-    """n real "stop"s (one speaker each) and n "help"s (the four synthetic voices in turn)."""
+def commands_to_say(n: int, first: int = 0) -> list[Path]:
+    """n real "stop"s (one speaker each, from the `first`-th on) and n "help"s (the four
+    synthetic voices in turn)."""
     speakers: dict[str, Path] = {}
     for path in sorted((REAL / "stop").glob("*.wav")):
         speakers.setdefault(path.name.split("_")[0], path)
     stops = list(speakers.values())
     helps = [CLEAN.parents[1] / voice / "clean" / "help.wav"
              for voice in ("slt", "awb", "kal16", "espeak-ng")]
-    return [p for k in range(n) for p in (stops[k % len(stops)], helps[k % len(helps)])]
+    return [p for k in range(n)
+            for p in (stops[(first + k) % len(stops)], helps[k % len(helps)])]
 
 
 def said_by(path: Path) -> str:
@@ -422,8 +424,9 @@ def main() -> None:
                     help="with --room: household noise all session, this many dB under the answers")
     ap.add_argument("--sessions", type=int, default=3, help="with --room: sessions (one room each)")
     ap.add_argument("--first-session", type=int, default=0,
-                    help="with --room: number of the first session (its room, noise and voices),"
-                         " so that runs one after another draw new ones")
+                    help="number of the first session (with --room: its room, noise and voices;"
+                         " with --stops: its real speakers), so that runs one after another"
+                         " draw new ones")
     ap.add_argument("--close", action="store_true",
                     help="with --room: the same answers close to the microphone, for comparison")
     ap.add_argument("--keep", default=None,
@@ -436,7 +439,7 @@ def main() -> None:
         run = session(rig, mod, dialog, config, None, args.timeout)
         result = figures(run)
         acted: list[Any] = []
-        paths = commands_to_say(args.stops)
+        paths = commands_to_say(args.stops, args.first_session * args.stops)
         commands = ([(p, said_by(p), word_end_s(p)) for p in paths] if args.under_echo is None
                     else under_echo(run, args.echo_volume, args.under_echo, base, paths))
         for k, (path, label, end) in enumerate(commands):
