@@ -47,3 +47,15 @@ def test_devices_without_any_says_what_to_check(tmp_path: Path) -> None:
                           cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stderr
     assert "No sound devices here." in done.stdout and "audio group" in done.stdout
+
+
+def test_typed_answers_are_never_promised_to_be_heard_while_the_guide_talks(
+        tmp_path: Path) -> None:
+    """The setting asks for safety words over the guide's speech, but typed answers cannot be
+    heard over it: the guide says only what this session can do."""
+    config = tmp_path / "config.toml"
+    config.write_text("safety_words_over_speech = true\n", encoding="utf-8")
+    done = run(tmp_path, "--text", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "Each time I stop talking, you can say" in done.stdout, done.stdout
+    assert "Even while I talk" not in done.stdout

@@ -104,6 +104,11 @@ def run_session(settings: Settings, text: bool, json_out: bool, first: Intent | 
                                  stream=sys.stderr if json_out else io.StringIO())
         listener = _voice_listener(settings, dialog, announce, typed, speaker, mic) or typed
     by_hand = listener is typed or isinstance(listener, _UntilUnread)  # answers are typed
+    # The guide tells the person when they can be heard ({when_heard}): only what this
+    # listener really does (typed answers, or no echo canceller, hear nothing over the guide).
+    settings = settings.replace(barge_in=bool(getattr(listener, "barge_in", False)),
+                                safety_words_over_speech=bool(getattr(
+                                    listener, "safety_over_speech", False)))
     if not json_out:
         sinks.append(_console_sink(echo_heard=not by_hand))
     try:
