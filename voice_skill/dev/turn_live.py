@@ -189,11 +189,12 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
                 spoken.append((t + room.word_end_s[path], state, path.stem.removesuffix("_room")))
 
     def say_over(path: Path) -> None:
-        with person_busy:
-            t = time.monotonic()
-            rig.play_into_mic(path).wait(15)
         label, end = said or (said_by(path), word_end_s(path))
-        overs.append((t + end, label))
+        with person_busy:
+            # counted as it starts: a skill that acts before the word has finished playing
+            # ends the session, and a count made after the playing was then lost
+            overs.append((time.monotonic() + end, label))
+            rig.play_into_mic(path).wait(15)
 
     try:
         for line in proc.stdout:
