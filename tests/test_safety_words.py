@@ -148,6 +148,13 @@ def test_the_guide_says_the_safety_words_are_heard_while_it_talks() -> None:
     log, _ = run(["yes"], {}, **ON)
     text = next(e["text"] for e in log if e["event"] == "said" and e["key"] == "states.rf_bladder.say.1")
     assert text.startswith("Even while I talk, you can say stop or help."), text
-    log, _ = run(["yes"], {})
+    log, _ = run(["yes"], {}, safety_words_over_speech=False)
     text = next(e["text"] for e in log if e["event"] == "said" and e["key"] == "states.rf_bladder.say.1")
     assert text.startswith("Each time I stop talking"), text
+
+
+def test_the_safety_words_are_heard_over_the_guide_by_default() -> None:
+    """Off, a "help" said while the guide talks would be lost: on unless the person's config
+    turns it off."""
+    log, _ = run(["yes"], {NOT_A_DOCTOR: ("help", 0.9)})
+    assert any(e["event"] == "escalated" for e in log), said(log)

@@ -123,10 +123,13 @@ class Settings:
     at most 2 minutes, or a re-ask never comes)"""
     barge_in: bool = False
     """hear the person while the skill speaks: an answer or "stop" cuts the skill short"""
-    safety_words_over_speech: bool = False
+    safety_words_over_speech: bool = True
     """hear "stop", "help" and calls for help while the skill speaks, even from a person
     quieter than its echo; nothing else said over the skill is acted on (barge_in hears every
-    answer). A "stop" heard so is asked about before the session ends, an unsure "help" too"""
+    answer). A "stop" heard so is asked about before the session ends, an unsure "help" too.
+    On by default: off, a "help" said while the guide talks was lost; on, no noisy whole
+    session has been ended by it or sent to the emergency number (docs/benchmarks.md). It
+    costs each reply 0.1 s more to its first sound (the output stream kept open)"""
     echo_cancel: Literal["skill", "server"] = "skill"
     """who takes the skill's own voice out of the microphone while it talks (barge_in,
     safety_words_over_speech): skill (its own: every reply on one output stream kept open, placed
