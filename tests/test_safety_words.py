@@ -20,7 +20,7 @@ from voice_skill.hearing.listening import EndOfInput, Heard
 from voice_skill.session import Session
 from voice_skill.session_log import record
 from voice_skill.settings import Settings
-from voice_skill.speaking.tts import NullSpeaker
+from voice_skill.speaking.tts import NullSpeaker, SpokenBy
 
 
 class Script:
@@ -63,13 +63,13 @@ _said: list[str] = []
 """the sentences the session has begun to say, last the one being said"""
 
 
-def run(answers: list[str], over: dict[str, tuple[str, float]],
+def run(answers: list[str], over: dict[str, tuple[str, float]], speaker: Any = None,
         **settings: Any) -> tuple[list[dict[str, Any]], Script]:
     log: list[dict[str, Any]] = []
     _said.clear()
     script = Script(answers, over)
     session = Session(load_dialog(), Settings(log_enabled=False, **settings), VirtualClock(),
-                      script, NullSpeaker(), [lambda e: log.append(record(e))])
+                      script, speaker or NullSpeaker(), [lambda e: log.append(record(e))])
     original = session._say
 
     def say(text: str) -> Heard | None:  # the sentence is known before it is said over
@@ -158,3 +158,18 @@ def test_the_safety_words_are_heard_over_the_guide_by_default() -> None:
     turns it off."""
     log, _ = run(["yes"], {NOT_A_DOCTOR: ("help", 0.9)})
     assert any(e["event"] == "escalated" for e in log), said(log)
+
+
+class FallbackSpeaker(NullSpeaker):
+    """Speaks as when the speech worker failed: espeak-ng called directly."""
+
+    def plan(self) -> SpokenBy:
+        return "fallback"
+
+
+def test_with_espeak_called_directly_the_guide_does_not_listen_over_itself() -> None:
+    """That player's sound is not placed for the echo canceller: through the live rig the guide
+    heard its own "stop", and its "... or no" as the answer (review, 2026-12-07)."""
+    log, script = run(["yes", "no"], {NOT_A_DOCTOR: ("stop", 0.9)}, speaker=FallbackSpeaker())
+    assert "messages.confirm_stop" not in said(log) and script.safety == ()
+    assert "states.rf_bladder.ask" in said(log)

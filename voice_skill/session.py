@@ -396,6 +396,9 @@ class Session:
         emergency = s is not None and s.kind == "escalation" and s.level == "emergency"
         listens = self.settings.barge_in or (self.settings.safety_words_over_speech
                                              and bool(self._safety) and not emergency)
+        # espeak-ng called directly (the worker failed) plays where the echo canceller cannot
+        # place it: the guide heard its own voice, "stop" and its "... or no", through the gate
+        listens = listens and speaker.plan() != "fallback"
         before, self._said_before = self._said_before, text
         if not listens or hear_over is None or self.manager.ended:
             self._say_unheard(text)
