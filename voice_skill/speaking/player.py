@@ -6,7 +6,7 @@ conversions, so the echo canceller had to find and learn the echo afresh at ever
 left a person under it unheard. On one stream the echo of every reply comes exactly where the
 first one's did (the same delay to the sample over twelve replies, measured), and the
 canceller keeps what it learned from one reply to the next. The cost: the stream's buffer of
-silence is ahead of each reply (0.1 s more to its first sound), so it is kept open only where
+silence is ahead of each reply (0.2 s more to its first sound), so it is kept open only where
 the canceller listens over the skill's speech; otherwise each reply has a stream of its own.
 """
 
