@@ -129,7 +129,7 @@ class Settings:
     answer). A "stop" heard so is asked about before the session ends, an unsure "help" too.
     On by default: off, a "help" said while the guide talks was lost; on, no noisy whole
     session has been ended by it or sent to the emergency number (docs/benchmarks.md). It
-    costs each reply 0.1 s more to its first sound (the output stream kept open)"""
+    costs each reply 0.24 s more to its first sound (the output stream kept open)"""
     echo_cancel: Literal["skill", "server"] = "skill"
     """who takes the skill's own voice out of the microphone while it talks (barge_in,
     safety_words_over_speech): skill (its own: every reply on one output stream kept open, placed
