@@ -4,7 +4,7 @@ looped into its microphone), with only the safety words listened for while it ta
 
 What is measured, not tested here (docs/benchmarks.md, `turn_live --under-echo 10`): a person
 10 dB under the echo, heard since every reply plays on one output stream and the echo's path
-is fitted (real "stop"s 18 of 20 speakers across a room), with timing too loose on a shared
+is fitted (real "stop"s 22 of 24 across a room), with timing too loose on a shared
 machine for a test. The cut-ask-carry-on flow is tested at the session stage
 (tests/test_safety_words.py).
 """
