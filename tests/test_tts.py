@@ -401,3 +401,25 @@ def test_a_worker_that_dies_in_the_middle_of_a_reply_is_followed_by_espeak_ng(
     assert "Please call" not in out.getvalue()  # spoken, not printed
     assert "call 911" in recognized(heard)
     assert speaker.last_first_audio_s is not None
+
+
+def test_a_reply_file_written_late_by_the_engine_is_still_spoken_and_a_missing_one_is_a_fault(
+        tmp_path: Path) -> None:
+    """pyttsx3's espeak driver now and then returns before its file is written (1 in 80 with
+    both cores busy): the worker waits for it, rather than taking the engine for broken and
+    falling back to espeak-ng, whose sound the echo canceller cannot place."""
+    from voice_skill.dev.fixtures import write_wav
+    from voice_skill.errors import AudioError
+    from voice_skill.hearing.audio import decode_wav_native
+    from voice_skill.speaking.tts import _written_speech
+
+    late = tmp_path / "late.wav"
+    threading.Timer(0.15, write_wav, (late, np.full(2205, 1000, np.int16))).start()
+    samples, _ = _written_speech(str(late), decode_wav_native)
+    assert len(samples) == 2205
+    with pytest.raises(FileNotFoundError):
+        _written_speech(str(tmp_path / "never.wav"), decode_wav_native)
+    header_only = tmp_path / "empty.wav"
+    write_wav(header_only, np.zeros(0, np.int16))
+    with pytest.raises(AudioError):
+        _written_speech(str(header_only), decode_wav_native)

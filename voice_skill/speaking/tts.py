@@ -43,6 +43,8 @@ _PLAY_RATE_HZ = 22050
 _OUTPUT_IDLE_S = 30.0
 """the output stream is closed after this long without a reply (a long timer, or waiting to
 be woken): the device is let go for other programs, and stays open while the guide talks"""
+_WRITE_WAIT_S = 0.5
+"""how long a reply's WAV may come after the engine said it was done (seconds)"""
 _PLAY_START_TIMEOUT_S = 5.0
 """a reply's first samples not taken by the output device in this long: a device fault"""
 _FALLBACK_LATENCY_S = 0.5
@@ -222,15 +224,15 @@ def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: C
         engine.save_to_file(text, path)
         engine.runAndWait()
         try:
-            with open(path, "rb") as fh:
-                samples, rate = decode_wav_native(fh.read(), "synthesized speech")
+            samples, rate = _written_speech(path, decode_wav_native)
             break
-        except FileNotFoundError:
-            raise RuntimeError("the engine wrote no audio") from None
-        except AudioError:
-            # On a busy machine the espeak driver now and then writes only a header (seen
-            # in live sessions); once more is enough, a second empty file is a fault.
+        except (FileNotFoundError, AudioError) as exc:
+            # On a busy machine pyttsx3's espeak driver now and then writes no file, or only
+            # a header (seen in live sessions and test runs); once more is enough, a second
+            # time is a fault.
             if attempt == 2:
+                if isinstance(exc, FileNotFoundError):
+                    raise RuntimeError("the engine wrote no audio") from None
                 raise
     audio = np.ascontiguousarray(samples[:, 0], dtype=np.int16)
     if output and (output[0].rate_hz != rate or not output[0].active):
@@ -257,6 +259,23 @@ def _speak_via_file(engine: Any, text: str, tmpdir: str, cmd: Connection, evt: C
     if not config.get("keep_output"):
         output.pop().close()
     return False
+
+
+def _written_speech(path: str, decode: Callable[[bytes, str], Any]) -> Any:
+    """The reply's WAV, decoded. pyttsx3's espeak driver can return from runAndWait before its
+    callback has written the file (1 in 80 replies with both cores busy, measured; it was
+    there 0.3 s later): waited for up to _WRITE_WAIT_S, then what is there is the answer."""
+    from voice_skill.errors import AudioError
+
+    deadline = time.perf_counter() + _WRITE_WAIT_S
+    while True:
+        try:
+            with open(path, "rb") as fh:
+                return decode(fh.read(), "synthesized speech")
+        except (FileNotFoundError, AudioError):
+            if time.perf_counter() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _speak_direct(engine: Any, text: str, evt: Connection) -> bool:
