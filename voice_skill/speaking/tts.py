@@ -34,10 +34,11 @@ _PLAY_LATENCY_S = 0.2
 audio through ALSA's pulse plugin"""
 _KEPT_LATENCY_S = 0.2
 """output buffer of the stream kept open between replies (seconds): each reply waits it out
-(its silence is queued ahead). Not less: at 0.1 s (first sound 0.13 s after a reply was
-asked for, against 0.26) the live rig, loaded by a full test run, let the guide's own first
-reply through the gate in 3 of 8 sessions ("can you hear me", confidence 0.9-1.0), where at
-0.2 s under the same load it never did; why is not yet understood (docs/benchmarks.md)"""
+(its silence is queued ahead). Not less for now: at 0.1 s (first sound 0.13 s after a reply
+was asked for, against 0.26) the live rig, loaded by a full test run, let the guide's own
+first reply through the gate in 3 of 8 sessions ("can you hear me", confidence 0.9-1.0). At
+0.2 s that happened once in 24 noisy sessions, on a machine loaded still more, so it comes
+with a starved machine; why is not yet understood (docs/benchmarks.md)"""
 _PLAY_RATE_HZ = 22050
 """espeak-ng's own output rate"""
 _OUTPUT_IDLE_S = 30.0
