@@ -30,15 +30,14 @@ log = logging.getLogger(__name__)
 MAX_RATE_FACTOR = 2.0
 """the rate factor never goes above this (a person in pain never needs it faster)"""
 _PLAY_LATENCY_S = 0.2
-"""output buffer of a stream begun with its reply (seconds): lower ones underran and dropped
-audio through ALSA's pulse plugin"""
-_KEPT_LATENCY_S = 0.2
-"""output buffer of the stream kept open between replies (seconds): each reply waits it out
-(its silence is queued ahead). Not less for now: at 0.1 s (first sound 0.13 s after a reply
-was asked for, against 0.26) the live rig, loaded by a full test run, let the guide's own
-first reply through the gate in 3 of 8 sessions ("can you hear me", confidence 0.9-1.0). At
-0.2 s that happened once in 24 noisy sessions, on a machine loaded still more, so it comes
-with a starved machine; why is not yet understood (docs/benchmarks.md)"""
+"""output buffer (seconds): lower ones underran and dropped audio through ALSA's pulse plugin
+on a stream begun with its reply. The stream kept open between replies has it too, and each
+reply waits it out (its silence is queued ahead): not less for now, as at 0.1 s (first sound
+0.13 s after a reply was asked for, against 0.26) the live rig, loaded by a full test run,
+let the guide's own first reply through the gate in 3 of 8 sessions ("can you hear me",
+confidence 0.9-1.0). At 0.2 s that happened once in 24 noisy sessions, on a machine loaded
+still more, so it comes with a starved machine; why is not yet understood
+(docs/benchmarks.md)"""
 _PLAY_RATE_HZ = 22050
 """espeak-ng's own output rate"""
 _OUTPUT_IDLE_S = 30.0
@@ -201,9 +200,7 @@ def _open_output(config: dict[str, Any], rate_hz: int = _PLAY_RATE_HZ,
     its own)."""
     from voice_skill.speaking.player import ContinuousPlayer
 
-    keep = bool(config.get("keep_output"))
-    player = ContinuousPlayer(rate_hz, config.get("output_device"),
-                              _KEPT_LATENCY_S if keep else _PLAY_LATENCY_S)
+    player = ContinuousPlayer(rate_hz, config.get("output_device"), _PLAY_LATENCY_S)
     if start:
         player.start()
     return player
