@@ -108,18 +108,25 @@ class RoomTrial:
         talker, noise_rir = room_sim.impulse_responses(room)
         self.rt60_s = round(room_sim.measured_rt60(talker), 3)
         self.room = room.as_dict()
-        self.files: dict[str, Path] = {}
+        self.files: dict[str, list[Path]] = {}
+        """each answer's takes by one speaker, as heard in this room: a question asked again
+        gets the next take, as a person says a word anew each time (one take, said again)"""
+        self._said: dict[str, int] = {}
         self.word_end_s: dict[Path, float] = {}
         levels = []
         for k, word in enumerate(dict.fromkeys(ANSWERS.values())):
-            dry = self.recording(word, k + 13 * number)  # other speakers each session
-            audio = read_wav(dry)
-            wet = (np.concatenate([np.zeros(round(room_sim.LEAD_S * PIPELINE_RATE_HZ), np.int16),
-                                   audio]) if close else room_sim.in_room(audio, talker))
-            self.files[word] = folder / f"{word}_room.wav"
-            write_wav(self.files[word], wet)
-            self.word_end_s[self.files[word]] = room_sim.LEAD_S + word_end_s(dry)
-            levels.append(room_sim.active_level(wet.astype(np.float64) / 32768.0))
+            self.files[word] = []
+            for i, dry in enumerate(self.recordings(word, k + 13 * number)):  # other speakers
+                audio = read_wav(dry)                                          # each session
+                wet = (np.concatenate([np.zeros(round(room_sim.LEAD_S * PIPELINE_RATE_HZ),
+                                                np.int16), audio])
+                       if close else room_sim.in_room(audio, talker))
+                path = folder / f"{word}_{i}_room.wav"
+                write_wav(path, wet)
+                self.files[word].append(path)
+                self.word_end_s[path] = room_sim.LEAD_S + word_end_s(dry)
+                if i == 0:
+                    levels.append(room_sim.active_level(wet.astype(np.float64) / 32768.0))
         self.noise: Path | None = None
         if snr_db is not None:
             clips = sorted((REAL / "noise").glob("*.wav"))
@@ -131,14 +138,23 @@ class RoomTrial:
             write_wav(self.noise, np.clip(np.round(nz * 32768.0), -32768, 32767).astype(np.int16))
 
     @staticmethod
-    def recording(word: str, k: int) -> Path:
-        """A real recording of the answer where the repo has one (a different speaker for each
-        answer), else the synthetic one."""
+    def recordings(word: str, k: int) -> list[Path]:
+        """Real recordings of the answer where the repo has them: every take of one speaker (a
+        different speaker for each answer and session), else the synthetic one."""
         if word in REAL_ANSWERS:
             folder, _, start = REAL_ANSWERS[word].partition("/")
             takes = sorted((REAL / folder).glob(f"{start}*.wav"))
-            return takes[(7 * k) % len(takes)]
-        return CLEAN / f"{word}.wav"
+            first = takes[(7 * k) % len(takes)]
+            speaker = first.name.split("_nohash_")[0]
+            return [first] + [t for t in takes if t != first
+                              and t.name.split("_nohash_")[0] == speaker]
+        return [CLEAN / f"{word}.wav"]
+
+    def take(self, word: str) -> Path:
+        """The next take of `word` in this room (round and round)."""
+        n = self._said.get(word, 0)
+        self._said[word] = n + 1
+        return self.files[word][n % len(self.files[word])]
 
     def play_noise(self, rig: Any, until: threading.Event) -> threading.Thread:
         """The household noise into the microphone, over and over until `until` is set."""
@@ -178,7 +194,7 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
     person_busy = threading.Lock()
     quiet = threading.Event()
     noise = room.play_noise(rig, quiet) if room else None
-    spoken: list[tuple[float, str, str]] = []  # (speech end, state, answer) in a room
+    spoken: list[tuple[float, str, str, int]] = []  # (speech end, state, answer, take) in a room
 
     def speak(path: Path, state: str) -> None:
         with person_busy:
@@ -186,7 +202,8 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
             rig.play_into_mic(path).wait(15)
             answered_at.append((t, time.monotonic(), state))
             if room:
-                spoken.append((t + room.word_end_s[path], state, path.stem.removesuffix("_room")))
+                word, take, _ = path.stem.rsplit("_", 2)
+                spoken.append((t + room.word_end_s[path], state, word, int(take)))
 
     def say_over(path: Path) -> None:
         label, end = said or (said_by(path), word_end_s(path))
@@ -206,10 +223,10 @@ def session(rig: Any, mod: Any, dialog: Path, config: Path, command: Path | None
                 # said it says yes; in a whole session nobody did, so the answer is no
                 time.sleep(0.3)
                 word = "yes" if command else "no"
-                speak(room.files[word] if room else CLEAN / f"{word}.wav", e["state"])
+                speak(room.take(word) if room else CLEAN / f"{word}.wav", e["state"])
             elif e["event"] == "listening" and (wav := answer_for(e["state"])):
                 time.sleep(0.3)
-                speak(room.files[wav] if room else CLEAN / f"{wav}.wav", e["state"])
+                speak(room.take(wav) if room else CLEAN / f"{wav}.wav", e["state"])
             elif e["event"] == "said" and commands and e["state"] == "rf_bladder":
                 # over the first safety instructions, about a second into them: a command
                 threading.Timer(1.0, say_over, (commands.pop(0),)).start()
@@ -244,13 +261,14 @@ def room_figures(run: dict[str, Any]) -> dict[str, Any]:
     intents = [(t, e) for t, e in run["events"] if e["event"] == "intent"]
     timings = [e for _, e in run["events"] if e["event"] == "timing" and e.get("ended_at")]
     rows = []
-    for end, state, word in run["spoken"]:
+    for end, state, word, take in run["spoken"]:
         after = spk_loud[spk_loud > end + 0.05]
         wait = round(float(after[0] - end), 3) if after.size and after[0] - end < 8.0 else None
         heard = next((e for t, e in intents if t > end - 0.5), None)
         timing = next((e for e in timings if e["ended_at"] > end - 0.3), None)
         rows.append({"state": state, "said": word, "reply_s": wait,
-                     "heard": heard and heard.get("name"), "confidence": heard and heard.get(
+                     "heard": heard and heard.get("name"), "text": heard and heard.get("text"),
+                     "take": take, "confidence": heard and heard.get(
                          "confidence"), "right": bool(heard and heard.get("name") == EXPECTED.get(word)),
                      **(where_the_wait_went(timing, end) if timing else {})})
     return room_summary(rows) | {
