@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from dialogue_driver import (
     HAPPY_PREFIX,
@@ -442,3 +444,30 @@ def test_asking_how_long_is_left_with_no_timer_running_says_so() -> None:
     d.t.replies.clear()
     d.say("how long is left")
     assert d.t.keys()[0] == "messages.no_timer" and d.t.keys()[-1] == f"states.{d.state}.ask"
+
+
+def _heard(d: Driver, text: str, confidence: float = 1.0, in_noise: bool = True) -> None:
+    d.clock.advance(2.0)
+    intent = d.matcher.match(text, d.state, confidence)
+    d.intent(replace(intent, in_noise=in_noise))
+
+
+def test_an_answer_lost_in_noise_is_asked_again_after_asking_to_speak_up_once() -> None:
+    d = Driver()
+    d.run(["yes"])
+    _heard(d, "")  # nothing made out of it
+    assert d.t.keys()[-2:] == ["messages.noisy", "states.rf_bladder.reprompts.0"]
+    _heard(d, "no", confidence=0.3)  # unsure: confirmed, but the person was already told
+    assert d.t.keys()[-2:] == ["messages.confirm_red_flag", "states.rf_bladder.reprompts.1"]
+    _heard(d, "no")
+    _heard(d, "purple")
+    assert d.t.keys().count("messages.noisy") == 1 and d.state == "rf_saddle"
+
+
+def test_an_answer_asked_again_in_a_quiet_room_or_a_clear_one_in_noise_says_nothing_of_noise() -> None:
+    d = Driver()
+    d.run(["yes"])
+    _heard(d, "", in_noise=False)
+    _heard(d, "no")  # heard in noise, but heard: nothing to say about it
+    d.silence()  # silence is no noise
+    assert "messages.noisy" not in d.t.keys() and d.state == "rf_saddle"

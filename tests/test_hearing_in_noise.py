@@ -11,6 +11,7 @@ import pytest
 from voice_skill.dev.real_speech import CORPUS, mix
 from voice_skill.events import Utterance
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, read_wav, silence
+from voice_skill.hearing.listening import in_noise
 from voice_skill.hearing.voice_input import (
     SNR_NONE_DB,
     SNR_SURE_DB,
@@ -64,3 +65,15 @@ def test_a_sure_answer_through_loud_noise_is_confirmed_not_trusted() -> None:
     assert quiet.utterance is not None and noisy.utterance is not None
     assert quiet.utterance.confidence == pytest.approx(0.95)
     assert noisy.utterance.confidence < settings.low_confidence
+
+
+def test_an_answer_is_known_to_be_heard_through_loud_noise_and_a_quiet_one_is_not() -> None:
+    settings = Settings()
+    engine = SureOfNo()
+    quiet = hear_recording(padded(YES), settings, engine, "rf_bladder", ("yes", "no"))  # type: ignore[arg-type]
+    loud = mix(np.concatenate([padded(YES), silence(2.0)]), NOISE, 10.0, "x")
+    noisy = hear_recording(loud, settings, engine, "rf_bladder", ("yes", "no"),  # type: ignore[arg-type]
+                           after=np.zeros(0, np.int16))
+    assert quiet.utterance is not None and noisy.utterance is not None
+    assert not in_noise(quiet.utterance) and in_noise(noisy.utterance)
+    assert not in_noise(Utterance("no"))  # typed: nothing measured

@@ -20,6 +20,8 @@ class Utterance:
     """length of the speech segment (seconds)"""
     decode_s: float = 0.0
     """wall time spent recognizing after the end of speech (seconds)"""
+    speech_to_noise_db: float | None = None
+    """how far the speech stood above the room's noise (dB); None: not measured (typed)"""
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Intent:
     why: tuple[str, ...] = ()
     """on a red flag, how the reading decided, clause by clause ("rf_bladder stated (effect):
     'it just came out'"), so a wrong reading can be understood from the session log alone"""
+    in_noise: bool = False
+    """heard through loud noise: if it is asked again, the person is told why, once"""
 
 
 @dataclass(frozen=True)

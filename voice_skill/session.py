@@ -36,7 +36,7 @@ from voice_skill.events import (
     Understood,
     Utterance,
 )
-from voice_skill.hearing.listening import EndOfInput, Heard, Listener
+from voice_skill.hearing.listening import EndOfInput, Heard, Listener, in_noise
 from voice_skill.notify import Notifier
 from voice_skill.settings import Settings
 from voice_skill.speaking.tts import Speaker
@@ -191,6 +191,8 @@ class Session:
             intent = joined
         else:
             intent = self.matcher.match(u.text, state, u.confidence)
+        if in_noise(u):
+            intent = replace(intent, in_noise=True)
         self.log(Understood(intent, state))
         if intent.name == "stop" and not self._stop_meant(intent, state):
             return

@@ -67,6 +67,10 @@ class DialogueManager:
         """the red-flag answer ("yes" or "no") heard unsurely that is being confirmed"""
         self._confirm_reasks = 0
         """confirmations asked again: nothing heard, or an answer against the doubted one"""
+        self._heard_in_noise = False
+        """the answer being handled was heard through loud noise"""
+        self._told_noisy = False
+        """the person has been told the noise makes them hard to hear (once a session)"""
         self._in_doubt = False
         """a red-flag answer here was said in doubt or heard unsurely: a stop then gives its
         advice"""
@@ -190,6 +194,7 @@ class DialogueManager:
 
     def _handle(self, event: InputEvent) -> None:
         name = event.name if isinstance(event, Intent) else None
+        self._heard_in_noise = isinstance(event, Intent) and event.in_noise
         s = self.current
         assert s is not None  # not ended, so inside a dialogue state
         if name in ("emergency", "help"):
@@ -333,6 +338,11 @@ class DialogueManager:
             self.trigger("give_up")
 
     def _reprompt(self, s: State) -> None:
+        noisy = self.dialog.messages.get("noisy")
+        if self._heard_in_noise and noisy and not self._told_noisy:
+            # asked again because the answer was lost in noise: a person can often speak up
+            self._told_noisy = True
+            self._say("messages.noisy", noisy)
         if s.reprompts:
             i = min(self._reasks, len(s.reprompts)) - 1
             self._last_said = [self._reply(f"states.{s.name}.reprompts.{i}", s.reprompts[i],

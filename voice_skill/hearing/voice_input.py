@@ -175,8 +175,9 @@ class AudioListener:
             continues = False
         # Whatever the engine's certainty, an answer heard through loud noise is not sure: so a
         # misheard answer in a noisy room is confirmed, not trusted.
-        sure = sound_factor(speech_to_noise_db(segment.audio))
-        utterance = dataclasses.replace(utterance, confidence=utterance.confidence * sure)
+        snr_db = speech_to_noise_db(segment.audio)
+        utterance = dataclasses.replace(utterance, speech_to_noise_db=round(snr_db, 1),
+                                        confidence=utterance.confidence * sound_factor(snr_db))
         heard = utterance
         if not continues and not self._still_heard_without_question(utterance, segment.audio, turn):
             utterance = dataclasses.replace(utterance, text="", confidence=0.0)  # asked again
