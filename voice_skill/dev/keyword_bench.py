@@ -89,11 +89,15 @@ RULE_SETS: dict[str, OpinionRules] = {
     **{f"default + stop from up to {n} words, none beginning g/n/y, at {at:g}": replace(
         DEFAULT_RULES, stop_at=at, stop_near=False, stop_words=n, stop_never_first="gny",
         stop_on_red_flag=True) for n in (1, 3) for at in (0.95, 0.97, 0.99)},
+    **{f"default + doubt a red-flag yes at yes below {y:g}, no at least {n:g}": replace(
+        DEFAULT_RULES, doubt_yes_below=y, doubt_yes_no_at=n)
+       for y in (0.05, 0.1, 0.2, 0.5) for n in (0.0, 0.3, 0.5)},
 }
 """the rules tried (0.2 / 0.5 / 0.7 / 0.9 set before the held-out run was looked at; restore
 and the combinations added after its first figures; the doubt of a red-flag no and the stop
 grids, set before the head trained with "go" was measured; the stop from up to 3 words not
-beginning as go / no / yes on the hearings of 2026-12-07 09:04 UTC). The benchmark hears
+beginning as go / no / yes on the hearings of 2026-12-07 09:04 UTC; the doubt of a red-flag yes
+on the same hearings, 2026-12-07 15:00 UTC, after live sessions heard real "no"s as "yeah"). The benchmark hears
 every answer as a red-flag answer, so the stop rules are measured with stop_on_red_flag"""
 
 
@@ -234,6 +238,12 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         s["yes as sure no"] = sum(1 for x in got.get("yes", [])
                                   if x[0] == "no" and x[1] >= settings.low_confidence)
         s["yes lost (not yes)"] = pct("yes", lambda x: x[0] != "yes")
+        s["yes confirmed"] = pct("yes", lambda x: x[0] == "yes" and x[1] < settings.low_confidence)
+        s["no as sure yes"] = pct("no", lambda x: x[0] == "yes" and x[1] >= settings.low_confidence)
+        s["not yes as sure yes"] = round(100 * sum(
+            1 for w in ("no", "go", "other-words", "noise") for x in got.get(w, [])
+            if x[0] == "yes" and x[1] >= settings.low_confidence) / max(1, sum(
+                len(got.get(w, [])) for w in ("no", "go", "other-words", "noise"))), 1)
         no_rows = [{"intent": i, "confidence": c} for i, c in got.get("no", [])]
         s["false escalation"] = round(100 * false_escalation(
             answer_outcomes(no_rows, settings.low_confidence), questions,
@@ -246,7 +256,8 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
 COLUMNS = ("yes", "no", "no as sure no", "stop", "digits", "digits wrong", "go as no",
            "go as sure no", "other words as yes/no", "other words as sure no", "noise as yes/no",
            "go as stop", "other words as stop", "yes/no as stop", "digits as stop",
-           "noise as stop", "yes as sure no", "false escalation")
+           "noise as stop", "yes as sure no", "yes confirmed", "no as sure yes",
+           "not yes as sure yes", "false escalation")
 
 
 def render(result: dict[str, Any], names: list[str] | None = None) -> str:

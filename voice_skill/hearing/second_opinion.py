@@ -2,8 +2,8 @@
 
 Each rule was kept only where the held-out half of the room benchmark's speakers said so
 (docs/benchmarks.md, "keyword judge"); the thresholds are class probabilities of the judge.
-A red-flag "yes" is never taken away, and a "no" on a red flag is never guessed: one the
-judge did not hear said is confirmed, not taken.
+A red-flag "yes" is never taken away (one the judge hears as "no" is confirmed), and a "no"
+on a red flag is never guessed: one the judge did not hear said is confirmed, not taken.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ class OpinionRules:
     gives "other" (a word that is no answer: "go", "so", a TV) at least this ..."""
     doubt_no_below: float = 1.0
     """... and "no" less than this"""
+    doubt_yes_below: float | None = None
+    """red flag: a lone "yes" Whisper heard is confirmed, not taken, when the judge gives
+    "yes" less than this ..."""
+    doubt_yes_no_at: float = 0.0
+    """... and "no" at least this (a real "no" Whisper heard as "yeah" through noise)"""
     restore_at: float | None = None
     """a lone yes or no that Whisper heard but the unsure-answer check set aside (to ask
     again) is kept as an unsure answer, to be confirmed, when the judge gives that word this
@@ -98,6 +103,11 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
             and verdict["other"] >= rules.doubt_no_at and verdict["no"] < rules.doubt_no_below):
         return Opinion("no", confirm=True, why=f"judge hears no {verdict['no']:.2f}, "
                                                f"no answer {verdict['other']:.2f}")
+    if (rules.doubt_yes_below is not None and red_flag and taken_meaning == "yes"
+            and heard_meaning == "yes" and len(heard_words) == 1
+            and verdict["yes"] < rules.doubt_yes_below and verdict["no"] >= rules.doubt_yes_no_at):
+        return Opinion("yes", confirm=True, why=f"judge hears yes {verdict['yes']:.2f}, "
+                                                f"no {verdict['no']:.2f}")
     if (rules.restore_at is not None and not taken_meaning and heard_meaning in ("yes", "no")
             and len(heard_words) == 1 and verdict[heard_meaning] >= rules.restore_at):
         return Opinion(heard_meaning, confirm=True,
@@ -123,12 +133,15 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
 
 
 DEFAULT_RULES = OpinionRules(restore_at=0.9, rescue_at=0.9, doubt_no_at=0.9, stop_at=0.97,
-                             stop_words=3, stop_never_first="gny")
+                             stop_words=3, stop_never_first="gny", doubt_yes_below=0.5,
+                             doubt_yes_no_at=0.5)
 """the rules kept on the held-out half of the room benchmark's speakers (docs/benchmarks.md,
 "Keyword judge"): a set-aside yes/no the judge is sure of is confirmed instead of asked again;
 a lone near word ("now") the judge is sure is yes or no is taken (confirmed on a red flag); a
 lone red-flag "no" the judge is sure is no answer at all (a "go", "so", a TV) is confirmed
-instead of taken; and nothing, or up to three words that answer nothing and none of which
+instead of taken; a lone red-flag "yes" the judge hears as "no" (at least 0.5, "yes" under
+0.5: a real "no" Whisper heard as "yeah" through noise) is confirmed, never dropped; and nothing,
+or up to three words that answer nothing and none of which
 begins as "go", "no" or "yes" ("huh", "ah", "it's done"), that the judge is very sure is "stop"
 is an unsure stop, which the session asks about ("Did you say stop?") before it ends anything:
 live, noise Whisper heard as nothing was once judged "stop" 0.92 and, before that question,
