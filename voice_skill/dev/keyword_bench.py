@@ -96,9 +96,10 @@ RULE_SETS: dict[str, OpinionRules] = {
 """the rules tried (0.2 / 0.5 / 0.7 / 0.9 set before the held-out run was looked at; restore
 and the combinations added after its first figures; the doubt of a red-flag no and the stop
 grids, set before the head trained with "go" was measured; the stop from up to 3 words not
-beginning as go / no / yes on the hearings of 2026-12-07 09:04 UTC; the doubt of a red-flag yes
-on the same hearings, 2026-12-07 15:00 UTC, after live sessions heard real "no"s as "yeah"). The benchmark hears
-every answer as a red-flag answer, so the stop rules are measured with stop_on_red_flag"""
+beginning as go / no / yes on the hearings of 2026-12-07 09:04 UTC; the doubt of a red-flag
+yes on the same hearings, 2026-12-07 15:00 UTC, after live sessions heard real "no"s as "yeah").
+The benchmark hears every answer as a red-flag answer, so the stop rules are measured with
+stop_on_red_flag"""
 
 
 class _Keeping(KeywordJudge):
