@@ -452,22 +452,29 @@ def _heard(d: Driver, text: str, confidence: float = 1.0, in_noise: bool = True)
     d.intent(replace(intent, in_noise=in_noise))
 
 
-def test_an_answer_lost_in_noise_is_asked_again_after_asking_to_speak_up_once() -> None:
+def test_the_first_answer_heard_through_loud_noise_brings_a_request_to_speak_up_once() -> None:
     d = Driver()
-    d.run(["yes"])
-    _heard(d, "")  # nothing made out of it
-    assert d.t.keys()[-2:] == ["messages.noisy", "states.rf_bladder.reprompts.0"]
-    _heard(d, "no", confidence=0.3)  # unsure: confirmed, but the person was already told
-    assert d.t.keys()[-2:] == ["messages.confirm_red_flag", "states.rf_bladder.reprompts.1"]
+    _heard(d, "yes")  # understood, but through loud noise: said before the next question
+    assert d.t.keys()[-2:] == ["messages.noisy", "states.rf_bladder.ask"]
+    _heard(d, "")  # nothing made out of it: asked again, without saying it twice
+    assert d.t.keys()[-2:] == ["messages.not_understood", "states.rf_bladder.reprompts.0"]
     _heard(d, "no")
-    _heard(d, "purple")
     assert d.t.keys().count("messages.noisy") == 1 and d.state == "rf_saddle"
 
 
-def test_an_answer_asked_again_in_a_quiet_room_or_a_clear_one_in_noise_says_nothing_of_noise() -> None:
+def test_an_answer_lost_in_noise_is_asked_again_after_the_request_to_speak_up() -> None:
+    d = Driver()
+    d.run(["yes"])
+    _heard(d, "purple")
+    assert d.t.keys()[-3:] == ["messages.not_understood", "messages.noisy",
+                               "states.rf_bladder.reprompts.0"]
+
+
+def test_quiet_rooms_silence_and_emergencies_hear_nothing_of_noise() -> None:
     d = Driver()
     d.run(["yes"])
     _heard(d, "", in_noise=False)
-    _heard(d, "no")  # heard in noise, but heard: nothing to say about it
     d.silence()  # silence is no noise
-    assert "messages.noisy" not in d.t.keys() and d.state == "rf_saddle"
+    assert "messages.noisy" not in d.t.keys() and d.state == "rf_bladder"
+    _heard(d, "help")  # the emergency instruction comes alone
+    assert d.t.escalations and "messages.noisy" not in d.t.keys()

@@ -41,7 +41,7 @@ class Intent:
     """on a red flag, how the reading decided, clause by clause ("rf_bladder stated (effect):
     'it just came out'"), so a wrong reading can be understood from the session log alone"""
     in_noise: bool = False
-    """heard through loud noise: if it is asked again, the person is told why, once"""
+    """heard through loud noise: the person is asked, once, to answer louder"""
 
 
 @dataclass(frozen=True)

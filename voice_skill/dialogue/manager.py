@@ -67,8 +67,6 @@ class DialogueManager:
         """the red-flag answer ("yes" or "no") heard unsurely that is being confirmed"""
         self._confirm_reasks = 0
         """confirmations asked again: nothing heard, or an answer against the doubted one"""
-        self._heard_in_noise = False
-        """the answer being handled was heard through loud noise"""
         self._told_noisy = False
         """the person has been told the noise makes them hard to hear (once a session)"""
         self._in_doubt = False
@@ -187,14 +185,16 @@ class DialogueManager:
             raise SessionOver(f"the session has already ended ({outcome}); start a new one")
         self._fire_due()
         if not self.ended:
+            start = len(self._out)
             self._handle(event)
+            if isinstance(event, Intent) and event.in_noise:
+                self._tell_noisy(start)
         return self._flush()
 
     # ---- input -----------------------------------------------------------------------------
 
     def _handle(self, event: InputEvent) -> None:
         name = event.name if isinstance(event, Intent) else None
-        self._heard_in_noise = isinstance(event, Intent) and event.in_noise
         s = self.current
         assert s is not None  # not ended, so inside a dialogue state
         if name in ("emergency", "help"):
@@ -338,11 +338,6 @@ class DialogueManager:
             self.trigger("give_up")
 
     def _reprompt(self, s: State) -> None:
-        noisy = self.dialog.messages.get("noisy")
-        if self._heard_in_noise and noisy and not self._told_noisy:
-            # asked again because the answer was lost in noise: a person can often speak up
-            self._told_noisy = True
-            self._say("messages.noisy", noisy)
         if s.reprompts:
             i = min(self._reasks, len(s.reprompts)) - 1
             self._last_said = [self._reply(f"states.{s.name}.reprompts.{i}", s.reprompts[i],
@@ -360,6 +355,21 @@ class DialogueManager:
         self._say("messages.confirm_red_flag", self.dialog.messages["confirm_red_flag"])
         self._reasks = len(s.reprompts)
         self._reprompt(s)
+
+    def _tell_noisy(self, since: int) -> None:
+        """Once a session, the first time an answer is heard through loud noise: just before
+        the next question said since output `since`, ask the person to speak up (a person in
+        a noisy kitchen can, and a red-flag "no" lost in noise ends in an escalation). Never in
+        an emergency, and not where no question follows."""
+        noisy = self.dialog.messages.get("noisy")
+        s = self.current
+        if self._told_noisy or not noisy or s is None or self._in_emergency(s):
+            return
+        at = next((i for i, o in enumerate(self._out) if i >= since
+                   and isinstance(o, Reply) and o.expects_answer), None)
+        if at is not None:
+            self._told_noisy = True
+            self._out.insert(at, self._reply("messages.noisy", noisy))
 
     def _check_meaning(self, s: State, question: str) -> None:
         """A sentence heard but not understood: the red flag asked again in plain words. It
