@@ -147,3 +147,21 @@ def test_voice_skill_bench_room_runs_the_room_benchmark(monkeypatch: pytest.Monk
     monkeypatch.setattr(room_bench, "main", lambda argv: seen.append(argv) or 0)
     assert main(["bench", "--room", "--quick", "--out", str(tmp_path)]) == 0
     assert seen == [["--out", str(tmp_path), "--every", "10"]]
+
+
+def test_a_speaker_whose_no_is_never_heard_counts_whole_in_the_per_session_false_escalation() -> None:
+    """Two sessions: one speaker whose every "no" is heard, one whose "no" never is. Pooled, as
+    the room benchmark treats answers, the misses look spread thin; per speaker and room, as a
+    live screening meets them, the second person is escalated every time."""
+    from voice_skill.dev.live_rooms import summary
+    from voice_skill.settings import Settings
+
+    rows = ([{"session": 1, "word": "no", "intent": "no", "confidence": 1.0}] * 4
+            + [{"session": 2, "word": "no", "intent": "no_match", "confidence": 0.0}] * 3
+            + [{"session": 2, "word": "no", "intent": "no", "confidence": 1.0}]
+            + [{"session": s, "word": "yes", "intent": "yes", "confidence": 1.0} for s in (1, 2)])
+    got = summary(rows, Settings(log_enabled=False), questions=9)
+    assert got["false escalation, per speaker and room (%)"] == pytest.approx(
+        (0.0 + 100 * (1 - (1 - 0.75**3) ** 9)) / 2, abs=0.01)
+    assert got["false escalation, per speaker and room (%)"] > got["false escalation, pooled (%)"]
+    assert got["no as sure no"] == 62.5 and got["yes as yes"] == 100.0
