@@ -113,27 +113,31 @@ class RoomTrial:
         gets the next take, as a person says a word anew each time (one take, said again)"""
         self._said: dict[str, int] = {}
         self.word_end_s: dict[Path, float] = {}
-        levels = []
+        rendered: list[tuple[Path, np.ndarray, float]] = []  # (file, sound, its level)
         for k, word in enumerate(dict.fromkeys(ANSWERS.values())):
             self.files[word] = []
             for i, dry in enumerate(self.recordings(word, k + 13 * number)):  # other speakers
                 audio = read_wav(dry)                                          # each session
                 wet = (np.concatenate([np.zeros(round(room_sim.LEAD_S * PIPELINE_RATE_HZ),
                                                 np.int16), audio])
-                       if close else room_sim.in_room(audio, talker))
+                       if close else room_sim.in_room(audio, talker)).astype(np.float64) / 32768.0
                 path = folder / f"{word}_{i}_room.wav"
-                write_wav(path, wet)
+                rendered.append((path, wet, room_sim.active_level(wet)))
                 self.files[word].append(path)
                 self.word_end_s[path] = room_sim.LEAD_S + word_end_s(dry)
-                if i == 0:
-                    levels.append(room_sim.active_level(wet.astype(np.float64) / 32768.0))
+        # One person speaks at one level: the recordings' own levels (from -3 to +15 dB over
+        # the noise of a "10 dB" session, measured) are those of the phones they were made on.
+        level = float(np.median([lv for _, _, lv in rendered]))
+        for path, wet, lv in rendered:
+            leveled = wet * np.sqrt(level / max(lv, 1e-20))
+            write_wav(path, np.clip(np.round(leveled * 32768.0), -32768, 32767).astype(np.int16))
         self.noise: Path | None = None
         if snr_db is not None:
             clips = sorted((REAL / "noise").glob("*.wav"))
             order = room_sim.rng_for(seed + "/noise").permutation(len(clips))
             x = np.concatenate([read_wav(clips[i]) for i in order]).astype(np.float64) / 32768.0
             nz = room_sim.fftconvolve(x, noise_rir)[len(noise_rir): len(x)]
-            nz *= np.sqrt(float(np.median(levels)) / 10 ** (snr_db / 10) / np.mean(nz**2))
+            nz *= np.sqrt(level / 10 ** (snr_db / 10) / np.mean(nz**2))
             self.noise = folder / "noise_room.wav"
             write_wav(self.noise, np.clip(np.round(nz * 32768.0), -32768, 32767).astype(np.int16))
 
