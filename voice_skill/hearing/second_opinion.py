@@ -140,9 +140,9 @@ DEFAULT_RULES = OpinionRules(restore_at=0.9, rescue_at=0.9, doubt_no_at=0.9, sto
 a lone near word ("now") the judge is sure is yes or no is taken (confirmed on a red flag); a
 lone red-flag "no" the judge is sure is no answer at all (a "go", "so", a TV) is confirmed
 instead of taken; a lone red-flag "yes" the judge hears as "no" (at least 0.5, "yes" under
-0.5: a real "no" Whisper heard as "yeah" through noise) is confirmed, never dropped; and nothing,
-or up to three words that answer nothing and none of which
-begins as "go", "no" or "yes" ("huh", "ah", "it's done"), that the judge is very sure is "stop"
-is an unsure stop, which the session asks about ("Did you say stop?") before it ends anything:
-live, noise Whisper heard as nothing was once judged "stop" 0.92 and, before that question,
-ended a session. The veto of a red-flag "no" (asked again) lost more real "no"s than "go"s."""
+0.5: a real "no" Whisper heard as "yeah" through noise) is confirmed, never dropped; and
+nothing, or up to three words that answer nothing and none of which begins as "go", "no" or
+"yes" ("huh", "ah", "it's done"), that the judge is very sure is "stop" is an unsure stop,
+which the session asks about ("Did you say stop?") before it ends anything: live, noise
+Whisper heard as nothing was once judged "stop" 0.92 and, before that question, ended a
+session. The veto of a red-flag "no" (asked again) lost more real "no"s than "go"s."""
