@@ -48,6 +48,16 @@ def test_the_speech_to_noise_ratio_falls_with_the_noise() -> None:
     assert speech_to_noise_db(np.zeros(10, np.int16)) == 0.0  # too short to tell
 
 
+def test_the_echo_gates_silence_is_not_taken_for_a_quiet_room() -> None:
+    """Live, the skill's echo canceller silences the tail of its own voice, which begins the
+    stretch in which the person answers: that silence made a noisy room look clear."""
+    noisy = mix(np.concatenate([padded(YES), silence(1.0)]), NOISE, 10.0, "x")
+    gated = noisy.copy()
+    gated[: len(gated) // 3] = 0  # the echo's tail, gated to silence
+    assert abs(speech_to_noise_db(gated) - speech_to_noise_db(noisy)) < 5.0
+    assert speech_to_noise_db(gated) < 15.0
+
+
 def test_confidence_is_kept_in_quiet_and_lost_in_loud_noise() -> None:
     assert sound_factor(SNR_SURE_DB) == 1.0 and sound_factor(60.0) == 1.0
     assert sound_factor(SNR_NONE_DB) == 0.0 and sound_factor(-30.0) == 0.0
