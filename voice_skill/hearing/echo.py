@@ -423,9 +423,10 @@ class EchoCancelledSource:
         self._kept: collections.deque[tuple[int, np.ndarray]] = collections.deque(
             maxlen=round(KEPT_S * PIPELINE_RATE_HZ / self.frame_samples))
         self._raw: collections.deque[tuple[int, np.ndarray]] = collections.deque(
-            maxlen=round((MEASURE_S + MAX_DELAY_S + HOLD_S) * PIPELINE_RATE_HZ
+            maxlen=round(max(MEASURE_S + MAX_DELAY_S + HOLD_S, KEPT_S) * PIPELINE_RATE_HZ
                          / self.frame_samples) + 1)
-        """the microphone's recent frames as they came: a reply's delay is measured on them"""
+        """the microphone's recent frames as they came: a reply's delay is measured on them,
+        and how loud the room is around an answer (raw_audio)"""
         self._held: list[tuple[int, np.ndarray]] = []  # waiting for a reply's delay
         self._ready: collections.deque[np.ndarray] = collections.deque()  # to hand on
         self.delay = 0 if server else round(DEFAULT_DELAY_S * PIPELINE_RATE_HZ)
@@ -561,6 +562,12 @@ class EchoCancelledSource:
         if self._echo is not None:
             self._echo.reset()
         self._residue = []
+
+    def raw_audio(self, start: int, end: int) -> np.ndarray | None:
+        """The microphone's own samples [start, end), before the echo is taken out and the
+        gate: the room's noise as it is (the gate silences the tail of the skill's voice, in
+        which an answer begins); None when not all kept."""
+        return self._raw_between(start, end)
 
     def _raw_between(self, start: int, end: int) -> np.ndarray | None:
         """The microphone's own samples [start, end), or None when not all kept."""
