@@ -67,28 +67,28 @@ def test_confidence_is_kept_in_quiet_and_lost_in_loud_noise() -> None:
     assert sound_factor((SNR_SURE_DB + SNR_NONE_DB) / 2) == pytest.approx(0.5)
 
 
-def test_a_sure_answer_through_loud_noise_is_confirmed_not_trusted() -> None:
+def quiet_and_noisy(snr_db: float) -> tuple[Utterance, Utterance]:
+    """A real "yes" heard by an engine always sure of "no": in quiet, and with real noise at
+    `snr_db` going on while the skill listens (no quiet after it)."""
     settings = Settings()
     engine = SureOfNo()
     quiet = hear_recording(padded(YES), settings, engine, "rf_bladder", ("yes", "no"))  # type: ignore[arg-type]
-    # the noise goes on while the skill listens (no quiet after it)
-    loud = mix(np.concatenate([padded(YES), silence(2.0)]), NOISE, 0.0, "x")
+    loud = mix(np.concatenate([padded(YES), silence(2.0)]), NOISE, snr_db, "x")
     noisy = hear_recording(loud, settings, engine, "rf_bladder", ("yes", "no"),  # type: ignore[arg-type]
                            after=np.zeros(0, np.int16))
     assert quiet.utterance is not None and noisy.utterance is not None
-    assert quiet.utterance.confidence == pytest.approx(0.95)
-    assert noisy.utterance.confidence < settings.low_confidence
+    return quiet.utterance, noisy.utterance
+
+
+def test_a_sure_answer_through_loud_noise_is_confirmed_not_trusted() -> None:
+    quiet, noisy = quiet_and_noisy(0.0)
+    assert quiet.confidence == pytest.approx(0.95)
+    assert noisy.confidence < Settings().low_confidence
 
 
 def test_an_answer_is_known_to_be_heard_through_loud_noise_and_a_quiet_one_is_not() -> None:
-    settings = Settings()
-    engine = SureOfNo()
-    quiet = hear_recording(padded(YES), settings, engine, "rf_bladder", ("yes", "no"))  # type: ignore[arg-type]
-    loud = mix(np.concatenate([padded(YES), silence(2.0)]), NOISE, 10.0, "x")
-    noisy = hear_recording(loud, settings, engine, "rf_bladder", ("yes", "no"),  # type: ignore[arg-type]
-                           after=np.zeros(0, np.int16))
-    assert quiet.utterance is not None and noisy.utterance is not None
-    assert not in_noise(quiet.utterance) and in_noise(noisy.utterance)
+    quiet, noisy = quiet_and_noisy(10.0)
+    assert not in_noise(quiet) and in_noise(noisy)
     assert not in_noise(Utterance("no"))  # typed: nothing measured
 
 
