@@ -187,6 +187,7 @@ class Session:
             # The person went on after a quick end and changed the answer ("three ... seven"):
             # the dialogue goes back to before that answer and takes the whole of it.
             self.log(Corrected(joined.text, last.state))
+            last.before.told_noisy |= self.manager.told_noisy  # what was said stays said
             self.manager, state = last.before, last.state
             intent = joined
         else:

@@ -67,7 +67,7 @@ class DialogueManager:
         """the red-flag answer ("yes" or "no") heard unsurely that is being confirmed"""
         self._confirm_reasks = 0
         """confirmations asked again: nothing heard, or an answer against the doubted one"""
-        self._told_noisy = False
+        self.told_noisy = False
         """the person has been told the noise makes them hard to hear (once a session)"""
         self._in_doubt = False
         """a red-flag answer here was said in doubt or heard unsurely: a stop then gives its
@@ -363,12 +363,12 @@ class DialogueManager:
         an emergency, and not where no question follows."""
         noisy = self.dialog.messages.get("noisy")
         s = self.current
-        if self._told_noisy or not noisy or s is None or self._in_emergency(s):
+        if self.told_noisy or not noisy or s is None or self._in_emergency(s):
             return
         at = next((i for i, o in enumerate(self._out) if i >= since
                    and isinstance(o, Reply) and o.expects_answer), None)
         if at is not None:
-            self._told_noisy = True
+            self.told_noisy = True
             self._out.insert(at, self._reply("messages.noisy", noisy))
 
     def _check_meaning(self, s: State, question: str) -> None:

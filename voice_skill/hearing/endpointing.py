@@ -61,6 +61,8 @@ class Segment:
     """wall time spent waiting for a pause's judgement (the decode made there)"""
     pauses_judged: int = 0
     """pauses at which the words so far were judged (a decode each)"""
+    audio_start_s: float | None = None
+    """audio-stream time where `audio` begins, its pre-roll included (None: not known)"""
 
     @property
     def duration_s(self) -> float:
@@ -418,4 +420,5 @@ class Endpointer:
             quiet_s=(index - last_voiced) * frame_s,
             judge_wait_s=judge_wait_s,
             pauses_judged=len(asked),
+            audio_start_s=first_frame * frame_s,
         )

@@ -182,7 +182,7 @@ class AudioListener:
             continues = False
         # Whatever the engine's certainty, an answer heard through loud noise is not sure: so a
         # misheard answer in a noisy room is confirmed, not trusted.
-        snr_db = speech_to_noise_db(self._as_the_room_had_it(segment, start, end, over_speech))
+        snr_db = speech_to_noise_db(self._as_the_room_had_it(segment, at_s, over_speech))
         utterance = dataclasses.replace(utterance, speech_to_noise_db=round(snr_db, 1),
                                         confidence=utterance.confidence * sound_factor(snr_db))
         heard = utterance
@@ -197,16 +197,18 @@ class AudioListener:
         return Heard(utterance, ended_at=segment.ended_at, over_speech=over_speech,
                      continues=continues, timing=timing)
 
-    def _as_the_room_had_it(self, segment: Segment, start_s: float, end_s: float,
-                            over_speech: bool) -> np.ndarray:
-        """A stretch as the microphone heard it, for how loud the room was: before the echo
-        canceller and its gate, which silence the tail of the skill's voice an answer begins
-        in (live at 10 dB, answers measured 12-56 dB over the noise through them). Over the
-        skill's speech the raw sound is its voice: the stretch as heard, then."""
+    def _as_the_room_had_it(self, segment: Segment, at_s: float, over_speech: bool) -> np.ndarray:
+        """A stretch as the microphone heard it, its lead-in and tail of quiet included (the
+        room's noise is measured there), for how loud the room was: before the echo canceller
+        and its gate, which silence the tail of the skill's voice an answer begins in (live at
+        10 dB, answers measured 12-56 dB over the noise through them). Over the skill's speech
+        the raw sound is its voice: the stretch as heard, then."""
         raw_of = None if over_speech else getattr(self.source, "raw_audio", None)
-        raw = (raw_of(round(start_s * PIPELINE_RATE_HZ), round(end_s * PIPELINE_RATE_HZ))
-               if raw_of is not None else None)
-        return raw if raw is not None and len(raw) else segment.audio
+        if raw_of is None or segment.audio_start_s is None:
+            return segment.audio
+        start = round((at_s + segment.audio_start_s) * PIPELINE_RATE_HZ)
+        raw = raw_of(start, start + len(segment.audio))
+        return raw if raw is not None and len(raw) == len(segment.audio) else segment.audio
 
     def hear_over(self, state: str, phrases: tuple[str, ...], hint: str, say: Callable[[], None],
                   stop: Callable[[], None], acts_on: Callable[[Heard], bool | None],
