@@ -24,7 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from voice_skill.dev.real_speech import answer_outcomes, false_escalation, red_flag_questions
+from voice_skill.dev.real_speech import (
+    answer_outcomes,
+    false_escalation,
+    percent,
+    red_flag_questions,
+)
 from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.settings import Settings
 
@@ -103,7 +108,7 @@ def summary(rows: list[dict[str, Any]], settings: Settings, questions: int) -> d
     yes = [r for r in rows if r["word"] == "yes"]
 
     def pct(part: list[dict[str, Any]], test: Any) -> float | None:
-        return round(100 * sum(1 for r in part if test(r)) / len(part), 1) if part else None
+        return percent(sum(1 for r in part if test(r)), len(part))
 
     pooled = false_escalation(answer_outcomes(no, low), questions, settings.max_reprompts)
     each = [false_escalation(answer_outcomes([r for r in no if r["session"] == s], low),

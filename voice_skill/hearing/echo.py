@@ -527,7 +527,7 @@ class EchoCancelledSource:
             return False
         clip.checked = True
         early = 0 if placed is None else round(MAX_DELAY_S * rate / 2)  # it may come sooner too
-        mic = (self._raw_between(lo - early, hi) if len(sound) >= MEASURE_S * rate / 2
+        mic = (self.raw_audio(lo - early, hi) if len(sound) >= MEASURE_S * rate / 2
                else None)
         found = None if mic is None else _lag(mic, sound, round(MAX_DELAY_S * rate) + early)
         if mic is None or found is None:  # too little of it, or no clear echo: as the last one
@@ -565,12 +565,9 @@ class EchoCancelledSource:
 
     def raw_audio(self, start: int, end: int) -> np.ndarray | None:
         """The microphone's own samples [start, end), before the echo is taken out and the
-        gate: the room's noise as it is (the gate silences the tail of the skill's voice, in
-        which an answer begins); None when not all kept."""
-        return self._raw_between(start, end)
-
-    def _raw_between(self, start: int, end: int) -> np.ndarray | None:
-        """The microphone's own samples [start, end), or None when not all kept."""
+        gate (a reply's delay is measured on them, and the room's noise around an answer: the
+        gate silences the tail of the skill's voice, in which an answer begins); None when not
+        all kept."""
         audio = _between(self._raw, start, end)
         return audio if audio is not None and len(audio) == end - start else None
 
