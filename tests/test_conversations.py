@@ -231,20 +231,24 @@ def test_a_low_confidence_answer_to_a_red_flag_is_confirmed(answer: str) -> None
 
 
 @pytest.mark.parametrize(("first", "second"), [("no", "yes"), ("yes", "no")])
-@pytest.mark.parametrize("third", ["yes", "no"])
-def test_two_unsure_answers_that_disagree_are_settled_by_a_third(first: str, second: str,
-                                                                  third: str) -> None:
+@pytest.mark.parametrize(("third", "confidence", "goes_on"),
+                         [("yes", 0.3, False), ("no", 0.9, True), ("no", 0.3, False)])
+def test_two_unsure_answers_that_disagree_are_settled_by_a_third(
+        first: str, second: str, third: str, confidence: float, goes_on: bool) -> None:
+    """Only a sure "no" settles two disagreeing answers towards "no": a "yes" was heard,
+    and an unsure answer to a red flag is never guessed "no"."""
     d = Driver()
     d.run(["yes"])
     d.say(first, confidence=0.3)
     d.say(second, confidence=0.3)  # a noisy room: neither is taken
     assert d.state == "rf_bladder" and not d.t.escalations
     assert d.t.keys()[-2] == "messages.confirm_again"
-    d.say(third, confidence=0.3)  # the third, however unsure, decides
-    if third == "yes":
-        assert d.t.escalations[0].level == "emergency"
-    else:
+    d.say(third, confidence=confidence)
+    if goes_on:
         assert d.state == "rf_saddle" and not d.t.escalations
+    else:
+        assert d.t.escalations[0].level == "emergency"
+        assert ("messages.red_flag_default" in d.t.keys()) == (third == "no")
 
 
 def test_a_sure_yes_against_an_unsure_no_escalates_at_once() -> None:

@@ -67,6 +67,8 @@ class DialogueManager:
         """the red-flag answer ("yes" or "no") heard unsurely that is being confirmed"""
         self._confirm_reasks = 0
         """confirmations asked again: nothing heard, or an answer against the doubted one"""
+        self._disagreed = False
+        """two unsure red-flag answers disagreed here: only a sure "no" is taken now"""
         self.told_noisy = False
         """the person has been told the noise makes them hard to hear (once a session)"""
         self._in_doubt = False
@@ -277,13 +279,18 @@ class DialogueManager:
             self._confirm(s)  # a low-confidence answer to a red flag is never taken as heard
             self._doubted = intent.name if intent.name in ("yes", "no") else None
             return
+        if rf and unsure and self._disagreed and intent.name != "yes":
+            # The answer to "I heard two different answers": a "yes" was heard, so only a
+            # sure "no" settles it towards "no" (an unsure "yes" is taken as heard).
+            self._red_flag_default(s)
+            return
         if rf and unsure and self._doubted not in (None, intent.name):
-            # Two unsure answers that disagree: neither is taken, a third decides (the answer
-            # to that is taken as heard). A noisy room hears "no" as "yeah" 3 % of the time.
+            # Two unsure answers that disagree: neither is taken, a third decides. A noisy
+            # room hears "no" as "yeah" 3 % of the time.
             if self._confirm_reasks >= self.settings.max_reprompts:
                 self._red_flag_default(s)  # no asks left: never settled towards "no"
                 return
-            self._doubted = None
+            self._disagreed, self._doubted = True, None
             self._confirm_reasks += 1
             m = self.dialog.messages
             self._say("messages.confirm_again", m.get("confirm_again", m["confirm_red_flag"]))
@@ -543,6 +550,7 @@ class DialogueManager:
         self._confirming = False
         self._doubted = None
         self._confirm_reasks = 0
+        self._disagreed = False
         self._in_doubt = False
         self._timers = []  # a state's timers end with it (only an emergency enters while paused)
         self._paused_at = None
