@@ -82,10 +82,15 @@ def test_false_escalation_follows_the_re_ask_rules() -> None:
     per_question = confirmed * (0.5 + 0.5 * 0.5 + 0.5 * 0.5 * 0.5)
     assert false_escalation(noisy, questions=1, max_reprompts=2) == pytest.approx(
         1 - per_question)
-    # an unsure "yes" after an unsure "no" is settled by a third answer, here always a "no"
+    # an unsure "yes" and an unsure "no" are settled by a third answer, passed only when sure
     split = _outcomes(no_unsure=0.5, yes_unsure=0.5)
     assert false_escalation(split, questions=1, max_reprompts=0) == pytest.approx(1 - 0.5 * 0.5)
-    assert false_escalation(split, questions=1, max_reprompts=1) < 1 - 0.5 * 0.5
+    assert false_escalation(split, questions=1, max_reprompts=1) == pytest.approx(1 - 0.5 * 0.5)
+    some_sure = _outcomes(no=0.2, no_unsure=0.4, yes_unsure=0.4)
+    no_unsure_passes = 0.2 + 0.4 + 0.4 * 0.2  # confirming an unsure "no": the third must be sure
+    yes_unsure_passes = 0.2 + 0.4 * 0.2
+    assert false_escalation(some_sure, questions=1, max_reprompts=1) == pytest.approx(
+        1 - (0.2 + 0.4 * no_unsure_passes + 0.4 * yes_unsure_passes))
 
 
 def test_the_report_renders_from_saved_numbers_and_replaces_its_own_section(tmp_path) -> None:

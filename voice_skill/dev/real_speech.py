@@ -308,13 +308,17 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
     escalates; an unsure answer or doubt is confirmed; an unclear answer is re-asked up to
     `max_reprompts` times, then taken as a yes. In the confirmation a "no" passes (unless it
     disagrees with an unsure "yes" before it), a "yes" or doubt escalates, and two unsure answers
-    that disagree are settled by a third; unclear answers are asked again, up to `max_reprompts`
-    times in all. Answers are independent.
+    that disagree are settled by a third, of which only a sure "no" passes; unclear answers are
+    asked again, up to `max_reprompts` times in all. Answers are independent.
     """
+
+    def settled(left: int) -> float:
+        """Chance the third answer after two that disagreed passes, `left` re-asks left."""
+        return o["no"] + o["unclear"] * (settled(left - 1) if left > 0 else 0.0)
 
     def confirmed(doubted: str | None, left: int) -> float:
         """Chance the confirmation passes, `left` re-asks left."""
-        decide = confirmed(None, left - 1) if left > 0 else 0.0
+        decide = settled(left - 1) if left > 0 else 0.0
         again = confirmed(doubted, left - 1) if left > 0 else 0.0
         return (o["no"] + o["no_unsure"] * (decide if doubted == "yes" else 1.0)
                 + o["yes_unsure"] * (decide if doubted == "no" else 0.0) + o["unclear"] * again)
