@@ -240,6 +240,21 @@ def test_a_lone_red_flag_no_the_judge_hears_as_no_answer_is_confirmed_not_taken(
                           DEFAULT_RULES).answer is None
 
 
+def test_a_set_aside_no_that_is_the_judges_likeliest_word_is_confirmed_not_asked_again() -> None:
+    """A red-flag "no" Whisper heard but its unsure-answer check set aside is asked again, and
+    three of those escalate a person who said "no". Where the judge's likeliest word is "no"
+    too, it is confirmed instead (held-out speakers at 10 dB: false escalation 0.88 -> 0.56 %,
+    "go" as "no" unchanged); where the judge hears another word most, it is asked again."""
+    from voice_skill.hearing.keyword_judge import Verdict
+    from voice_skill.hearing.second_opinion import DEFAULT_RULES, second_opinion
+
+    likeliest_no = Verdict({"yes": 0.05, "no": 0.55, "stop": 0.0, "other": 0.40})
+    op = second_opinion(["no"], "no", "", True, likeliest_no, DEFAULT_RULES)
+    assert op.answer == "no" and op.confirm
+    likeliest_other = Verdict({"yes": 0.05, "no": 0.40, "stop": 0.0, "other": 0.55})
+    assert second_opinion(["no"], "no", "", True, likeliest_other, DEFAULT_RULES).answer is None
+
+
 @pytest.mark.parametrize("words", [[], ["so"]])
 def test_a_stop_the_judge_hears_is_only_ever_asked_about(words: list[str]) -> None:
     """Live at 10 dB, household noise that Whisper heard as nothing was judged "stop" (0.92)

@@ -92,6 +92,8 @@ RULE_SETS: dict[str, OpinionRules] = {
     **{f"default + doubt a red-flag yes at yes below {y:g}, no at least {n:g}": replace(
         DEFAULT_RULES, doubt_yes_below=y, doubt_yes_no_at=n)
        for y in (0.05, 0.1, 0.2, 0.5) for n in (0.0, 0.3, 0.5)},
+    **{f"default + restore a set-aside yes/no at {r:g}": replace(DEFAULT_RULES, restore_at=r)
+       for r in (0.5, 0.7, 0.8)},
 }
 """the rules tried (0.2 / 0.5 / 0.7 / 0.9 set before the held-out run was looked at; restore
 and the combinations added after its first figures; the doubt of a red-flag no and the stop

@@ -132,11 +132,12 @@ def second_opinion(heard_words: list[str], heard_meaning: str, taken_meaning: st
     return Opinion(None)
 
 
-DEFAULT_RULES = OpinionRules(restore_at=0.9, rescue_at=0.9, doubt_no_at=0.9, stop_at=0.97,
+DEFAULT_RULES = OpinionRules(restore_at=0.5, rescue_at=0.9, doubt_no_at=0.9, stop_at=0.97,
                              stop_words=3, stop_never_first="gny", doubt_yes_below=0.5,
                              doubt_yes_no_at=0.5)
 """the rules kept on the held-out half of the room benchmark's speakers (docs/benchmarks.md,
-"Keyword judge"): a set-aside yes/no the judge is sure of is confirmed instead of asked again;
+"Keyword judge"): a set-aside yes/no that is the judge's likeliest word (0.5 or more) is
+confirmed instead of asked again;
 a lone near word ("now") the judge is sure is yes or no is taken (confirmed on a red flag); a
 lone red-flag "no" the judge is sure is no answer at all (a "go", "so", a TV) is confirmed
 instead of taken; a lone red-flag "yes" the judge hears as "no" (at least 0.5, "yes" under
