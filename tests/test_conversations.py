@@ -474,6 +474,31 @@ def test_an_answer_lost_in_noise_is_asked_again_after_the_request_to_speak_up() 
                                "states.rf_bladder.reprompts.0"]
 
 
+@pytest.mark.parametrize("noisy", [True, False])
+def test_after_the_request_to_speak_up_a_red_flag_is_asked_once_more_before_its_default(
+        noisy: bool) -> None:
+    """A person told to answer louder gets the chance to: a red flag lost in noise is asked
+    again three times before it is taken as "yes", not twice; in a quiet room the bound is as
+    it was. It is still never settled towards "no", and a "no" heard in time is taken."""
+    d = Driver()
+    _heard(d, "yes", in_noise=noisy)
+    for _ in range(3):
+        _heard(d, "", in_noise=noisy)
+    if not noisy:
+        assert d.t.escalations and "messages.red_flag_default" in d.t.keys()
+        return
+    assert not d.t.escalations and d.state == "rf_bladder"
+    _heard(d, "")  # lost a fourth time: now the safe default
+    assert d.t.escalations[0].level == "emergency"
+    assert "messages.red_flag_default" in d.t.keys()
+    d2 = Driver()
+    _heard(d2, "yes")
+    for _ in range(3):
+        _heard(d2, "")
+    _heard(d2, "no")  # said louder at the last re-ask
+    assert d2.state == "rf_saddle" and not d2.t.escalations
+
+
 def test_quiet_rooms_silence_and_emergencies_hear_nothing_of_noise() -> None:
     d = Driver()
     d.run(["yes"])

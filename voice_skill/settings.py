@@ -80,6 +80,9 @@ class Settings:
 
     max_reprompts: Annotated[int, _range(0, 5)] = 2
     """re-asks after no input or no match before the safe default"""
+    noisy_extra_reprompts: Annotated[int, _range(0, 3)] = 1
+    """more re-asks of a red-flag question (and of its confirmation) once the person has been
+    asked to speak up over loud noise: the chance to answer louder before the safe default"""
     low_confidence: Share = 0.55
     """below this, an answer to a red-flag question is confirmed"""
     emergency_repeat_s: Annotated[float, _seconds(15, 600)] = 60.0

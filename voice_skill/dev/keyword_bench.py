@@ -36,6 +36,7 @@ from voice_skill.dev.real_speech import (
     answer_outcomes,
     false_escalation,
     red_flag_questions,
+    red_flag_reasks,
 )
 from voice_skill.dev.room_bench import CONDITIONS, conditions_for, label_folders
 from voice_skill.dialogue.dialog import load_dialog
@@ -250,7 +251,7 @@ def summary(rows: list[dict[str, Any]], rules: OpinionRules | None, matcher: Int
         no_rows = [{"intent": i, "confidence": c} for i, c in got.get("no", [])]
         s["false escalation"] = round(100 * false_escalation(
             answer_outcomes(no_rows, settings.low_confidence), questions,
-            settings.max_reprompts), 2) if no_rows else None
+            red_flag_reasks(settings, CONDITIONS[cond])), 2) if no_rows else None
         s["n"] = {k: len(v) for k, v in got.items()}
         out[cond] = s
     return out

@@ -29,6 +29,7 @@ from voice_skill.dev.real_speech import (
     false_escalation,
     percent,
     red_flag_questions,
+    red_flag_reasks,
 )
 from voice_skill.dialogue.dialog import load_dialog
 from voice_skill.settings import Settings
@@ -100,9 +101,11 @@ def hear_sessions(numbers: range, snr_db: float, draws: int, out: Path) -> None:
             print(f"live_rooms: session {number} heard", file=sys.stderr, flush=True)
 
 
-def summary(rows: list[dict[str, Any]], settings: Settings, questions: int) -> dict[str, Any]:
-    """Pooled and per-session figures of the hearings."""
+def summary(rows: list[dict[str, Any]], settings: Settings, questions: int,
+            snr_db: float | None = None) -> dict[str, Any]:
+    """Pooled and per-session figures of the hearings (`snr_db`: their noise)."""
     low = settings.low_confidence
+    reasks = red_flag_reasks(settings, snr_db)
     sessions = sorted({r["session"] for r in rows})
     no = [r for r in rows if r["word"] == "no"]
     yes = [r for r in rows if r["word"] == "yes"]
@@ -110,9 +113,9 @@ def summary(rows: list[dict[str, Any]], settings: Settings, questions: int) -> d
     def pct(part: list[dict[str, Any]], test: Any) -> float | None:
         return percent(sum(1 for r in part if test(r)), len(part))
 
-    pooled = false_escalation(answer_outcomes(no, low), questions, settings.max_reprompts)
+    pooled = false_escalation(answer_outcomes(no, low), questions, reasks)
     each = [false_escalation(answer_outcomes([r for r in no if r["session"] == s], low),
-                             questions, settings.max_reprompts)
+                             questions, reasks)
             for s in sessions if any(r["session"] == s for r in no)]
     return {
         "sessions": len(sessions), "no_hearings": len(no), "yes_hearings": len(yes),
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(log_enabled=False)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     questions = red_flag_questions(load_dialog(settings.dialog_path))
-    print(json.dumps(summary(rows, settings, questions), indent=1))
+    print(json.dumps(summary(rows, settings, questions, args.snr), indent=1))
     return 0
 
 

@@ -333,6 +333,16 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
     return 1.0 - asked(max_reprompts) ** questions
 
 
+def red_flag_reasks(settings: Settings, snr_db: float | None) -> int:
+    """The re-asks a red flag gets in the dialogue: one more where answers are heard through
+    loud noise, since the person has then been asked to speak up (the dialogue manager's
+    bound). `snr_db`: the noise under the answers (None: none added)."""
+    from voice_skill.hearing.listening import NOISY_BELOW_DB
+
+    noisy = snr_db is not None and snr_db < NOISY_BELOW_DB
+    return settings.max_reprompts + (settings.noisy_extra_reprompts if noisy else 0)
+
+
 def red_flag_questions(dialog: Dialog) -> int:
     """How many red-flag questions a screening asks whose "yes" escalates (not routine)."""
     return sum(1 for s in dialog.states.values() if s.red_flag and s.red_flag.level != "routine")

@@ -39,6 +39,7 @@ from voice_skill.dev.real_speech import (
     hear,
     percent,
     red_flag_questions,
+    red_flag_reasks,
     spread,
 )
 from voice_skill.dev.report_doc import write_section
@@ -139,12 +140,13 @@ def measure(engine: str, settings: Settings, corpus: Path, every: int,
     summary = {c: summarize([r for r in rows if r["condition"] == c], settings.low_confidence)
                for c in CONDITIONS}
     questions = red_flag_questions(load_dialog(settings.dialog_path))
-    for s in summary.values():
+    for cond, s in summary.items():
+        reasks = red_flag_reasks(settings, CONDITIONS[cond])
         s["false_escalation_pct"] = round(100 * false_escalation(
-            s["no_outcomes"], questions, settings.max_reprompts), 2) if s["n"].get("no") else None
+            s["no_outcomes"], questions, reasks), 2) if s["n"].get("no") else None
         # The same rules for a real "yes": the chance that one red flag is passed as a "no".
         s["missed_flag_pct"] = round(100 * (1 - false_escalation(
-            s["yes_outcomes"], 1, settings.max_reprompts)), 3) if s["n"].get("yes") else None
+            s["yes_outcomes"], 1, reasks)), 3) if s["n"].get("yes") else None
     return {"engine": name, "seconds": round(time.perf_counter() - started, 1),
             "rows": rows, "rooms": rooms, "summary": summary}
 
