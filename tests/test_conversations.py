@@ -251,6 +251,17 @@ def test_two_unsure_answers_that_disagree_are_settled_by_a_third(
         assert ("messages.red_flag_default" in d.t.keys()) == (third == "no")
 
 
+def test_nothing_heard_after_two_answers_disagreed_is_asked_again_and_a_sure_no_goes_on() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("yes", confidence=0.3)
+    d.say("no", confidence=0.3)
+    d.silence()  # the answer to "one last time" lost: asked again, not taken as either
+    assert d.state == "rf_bladder" and not d.t.escalations
+    d.say("no", confidence=0.9)
+    assert d.state == "rf_saddle" and not d.t.escalations
+
+
 def test_a_sure_yes_against_an_unsure_no_escalates_at_once() -> None:
     d = Driver()
     d.run(["yes"])
@@ -497,6 +508,17 @@ def test_after_the_request_to_speak_up_a_red_flag_is_asked_once_more_before_its_
         _heard(d2, "")
     _heard(d2, "no")  # said louder at the last re-ask
     assert d2.state == "rf_saddle" and not d2.t.escalations
+
+
+def test_after_the_request_to_speak_up_a_confirmation_is_asked_again_once_more_too() -> None:
+    d = Driver()
+    _heard(d, "yes")
+    _heard(d, "no", confidence=0.3)  # unsure: confirmed
+    for _ in range(3):
+        _heard(d, "")  # the confirmation lost in the noise, three times: asked again
+    assert d.state == "rf_bladder" and not d.t.escalations
+    _heard(d, "")
+    assert d.t.escalations[0].level == "emergency"
 
 
 def test_quiet_rooms_silence_and_emergencies_hear_nothing_of_noise() -> None:

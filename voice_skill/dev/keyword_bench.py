@@ -100,7 +100,9 @@ RULE_SETS: dict[str, OpinionRules] = {
 and the combinations added after its first figures; the doubt of a red-flag no and the stop
 grids, set before the head trained with "go" was measured; the stop from up to 3 words not
 beginning as go / no / yes on the hearings of 2026-12-07 09:04 UTC; the doubt of a red-flag
-yes on the same hearings, 2026-12-07 15:00 UTC, after live sessions heard real "no"s as "yeah").
+yes on the same hearings, 2026-12-07 15:00 UTC, after live sessions heard real "no"s as "yeah";
+the restore grid on the same hearings, 2026-12-07 17:40 UTC: its 0.5, now the default, was
+chosen on these held-out figures, so they no longer measure it untouched).
 The benchmark hears every answer as a red-flag answer, so the stop rules are measured with
 stop_on_red_flag"""
 

@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m voice_skill.dev.live_rooms",
                                  description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--sessions", default="0:40", help="first:end session numbers (turn_live's)")
-    ap.add_argument("--snr", type=float, default=10.0)
+    ap.add_argument("--snr", type=float, default=10.0,
+                    help="the noise under the answers (with --summary: that of the saved "
+                         "hearings, which decides the red flags' re-asks in noise)")
     ap.add_argument("--noise-draws", type=int, default=1, help="noise starting points per take")
     ap.add_argument("--out", type=Path, help="append the hearings here (JSON lines)")
     ap.add_argument("--summary", type=Path, help="print the figures of these hearings")

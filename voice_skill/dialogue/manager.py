@@ -285,8 +285,8 @@ class DialogueManager:
             self._red_flag_default(s)
             return
         if rf and unsure and self._doubted not in (None, intent.name):
-            # Two unsure answers that disagree: neither is taken, a third decides. A noisy
-            # room hears "no" as "yeah" 3 % of the time.
+            # Two unsure answers that disagree: neither is taken, a third decides (a sure "no",
+            # or any "yes"; see above). A noisy room hears "no" as "yeah" 3 % of the time.
             if self._confirm_reasks >= self._red_flag_reasks:
                 self._red_flag_default(s)  # no asks left: never settled towards "no"
                 return

@@ -136,7 +136,7 @@ DEFAULT_RULES = OpinionRules(restore_at=0.5, rescue_at=0.9, doubt_no_at=0.9, sto
                              stop_words=3, stop_never_first="gny", doubt_yes_below=0.5,
                              doubt_yes_no_at=0.5)
 """the rules kept on the held-out half of the room benchmark's speakers (docs/benchmarks.md,
-"Keyword judge"): a set-aside yes/no that is the judge's likeliest word (0.5 or more) is
+"Keyword judge"): a set-aside yes/no the judge gives 0.5 or more (so its likeliest word) is
 confirmed instead of asked again;
 a lone near word ("now") the judge is sure is yes or no is taken (confirmed on a red flag); a
 lone red-flag "no" the judge is sure is no answer at all (a "go", "so", a TV) is confirmed
