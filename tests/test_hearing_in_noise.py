@@ -132,3 +132,21 @@ def test_the_room_is_measured_before_the_echo_gate() -> None:
     assert in_noise(noisy) and noisy.confidence < 0.95  # less sure than the engine
     quiet = _through_the_gate(np.concatenate([silence(0.5), YES, silence(2.0)]))
     assert not in_noise(quiet) and quiet.confidence == pytest.approx(0.95)
+
+
+def test_listening_over_the_guide_ends_soon_after_it_in_steady_noise() -> None:
+    """The guide listens for "stop" and "help" while it talks, and a little after, until the
+    room is quiet. Live in steady household noise at 10 dB (which the voice detector calls
+    voice throughout) the room never was: the session stood still after its first sentence,
+    nine minutes, hearing the noise over and over. It ends within seconds of the speech now."""
+    settings = Settings()
+    level = 1000.0  # -30 dBFS: 10 dB under an answer at -20 dBFS (the detector calls it voice)
+    tap = NOISE.astype(np.float64) * level / np.sqrt(np.mean(NOISE.astype(np.float64) ** 2))
+    room = np.tile(tap, 60).astype(np.int16)  # a minute of it, then the recording ends
+    source = WavSource(room, settings)
+    listener = AudioListener(source, Endpointer(settings), SureOfNo(), math.inf,  # type: ignore[arg-type]
+                             announce=lambda _: None, safety_over_speech=True)
+    heard = listener.hear_over("rf_bladder", ("yes", "no"), "", say=lambda: None,
+                               stop=lambda: None, acts_on=lambda _: None, safety=("help", "stop"))
+    assert heard is None  # nothing acted on, nothing to answer
+    assert listener.position_s() < 5.0, f"listened {listener.position_s():.0f} s after the speech"

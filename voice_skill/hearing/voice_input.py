@@ -40,6 +40,10 @@ RETRY_S = 5.0
 """while the microphone is gone, how often to try to open it again (seconds)"""
 QUIET_AFTER_SPEECH_S = 0.4
 """once the skill has finished speaking, this much quiet ends listening over it (seconds)"""
+LONGEST_AFTER_SPEECH_S = 2.0
+"""... and this long ends it whatever is heard (seconds): a word begun as the skill finished
+is heard to its end, but steady noise the detector calls voice (a tap, a dishwasher at 10 dB)
+never left the quiet it waited for, and the session stood still after its first sentence"""
 SAFETY_END_SILENCE_S = 0.25
 """quiet that ends a word heard over the skill when only safety words are listened for: they
 are one to three words, to be acted on at once (seconds)"""
@@ -421,6 +425,7 @@ class _WhileSpeaking:
         self.frame_samples = source.frame_samples
         self._vad = webrtcvad.Vad(vad_mode)
         self._quiet_n = 0
+        self._after_n = 0  # frames read since the speech was over
 
     @property
     def read_samples(self) -> int:
@@ -428,13 +433,17 @@ class _WhileSpeaking:
         return round(stream_position_s(self.source) * PIPELINE_RATE_HZ)
 
     def read(self, timeout_s: float) -> np.ndarray | None:
-        """The next frame, or None once the skill is done and nobody is speaking."""
-        if self.spoken.is_set() and self._quiet_n * self.frame_samples >= (
-                QUIET_AFTER_SPEECH_S * PIPELINE_RATE_HZ):
+        """The next frame, or None once the skill is done and nobody is speaking (or a word
+        begun at its end has had time to end)."""
+        if self.spoken.is_set() and (
+                self._quiet_n * self.frame_samples >= QUIET_AFTER_SPEECH_S * PIPELINE_RATE_HZ
+                or self._after_n * self.frame_samples >= LONGEST_AFTER_SPEECH_S * PIPELINE_RATE_HZ):
             return None
         frame = self.source.read(timeout_s)
         if frame is None:
             return None
+        if self.spoken.is_set():
+            self._after_n += 1
         voiced = self._vad.is_speech(np.ascontiguousarray(frame).tobytes(), PIPELINE_RATE_HZ)
         self._quiet_n = 0 if voiced else self._quiet_n + 1
         return frame
