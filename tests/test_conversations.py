@@ -262,6 +262,60 @@ def test_nothing_heard_after_two_answers_disagreed_is_asked_again_and_a_sure_no_
     assert d.state == "rf_saddle" and not d.t.escalations
 
 
+@pytest.mark.parametrize("first", ["I'm not sure", "stop"])
+def test_after_doubt_or_an_unsure_stop_one_unsure_no_does_not_pass_a_red_flag(first: str) -> None:
+    """A confirmation asked because of doubt (or of a stop heard unsurely) knows no answer
+    to agree with: an unsure "no" to it is asked once more, and a second one is taken."""
+    d = Driver()
+    d.run(["yes"])
+    d.say(first, confidence=0.3)
+    assert d.t.keys()[-2] == "messages.confirm_red_flag"
+    d.say("no", confidence=0.3)
+    assert d.state == "rf_bladder" and not d.t.escalations
+    assert d.t.keys()[-2] == "messages.confirm_no_again"
+    d.say("no", confidence=0.3)
+    assert d.state == "rf_saddle" and not d.t.escalations
+
+
+def test_after_doubt_an_unsure_no_with_no_asks_left_is_the_safe_default() -> None:
+    d = Driver()
+    d.run(["yes", "I'm not sure"])
+    for _ in range(d.manager.settings.max_reprompts):
+        d.silence()  # the confirmation's answer lost: asked again, up to the last ask
+    assert not d.t.escalations
+    d.say("no", confidence=0.3)  # unsure, and nothing left to ask
+    assert "messages.red_flag_default" in d.t.keys()
+    assert d.t.escalations[0].level == "emergency"
+
+
+def test_after_doubt_a_sure_no_passes_the_red_flag() -> None:
+    d = Driver()
+    d.run(["yes", "I'm not sure"])
+    d.say("no", confidence=0.9)
+    assert d.state == "rf_saddle" and not d.t.escalations
+
+
+def test_a_stop_heard_unsurely_twice_on_a_red_flag_ends_with_that_flags_advice() -> None:
+    """A "yes" misheard as a stop twice must not end the screening without its advice."""
+    d = Driver()
+    d.run(["yes"])
+    d.say("stop", confidence=0.3)
+    d.say("stop", confidence=0.3)
+    assert d.manager.ended and d.manager.outcome is not None
+    assert d.manager.outcome.outcome == "escalated"
+    assert "messages.red_flag_unclear_at_end" in d.t.keys()
+    assert d.t.escalations[0].level == "emergency"
+
+
+def test_a_sure_stop_after_an_unsure_one_on_a_red_flag_just_ends() -> None:
+    d = Driver()
+    d.run(["yes"])
+    d.say("stop", confidence=0.3)
+    d.say("stop", confidence=0.9)
+    assert d.manager.ended and not d.t.escalations
+    assert d.t.keys()[-1] == "messages.safety_line"
+
+
 def test_a_sure_yes_against_an_unsure_no_escalates_at_once() -> None:
     d = Driver()
     d.run(["yes"])

@@ -91,6 +91,14 @@ def test_false_escalation_follows_the_re_ask_rules() -> None:
     yes_unsure_passes = 0.2 + 0.4 * 0.2
     assert false_escalation(some_sure, questions=1, max_reprompts=1) == pytest.approx(
         1 - (0.2 + 0.4 * no_unsure_passes + 0.4 * yes_unsure_passes))
+    # doubt is confirmed, and an unsure "no" to that is asked once more; doubt at the last
+    # ask is the safe default
+    doubt_then_unsure_no = _outcomes(doubt=0.5, no_unsure=0.5)
+    confirmed_no = 0.5  # an unsure "no" confirmed by an unsure "no" (doubt there escalates)
+    after_doubt = 0.5 * confirmed_no  # the confirmation's unsure "no", then one agreeing
+    assert false_escalation(doubt_then_unsure_no, questions=1, max_reprompts=1) == pytest.approx(
+        1 - (0.5 * confirmed_no + 0.5 * after_doubt))
+    assert false_escalation(_outcomes(doubt=1.0), questions=1, max_reprompts=0) == 1.0
 
 
 def test_the_report_renders_from_saved_numbers_and_replaces_its_own_section(tmp_path) -> None:

@@ -306,10 +306,11 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
 
     Follows the dialogue manager's rules, per question: a sure "no" passes and a sure "yes"
     escalates; an unsure answer or doubt is confirmed; an unclear answer is re-asked up to
-    `max_reprompts` times, then taken as a yes. In the confirmation a "no" passes (unless it
-    disagrees with an unsure "yes" before it), a "yes" or doubt escalates, and two unsure answers
-    that disagree are settled by a third, of which only a sure "no" passes; unclear answers are
-    asked again, up to `max_reprompts` times in all. Answers are independent.
+    `max_reprompts` times, then taken as a yes (doubt said at the last ask too). In the
+    confirmation a "no" passes (unless it disagrees with an unsure "yes" before it, or is
+    unsure after doubt: then it is asked once more), a "yes" or doubt escalates, and two unsure
+    answers that disagree are settled by a third, of which only a sure "no" passes; unclear
+    answers are asked again, up to `max_reprompts` times in all. Answers are independent.
     """
 
     def settled(left: int) -> float:
@@ -320,14 +321,18 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
         """Chance the confirmation passes, `left` re-asks left."""
         decide = settled(left - 1) if left > 0 else 0.0
         again = confirmed(doubted, left - 1) if left > 0 else 0.0
-        return (o["no"] + o["no_unsure"] * (decide if doubted == "yes" else 1.0)
+        # an unsure "no": against an unsure "yes", a third answer decides; after doubt (no
+        # answer to agree with) it is asked once more, as if it had come first
+        no_unsure = {"yes": decide, "no": 1.0,
+                     None: confirmed("no", left - 1) if left > 0 else 0.0}[doubted]
+        return (o["no"] + o["no_unsure"] * no_unsure
                 + o["yes_unsure"] * (decide if doubted == "no" else 0.0) + o["unclear"] * again)
 
     def asked(left: int) -> float:
         """Chance the question passes, `left` re-asks left."""
         return (o["no"] + o["no_unsure"] * confirmed("no", max_reprompts)
                 + o["yes_unsure"] * confirmed("yes", max_reprompts)
-                + o["doubt"] * confirmed(None, max_reprompts)
+                + o["doubt"] * (confirmed(None, max_reprompts) if left > 0 else 0.0)
                 + o["unclear"] * (asked(left - 1) if left > 0 else 0.0))
 
     return 1.0 - asked(max_reprompts) ** questions

@@ -204,9 +204,13 @@ class DialogueManager:
             self._escalate_emergency()
         elif isinstance(event, Intent) and self._raises_other_flags(event):
             return  # "no, but my chest hurts": the other flag's emergency comes first
-        elif (name == "stop" and s.red_flag and not self._confirming and isinstance(event, Intent)
+        elif (name == "stop" and s.red_flag and isinstance(event, Intent)
               and event.confidence < self.settings.low_confidence):
-            self._confirm(s, doubt=False)  # a misheard "yes" must not end the screening unnoticed
+            if not self._confirming:
+                self._confirm(s, doubt=False)  # a misheard "yes" must not end the screening
+            else:  # unnoticed; heard unsurely again, the stop ends it with this flag's advice
+                self._in_doubt = True
+                self._stop()
         elif name == "stop":
             self._stop()
         elif name == "time_left":
@@ -283,6 +287,19 @@ class DialogueManager:
             # The answer to "I heard two different answers": a "yes" was heard, so only a
             # sure "no" settles it towards "no" (an unsure "yes" is taken as heard).
             self._red_flag_default(s)
+            return
+        if rf and unsure and self._confirming and self._doubted is None and intent.name == "no":
+            # The confirmation of doubt ("not sure") or of an unsure stop: one unsure "no" does
+            # not pass a red flag; asked again, an unsure "no" agrees with it and is taken (as
+            # after an unsure "no" first).
+            if self._confirm_reasks >= self._red_flag_reasks:
+                self._red_flag_default(s)  # no asks left: never settled towards "no"
+                return
+            self._doubted = "no"
+            self._confirm_reasks += 1
+            m = self.dialog.messages
+            self._say("messages.confirm_no_again", m.get("confirm_no_again", m["confirm_red_flag"]))
+            self._reprompt(s)
             return
         if rf and unsure and self._doubted not in (None, intent.name):
             # Two unsure answers that disagree: neither is taken, a third decides (a sure "no",
