@@ -21,7 +21,11 @@ The held-out report: each held-out recording in the room benchmark's conditions 
 room, its room with noise at 10 and 5 dB; room and noise drawn as room_bench draws them, the
 noise from the held-out half of the clips).
 
+`--ways` and `--snr-low` hear each training recording more ways, in more and noisier rooms:
+16 ways at 0-20 dB was tried and not kept (docs/benchmarks.md, "Eighth session").
+
 Run: python -m voice_skill.dev.keyword_train [--corpus DIR] [--with-go] [--balance-other]
+       [--ways 6] [--snr-low 5] [--hidden 32]
        [--features CACHE.npz] [--out models/keyword_judge/answer_head.npz]
 """
 
@@ -94,8 +98,11 @@ def _gain(audio: np.ndarray, db: float) -> np.ndarray:
 
 
 def training_set(judge: KeywordJudge, files: dict[str, list[Path]], noises: list[Path],
-                 cache: Path | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Embeddings of every training recording heard six ways; class indices; speaker ids."""
+                 cache: Path | None, ways: int = 6, snr_low: float = 5.0
+                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Embeddings of every training recording heard `ways` ways (as recorded, under noise, in
+    `ways` - 2 rooms, all but the first with noise at `snr_low`-20 dB); class indices; speaker
+    ids."""
     rooms = [room_sim.draw_room(f"train/room/{i}") for i in range(ROOMS)]
     rirs = [room_sim.cached_responses(r, cache) for r in rooms]
     noise_audio = [read_wav(n) for n in noises]
@@ -105,13 +112,13 @@ def training_set(judge: KeywordJudge, files: dict[str, list[Path]], noises: list
             rng = room_sim.rng_for(f"train/{label}/{path.name}")
             speech = read_wav(path)
             variants = [speech, mix(speech, noise_audio[rng.integers(len(noise_audio))],
-                                    float(rng.uniform(5, 20)), f"train/{path.name}")]
-            for k in range(4):
+                                    float(rng.uniform(snr_low, 20)), f"train/{path.name}")]
+            for k in range(ways - 2):
                 talker, nrir = rirs[int(rng.integers(ROOMS))]
                 noisy = k > 0
                 variants.append(room_sim.in_room(
                     speech, talker, noise_audio[rng.integers(len(noise_audio))] if noisy else None,
-                    nrir if noisy else None, float(rng.uniform(5, 20)) if noisy else None))
+                    nrir if noisy else None, float(rng.uniform(snr_low, 20)) if noisy else None))
             for v in variants:
                 xs.append(judge.embeddings(_gain(v, float(rng.uniform(-10, 10)))).reshape(-1))
                 ys.append(CLASSES.index(LABEL_CLASS[label]))
@@ -208,11 +215,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--balance-other", action="store_true",
                         help="each label within a class weighs alike (go, other words, digits, "
                              "noise in 'other')")
+    parser.add_argument("--ways", type=int, default=6,
+                        help="how many ways each training recording is heard (2 or more)")
+    parser.add_argument("--snr-low", type=float, default=5.0,
+                        help="the noisiest training mix (dB; the quietest is 20)")
+    parser.add_argument("--hidden", type=int, default=HIDDEN, help="the head's hidden units")
     parser.add_argument("--out", type=Path, default=REPO / "models" / "keyword_judge" / HEAD_FILE)
     parser.add_argument("--report", type=Path, default=None, help="write the held-out figures here")
     parser.add_argument("--features", type=Path, default=None,
                         help="keep the embeddings here (an .npz) and reuse them on the next run")
     args = parser.parse_args(argv)
+    if args.ways < 2:
+        parser.error("--ways: each recording is heard as recorded and with noise at least")
     cache = Path(platformdirs.user_cache_dir("voice-skill")) / "rooms"
     labels = tuple(LABEL_CLASS)
     every = recordings(args.corpus, labels)
@@ -233,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         x_parts, y_parts, who, labs = [], [], [], []
         for label, paths in train.items():
-            xi, yi, wi = training_set(judge, {label: paths}, train_noise, cache)
+            xi, yi, wi = training_set(judge, {label: paths}, train_noise, cache, args.ways,
+                                      args.snr_low)
             x_parts.append(xi)
             y_parts.append(yi)
             who += wi
@@ -248,13 +263,15 @@ def main(argv: list[str] | None = None) -> int:
             np.savez(args.features, x=x, y=y, who=np.array(who), labels=np.array(labs), tx=tx,
                      tmeta=np.array(json.dumps(tmeta)))
     keep = np.array([args.with_go or lab != "go" for lab in labs])
-    head = fit(x[keep], y[keep], sources=[lab for lab, k in zip(labs, keep, strict=True) if k]
-               if args.balance_other else None)
+    sources = [lab for lab, k in zip(labs, keep, strict=True) if k]
+    head = fit(x[keep], y[keep], hidden=args.hidden,
+               sources=sources if args.balance_other else None)
     trained = judge_with_head(judge, head)
     rows = [m | {"x": tx[i]} for i, m in enumerate(tmeta)]
     figures = report(trained, rows)
     counts = {k: len(v) for k, v in train.items()} | {"speakers": len(set(who))}
-    result = {"trained_on": counts, "with_go": args.with_go,
+    result = {"trained_on": counts, "with_go": args.with_go, "ways": args.ways,
+              "snr_low": args.snr_low, "hidden": args.hidden,
               "balance_other": args.balance_other, "held_out": figures,
               "held_out_recordings": {k: len(v) for k, v in test.items()}}
     print(json.dumps(result, indent=1), file=sys.stderr)
