@@ -307,6 +307,19 @@ def test_a_stop_heard_unsurely_twice_on_a_red_flag_ends_with_that_flags_advice()
     assert d.t.escalations[0].level == "emergency"
 
 
+def test_a_stop_after_unsure_answers_in_a_confirmation_gives_the_flags_advice() -> None:
+    """A "yes" was heard (unsurely) in the confirmation an unsure stop began: a stop now must
+    not end the session without that flag's advice (found by review)."""
+    d = Driver()
+    d.run(["yes"])
+    d.say("stop", confidence=0.3)
+    d.say("no", confidence=0.3)
+    d.say("yes", confidence=0.3)  # the two disagree: "one last time"
+    d.say("stop", confidence=0.9)
+    assert "messages.red_flag_unclear_at_end" in d.t.keys()
+    assert d.t.escalations[0].level == "emergency"
+
+
 def test_a_sure_stop_after_an_unsure_one_on_a_red_flag_just_ends() -> None:
     d = Driver()
     d.run(["yes"])

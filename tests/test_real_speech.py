@@ -64,7 +64,7 @@ def test_real_noise_is_mixed_at_the_asked_snr(snr_db: float) -> None:
 
 
 def _outcomes(**shares: float) -> dict[str, float]:
-    keys = ("no", "no_unsure", "yes", "yes_unsure", "doubt", "unclear")
+    keys = ("no", "no_unsure", "yes", "yes_unsure", "doubt", "stop_unsure", "unclear")
     return {k: shares.get(k, 0.0) for k in keys}
 
 
@@ -98,7 +98,11 @@ def test_false_escalation_follows_the_re_ask_rules() -> None:
     after_doubt = 0.5 * confirmed_no  # the confirmation's unsure "no", then one agreeing
     assert false_escalation(doubt_then_unsure_no, questions=1, max_reprompts=1) == pytest.approx(
         1 - (0.5 * confirmed_no + 0.5 * after_doubt))
-    assert false_escalation(_outcomes(doubt=1.0), questions=1, max_reprompts=0) == 1.0
+    assert false_escalation(_outcomes(doubt=0.5, no=0.5), questions=1,
+                            max_reprompts=0) == pytest.approx(0.5)
+    # a stop heard unsurely is confirmed at any ask, the last one too
+    assert false_escalation(_outcomes(stop_unsure=0.5, no=0.5), questions=1,
+                            max_reprompts=0) == pytest.approx(1 - (0.5 + 0.5 * 0.5))
 
 
 def test_the_report_renders_from_saved_numbers_and_replaces_its_own_section(tmp_path) -> None:

@@ -281,9 +281,10 @@ def summarize(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, An
 
 def answer_outcomes(rows: list[dict[str, Any]], low_confidence: float) -> dict[str, float]:
     """What a spoken "no" to a red flag is heard as, in the dialogue manager's terms: a sure or
-    unsure "no" or "yes" (sure: at or above the confidence threshold), doubt (said, or a stop
-    heard unsurely: confirmed without taking a side), or unclear (nothing heard, no match,
-    another command: re-asked). "confirm" and "no_any" are sums of those, for the report."""
+    unsure "no" or "yes" (sure: at or above the confidence threshold), doubt said ("not sure")
+    or a stop heard unsurely (both confirmed without taking a side), or unclear (nothing heard,
+    no match, another command: re-asked). "confirm" and "no_any" are sums of those, for the
+    report."""
     n = len(rows) or 1
 
     def share(test: Any) -> float:
@@ -294,11 +295,12 @@ def answer_outcomes(rows: list[dict[str, Any]], low_confidence: float) -> dict[s
 
     out = {"no": heard("no", True), "no_unsure": heard("no", False), "yes": heard("yes", True),
            "yes_unsure": heard("yes", False),
-           "doubt": share(lambda r: r["intent"] == "unsure" or (
-               r["intent"] == "stop" and r["confidence"] < low_confidence))}
+           "doubt": share(lambda r: r["intent"] == "unsure"),
+           "stop_unsure": share(lambda r: r["intent"] == "stop" and r["confidence"] < low_confidence)}
     out["unclear"] = max(0.0, 1.0 - sum(out.values()))
     return out | {"no_any": out["no"] + out["no_unsure"],
-                  "confirm": out["no_unsure"] + out["yes_unsure"] + out["doubt"]}
+                  "confirm": out["no_unsure"] + out["yes_unsure"] + out["doubt"]
+                  + out["stop_unsure"]}
 
 
 def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) -> float:
@@ -306,7 +308,8 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
 
     Follows the dialogue manager's rules, per question: a sure "no" passes and a sure "yes"
     escalates; an unsure answer or doubt is confirmed; an unclear answer is re-asked up to
-    `max_reprompts` times, then taken as a yes (doubt said at the last ask too). In the
+    `max_reprompts` times, then taken as a yes (doubt said at the last ask too; a stop heard
+    unsurely is confirmed at any ask). In the
     confirmation a "no" passes (unless it disagrees with an unsure "yes" before it, or is
     unsure after doubt: then it is asked once more), a "yes" or doubt escalates, and two unsure
     answers that disagree are settled by a third, of which only a sure "no" passes; unclear
@@ -333,6 +336,7 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
         return (o["no"] + o["no_unsure"] * confirmed("no", max_reprompts)
                 + o["yes_unsure"] * confirmed("yes", max_reprompts)
                 + o["doubt"] * (confirmed(None, max_reprompts) if left > 0 else 0.0)
+                + o.get("stop_unsure", 0.0) * confirmed(None, max_reprompts)
                 + o["unclear"] * (asked(left - 1) if left > 0 else 0.0))
 
     return 1.0 - asked(max_reprompts) ** questions

@@ -283,6 +283,8 @@ class DialogueManager:
             self._confirm(s)  # a low-confidence answer to a red flag is never taken as heard
             self._doubted = intent.name if intent.name in ("yes", "no") else None
             return
+        if rf and unsure:
+            self._in_doubt = True  # heard unsurely in the confirmation: a stop now advises
         if rf and unsure and self._disagreed and intent.name != "yes":
             # The answer to "I heard two different answers": a "yes" was heard, so only a
             # sure "no" settles it towards "no" (an unsure "yes" is taken as heard).
