@@ -309,11 +309,11 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
     Follows the dialogue manager's rules, per question: a sure "no" passes and a sure "yes"
     escalates; an unsure answer or doubt is confirmed; an unclear answer is re-asked up to
     `max_reprompts` times, then taken as a yes (doubt said at the last ask too; a stop heard
-    unsurely is confirmed at any ask). In the
-    confirmation a "no" passes (unless it disagrees with an unsure "yes" before it, or is
-    unsure after doubt: then it is asked once more), a "yes" or doubt escalates, and two unsure
-    answers that disagree are settled by a third, of which only a sure "no" passes; unclear
-    answers are asked again, up to `max_reprompts` times in all. Answers are independent.
+    unsurely is confirmed at any ask). In the confirmation a "no" passes (unless it disagrees
+    with an unsure "yes" before it, or is unsure after doubt: then it is asked once more), a
+    "yes" or doubt escalates, and two unsure answers that disagree are settled by a third, of
+    which only a sure "no" passes; unclear answers are asked again, up to `max_reprompts` times
+    in all. Answers are independent.
     """
 
     def settled(left: int) -> float:
@@ -324,10 +324,12 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
         """Chance the confirmation passes, `left` re-asks left."""
         decide = settled(left - 1) if left > 0 else 0.0
         again = confirmed(doubted, left - 1) if left > 0 else 0.0
-        # an unsure "no": against an unsure "yes", a third answer decides; after doubt (no
-        # answer to agree with) it is asked once more, as if it had come first
-        no_unsure = {"yes": decide, "no": 1.0,
-                     None: confirmed("no", left - 1) if left > 0 else 0.0}[doubted]
+        if doubted == "yes":  # an unsure "no" against an unsure "yes": a third decides
+            no_unsure = decide
+        elif doubted == "no":  # two unsure "no"s agree
+            no_unsure = 1.0
+        else:  # after doubt, nothing to agree with: asked once more, as if it came first
+            no_unsure = confirmed("no", left - 1) if left > 0 else 0.0
         return (o["no"] + o["no_unsure"] * no_unsure
                 + o["yes_unsure"] * (decide if doubted == "no" else 0.0) + o["unclear"] * again)
 
