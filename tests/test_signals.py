@@ -214,22 +214,17 @@ def _started_importing(pid: int) -> bool:
 
 def test_ctrl_c_while_the_skill_imports_is_one_line_and_status_130() -> None:
     """Issue 23: SIGINT in the first half second printed a KeyboardInterrupt traceback."""
-    for _ in range(5):
-        proc = subprocess.Popen([*SKILL, "run", "--text", "--no-log"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            while not _started_importing(proc.pid):
-                assert proc.poll() is None
-                time.sleep(0.002)
-            os.kill(proc.pid, signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            proc.kill()
-            proc.wait()
-        if not out.startswith(b"Hello"):
-            break
-        # The signal came after the imports (a loaded machine kept this test from sending it
-        # in time): the session had begun, which is another test's case. Try again.
+    proc = subprocess.Popen([*SKILL, "run", "--text", "--no-log"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while not _started_importing(proc.pid):
+            assert proc.poll() is None
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
     assert err.decode().splitlines() == ["voice-skill: interrupted while starting"], err
     assert proc.returncode == 130 and out == b""
 
