@@ -338,7 +338,7 @@ def false_escalation(o: dict[str, float], questions: int, max_reprompts: int) ->
         return (o["no"] + o["no_unsure"] * confirmed("no", max_reprompts)
                 + o["yes_unsure"] * confirmed("yes", max_reprompts)
                 + o["doubt"] * (confirmed(None, max_reprompts) if left > 0 else 0.0)
-                + o.get("stop_unsure", 0.0) * confirmed(None, max_reprompts)
+                + o["stop_unsure"] * confirmed(None, max_reprompts)
                 + o["unclear"] * (asked(left - 1) if left > 0 else 0.0))
 
     return 1.0 - asked(max_reprompts) ** questions

@@ -294,26 +294,14 @@ class DialogueManager:
             # The confirmation of doubt ("not sure") or of an unsure stop: one unsure "no" does
             # not pass a red flag; asked again, an unsure "no" agrees with it and is taken (as
             # after an unsure "no" first).
-            if self._confirm_reasks >= self._red_flag_reasks:
-                self._red_flag_default(s)  # no asks left: never settled towards "no"
-                return
-            self._doubted = "no"
-            self._confirm_reasks += 1
-            m = self.dialog.messages
-            self._say("messages.confirm_no_again", m.get("confirm_no_again", m["confirm_red_flag"]))
-            self._reprompt(s)
+            if self._confirm_again(s, "confirm_no_again"):
+                self._doubted = "no"
             return
         if rf and unsure and self._doubted not in (None, intent.name):
             # Two unsure answers that disagree: neither is taken, a third decides (a sure "no",
             # or any "yes"; see above). A noisy room hears "no" as "yeah" 3 % of the time.
-            if self._confirm_reasks >= self._red_flag_reasks:
-                self._red_flag_default(s)  # no asks left: never settled towards "no"
-                return
-            self._disagreed, self._doubted = True, None
-            self._confirm_reasks += 1
-            m = self.dialog.messages
-            self._say("messages.confirm_again", m.get("confirm_again", m["confirm_red_flag"]))
-            self._reprompt(s)
+            if self._confirm_again(s, "confirm_again"):
+                self._disagreed, self._doubted = True, None
             return
         if rf and intent.name == "yes":
             self._note(rf.level, rf.reason)
@@ -381,6 +369,19 @@ class DialogueManager:
         self._say("messages.confirm_red_flag", self.dialog.messages["confirm_red_flag"])
         self._reasks = len(s.reprompts)
         self._reprompt(s)
+
+    def _confirm_again(self, s: State, message: str) -> bool:
+        """Ask a red flag's confirmation once more, after `message` (a key of the dialogue's
+        messages), and say True; with no asks left, the red flag's default instead (never
+        settled towards "no"), and False."""
+        if self._confirm_reasks >= self._red_flag_reasks:
+            self._red_flag_default(s)
+            return False
+        self._confirm_reasks += 1
+        m = self.dialog.messages
+        self._say(f"messages.{message}", m.get(message, m["confirm_red_flag"]))
+        self._reprompt(s)
+        return True
 
     @property
     def _red_flag_reasks(self) -> int:
