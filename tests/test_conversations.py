@@ -426,11 +426,27 @@ def test_pause_holds_the_ice_timer_until_continue() -> None:
 
 def test_a_pause_that_lasts_too_long_ends_politely() -> None:
     d = Driver(max_pause_s=600)
-    d.run(["yes", "pause"])
+    d.run([*POSITIONED, "pause"])
     d.clock.advance(601)
     d._take(d.manager.tick())
     assert d.t.ended and d.t.ended.outcome == "stopped"
     assert d.t.keys()[-2:] == ["messages.goodbye", "messages.safety_line"]
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.3])
+def test_a_pause_that_runs_out_on_a_red_flag_ends_with_that_flags_advice(
+        confidence: float) -> None:
+    """The question was never answered: as after silence, the safer answer. Heard unsurely,
+    the "pause" may have been a "yes" (after an unsure stop, found by review)."""
+    d = Driver(max_pause_s=600)
+    d.run(["yes"])
+    d.say("stop", confidence=0.3)  # confirmed first: "Did you say stop?"
+    d.say("pause", confidence=confidence)
+    d.clock.advance(601)
+    d._take(d.manager.tick())
+    assert d.t.ended and d.t.ended.outcome == "escalated"
+    assert d.t.keys()[:-1].count("messages.red_flag_unclear_at_end") == 1
+    assert d.t.escalations[0].level == "emergency"
 
 
 @pytest.mark.parametrize("where", [["yes"], [*TO_BREATHING, "ready"],

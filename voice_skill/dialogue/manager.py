@@ -485,6 +485,12 @@ class DialogueManager:
 
     def _pause_expired(self) -> None:
         self._say("messages.pause_expired", self.dialog.messages["pause_expired"])
+        s = self.current
+        if s and s.red_flag and s.red_flag.level != "routine":
+            # Its question was never answered (nor was the pause perhaps meant: a "yes" heard
+            # unsurely as "pause"): as after silence, the safer answer, with its advice.
+            self._advise_unclear(s)
+            return
         self._stop()
 
     def _stop(self) -> None:
