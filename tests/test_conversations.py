@@ -433,20 +433,71 @@ def test_a_pause_that_lasts_too_long_ends_politely() -> None:
     assert d.t.keys()[-2:] == ["messages.goodbye", "messages.safety_line"]
 
 
-@pytest.mark.parametrize("confidence", [0.9, 0.3])
-def test_a_pause_that_runs_out_on_a_red_flag_ends_with_that_flags_advice(
-        confidence: float) -> None:
-    """The question was never answered: as after silence, the safer answer. Heard unsurely,
-    the "pause" may have been a "yes" (after an unsure stop, found by review)."""
-    d = Driver(max_pause_s=600)
-    d.run(["yes"])
-    d.say("stop", confidence=0.3)  # confirmed first: "Did you say stop?"
-    d.say("pause", confidence=confidence)
+def _run_out_the_pause(d: Driver) -> None:
     d.clock.advance(601)
     d._take(d.manager.tick())
+
+
+def test_a_pause_that_runs_out_on_a_red_flag_asks_its_question_again() -> None:
+    """Never answered: not ended with a goodbye, but asked again as a confirmation, so that a
+    "no" still passes and silence ends in the safe default."""
+    d = Driver(max_pause_s=600)
+    d.run(["yes", "pause"])
+    _run_out_the_pause(d)
+    assert not d.manager.ended and d.state == "rf_bladder" and not d.manager.paused
+    assert d.t.keys()[-3:] == ["messages.pause_expired_question", "messages.confirm_red_flag",
+                               "states.rf_bladder.reprompts.1"]
+    d.say("no")
+    assert d.state == "rf_saddle" and not d.t.escalations
+
+
+def test_silence_after_a_pause_ran_out_on_a_red_flag_ends_in_its_emergency() -> None:
+    d = Driver(max_pause_s=600)
+    d.run(["yes", "pause"])
+    _run_out_the_pause(d)
+    for _ in range(4):
+        if d.t.escalations:
+            break
+        d.silence()
+    assert d.t.escalations and d.t.escalations[0].level == "emergency"
+    assert "messages.goodbye" not in d.t.keys()
+
+
+def test_a_pause_that_runs_out_on_the_routine_flag_still_ends_politely() -> None:
+    d = Driver(max_pause_s=600)
+    d.run(["yes", *["no"] * 9, "pause"])
+    assert d.state == "rf_duration"
+    _run_out_the_pause(d)
+    assert d.t.ended and d.t.ended.outcome == "stopped" and not d.t.escalations
+
+
+def test_a_pause_heard_unsurely_on_a_red_flag_asks_the_question_again() -> None:
+    """It may have been a "yes": the screening is not held on it (found by review)."""
+    d = Driver()
+    d.run(["yes"])
+    d.say("stop", confidence=0.3)
+    d.say("pause", confidence=0.3)  # the confirmation's answer, heard unsurely: taken now
+    assert d.manager.paused
+    d = Driver()
+    d.run(["yes"])
+    d.say("pause", confidence=0.3)
+    assert not d.manager.paused and d.state == "rf_bladder"
+    assert d.t.keys()[-2:] == ["messages.confirm_red_flag", "states.rf_bladder.reprompts.1"]
+    d.say("yes", confidence=0.3)
+    assert d.t.escalations and d.t.escalations[0].level == "emergency"
+
+
+def test_an_unclear_urgent_flag_at_the_end_names_every_urgent_flag() -> None:
+    """A stop in doubt on one urgent question: its advice, and the urgent ones noted before
+    are named too (found by review: only "about this" was said)."""
+    d = Driver()
+    d.run(["yes", *["no"] * 5, "yes", "yes"])  # a fever: the urgent advice, then on
+    assert d.state == "rf_cancer"
+    d.say("not sure")
+    d.say("stop")
     assert d.t.ended and d.t.ended.outcome == "escalated"
-    assert d.t.keys()[:-1].count("messages.red_flag_unclear_at_end") == 1
-    assert d.t.escalations[0].level == "emergency"
+    assert "messages.summary_urgent" in d.t.keys()
+    assert "a fever" in d.t.texts()
 
 
 @pytest.mark.parametrize("where", [["yes"], [*TO_BREATHING, "ready"],

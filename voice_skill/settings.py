@@ -92,8 +92,8 @@ class Settings:
     emergency_max_repeats: Annotated[int, _range(0, 100)] = 10
     """after this many repeats the session ends (the instruction has stood for ~10 minutes)"""
     max_pause_s: Annotated[float, _seconds(30, 3600)] = 1800.0
-    """a pause longer than this ends the session politely (at least 30 s: time to fetch the
-    ice; at most an hour)"""
+    """a pause longer than this ends the session politely, or on a red-flag question asks it
+    again (at least 30 s: time to fetch the ice; at most an hour)"""
     timer_scale: Annotated[float, _range(0.01, 1)] = 1.0
     """the ice or heat time is multiplied by this: 0.05 makes 20 minutes one minute, for a trial
     (at least 0.01: 20 minutes become 12 s; less fires every cue of a timer at once)"""

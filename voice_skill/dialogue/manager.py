@@ -204,13 +204,17 @@ class DialogueManager:
             self._escalate_emergency()
         elif isinstance(event, Intent) and self._raises_other_flags(event):
             return  # "no, but my chest hurts": the other flag's emergency comes first
-        elif (name == "stop" and s.red_flag and isinstance(event, Intent)
+        elif (name in ("stop", "pause") and s.red_flag and isinstance(event, Intent)
               and event.confidence < self.settings.low_confidence):
             if not self._confirming:
-                self._confirm(s, doubt=False)  # a misheard "yes" must not end the screening
-            else:  # unnoticed; heard unsurely again, the stop ends it with this flag's advice
+                # a misheard "yes" must not end (or hold) the screening: the question again
+                self._confirm(s, doubt=False)
+            else:  # heard unsurely again: taken, and a stop ends with this flag's advice
                 self._in_doubt = True
-                self._stop()
+                if name == "stop":
+                    self._stop()
+                else:
+                    self._pause()
         elif name == "stop":
             self._stop()
         elif name == "time_left":
@@ -484,13 +488,18 @@ class DialogueManager:
             self._say("messages.still_paused", self.dialog.messages["still_paused"])
 
     def _pause_expired(self) -> None:
-        self._say("messages.pause_expired", self.dialog.messages["pause_expired"])
+        m = self.dialog.messages
         s = self.current
         if s and s.red_flag and s.red_flag.level != "routine":
-            # Its question was never answered (nor was the pause perhaps meant: a "yes" heard
-            # unsurely as "pause"): as after silence, the safer answer, with its advice.
-            self._advise_unclear(s)
+            # Its question was never answered: not ended unanswered, but asked again as a
+            # confirmation, so that silence ends in its safe default (the person may be unable
+            # to answer) and a "no" still passes.
+            self._resume_if_paused()
+            if "pause_expired_question" in m:
+                self._say("messages.pause_expired_question", m["pause_expired_question"])
+            self._confirm(s, doubt=False)
             return
+        self._say("messages.pause_expired", m["pause_expired"])
         self._stop()
 
     def _stop(self) -> None:
@@ -533,6 +542,7 @@ class DialogueManager:
         if rf.level == "emergency":
             self._say("messages.emergency_ended", m["emergency_ended"])
         else:
+            self._remind_urgent()  # this flag by name, and any urgent one before it
             self._say("messages.safety_line", m["safety_line"])
         self._end("escalated")
 
