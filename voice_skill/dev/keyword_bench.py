@@ -40,7 +40,7 @@ from voice_skill.dev.real_speech import (
 )
 from voice_skill.dev.room_bench import CONDITIONS, conditions_for, label_folders
 from voice_skill.dialogue.dialog import load_dialog
-from voice_skill.dialogue.intents import IntentMatcher
+from voice_skill.dialogue.intents import NO_MATCH, IntentMatcher
 from voice_skill.hearing.audio import read_wav
 from voice_skill.hearing.keyword_judge import KeywordJudge, Verdict, keyword_judge
 from voice_skill.hearing.second_opinion import (
@@ -49,13 +49,21 @@ from voice_skill.hearing.second_opinion import (
     second_opinion,
 )
 from voice_skill.hearing.turns import TurnJudge
-from voice_skill.hearing.voice_input import AudioListener, hear_recording, with_opinion
+from voice_skill.hearing.voice_input import (
+    RESCUE_STOP_WORDS,
+    AudioListener,
+    hear_recording,
+    with_opinion,
+)
 from voice_skill.models.keyword_judge import load_keyword_judge
 from voice_skill.settings import Settings
 
 LABELS = ("yes", "no", "stop", "go", "other-words", "noise", "digits")
 """digits are heard on the pain question, the rest on a red-flag question (as room_bench)"""
 REPO = Path(__file__).resolve().parents[2]
+STOP_AS_HEARD = "the default, its stop rule on red flags too (how the stop rule hears)"
+"""the benchmark hears a \"stop\" as the answer to a red flag, where the stop rules are off"""
+
 RULE_SETS: dict[str, OpinionRules] = {
     "veto a red-flag no below 0.2": OpinionRules(veto_no_below=0.2),
     "veto a red-flag no below 0.5": OpinionRules(veto_no_below=0.5),
@@ -73,8 +81,7 @@ RULE_SETS: dict[str, OpinionRules] = {
         veto_no_below=0.2, rescue_at=0.9, stop_at=0.9, stop_on_red_flag=True),
     "restore 0.9 + rescue near 0.9": OpinionRules(restore_at=0.9, rescue_at=0.9),
     "the default (kept)": DEFAULT_RULES,
-    "the default, its stop rule on red flags too (how the stop rule hears)": replace(
-        DEFAULT_RULES, stop_on_red_flag=True),
+    STOP_AS_HEARD: replace(DEFAULT_RULES, stop_on_red_flag=True),
     "the default before 2026-12-07 (restore 0.9 + rescue near 0.9)": OpinionRules(
         restore_at=0.9, rescue_at=0.9),
     "restore 0.9 + rescue near 0.9 + stop 0.9": OpinionRules(
@@ -164,6 +171,8 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
                                    "confidence": 0.0, "expected": clip.expected_value()}
             if heard.utterance is not None:
                 row.update(text=heard.utterance.text, confidence=heard.utterance.confidence)
+            if listeners and listeners[0].last_cleaned is not None:
+                row["cleaned"] = listeners[0].last_cleaned  # heard again without the noise
             op = listeners[0].last_opinion if listeners else None
             if op is not None and op.verdict is not None:
                 row.update(taken=op.taken.text, taken_confidence=op.taken.confidence,
@@ -183,7 +192,9 @@ def hearings(judge: KeywordJudge, settings: Settings, corpus: Path, every: int,
 
 def outcome(row: dict[str, Any], rules: OpinionRules | None, matcher: IntentMatcher,
             low_confidence: float) -> tuple[str, float]:
-    """(intent, confidence) of one hearing without the judge (rules None) or with `rules`."""
+    """(intent, confidence) of one hearing without the judge (rules None) or with `rules`
+    (and with them, a turn that answered nothing that says "stop" heard again without the
+    room's noise: voice_input._stop_under_noise)."""
     from voice_skill.events import Utterance
 
     text, confidence = row["text"], row["confidence"]
@@ -193,9 +204,15 @@ def outcome(row: dict[str, Any], rules: OpinionRules | None, matcher: IntentMatc
                             row.get("yes_no", True))
         u = with_opinion(Utterance(text, confidence), op, low_confidence)
         text, confidence = u.text, u.confidence
+    state = row.get("state", RED_FLAG_STATE)
+    if (rules is not None and row.get("cleaned") is not None
+            and (not text or matcher.match(text, state).name == NO_MATCH)
+            and (not row.get("red_flag") or rules.stop_on_red_flag)
+            and "stop" in (words := matcher.tokens(row["cleaned"]))
+            and len(words) <= RESCUE_STOP_WORDS):
+        return "stop", 0.9 * low_confidence  # voice_input's stop under noise, unsure
     if not text:
         return "no_match", confidence
-    state = row.get("state", RED_FLAG_STATE)
     intent = matcher.match(text, state, confidence)
     if row["label"] == "digits" and intent.name == "pain":
         return f"pain {intent.value}", confidence
@@ -368,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
         "before": summary(rows, None, matcher, settings, questions),
         "rules": {name: {"rules": vars(r), "summary": summary(rows, r, matcher, settings, questions)}
                   for name, r in RULE_SETS.items()},
+        # the turns that answered nothing heard again without the room's noise, left out
+        "without the stop under noise": {
+            name: summary([{k: v for k, v in r.items() if k != "cleaned"} for r in rows],
+                          RULE_SETS[name], matcher, settings, questions)
+            for name in ("the default (kept)", STOP_AS_HEARD)},
         "rows": rows if args.keep_embeddings else [
             {k: v for k, v in r.items() if k != "x"} for r in rows]}
     args.out.write_text(json.dumps(result, separators=(",", ":")) + "\n", encoding="utf-8")
