@@ -1,11 +1,11 @@
-"""The room's steady noise taken out of an answer, as it sounded just before the person spoke.
+"""The room's steady noise taken out of a turn, for a second hearing of it.
 
-Power spectral subtraction: the noise's mean power in each frequency bin, from the stretch of
-room sound the endpointer keeps before the voice began, is subtracted from each frame of the
-answer (the gain never below GAIN_FLOOR, so no bin is emptied). It is not in front of every
-decode: on the room benchmark, everything cleaned this way before Whisper and the detector heard
-"stop" far better in noise but lost real "no"s at 5 dB (docs/benchmarks.md, issue 24, ninth
-session); it is a second hearing of a turn that answered nothing (listening.py's stop rescue).
+Power spectral subtraction: the noise's mean power in each frequency bin (measured on room
+sound alone, or on the turn's own quietest frames) is subtracted from each frame (the gain
+never below GAIN_FLOOR, so no bin is emptied). It is not in front of every decode: on the room
+benchmark, everything cleaned this way before Whisper and the detector heard "stop" far better
+in noise but lost real "no"s at 5 dB (docs/benchmarks.md, issue 24, ninth session); it is a
+second hearing of a turn that answered nothing (voice_input's stop under noise).
 """
 
 from __future__ import annotations

@@ -324,7 +324,8 @@ class AudioListener:
         noise (as it sounds in the turn's quietest parts) taken out; a "stop" heard then is an
         unsure stop, asked about before it ends anything. On the held-out half of the room
         benchmark's speakers, beside the keyword judge's stop rule: "stop" at 10 dB 77.8 ->
-        84.1 %, at 5 dB 57.1 -> 71.4 %, nothing else made a stop at 10 dB (docs/benchmarks.md).
+        82.5 %, at 5 dB 57.1 -> 69.8 %; nothing else made a stop at 10 dB, at 5 dB one "go"
+        and one "no" of 236 (docs/benchmarks.md). It costs one more decode, on such turns only.
         Never on a red flag, as the judge's stop: a "yes" there must not become a stop."""
         self.last_cleaned = None
         if self.judge is None or turn.phrases is None or not in_noise(u):
