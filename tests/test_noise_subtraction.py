@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pytest
 from test_keyword_judge import REAL, heard_in, in_noisy_room
 
+from voice_skill.dialogue.intents import IntentMatcher
 from voice_skill.hearing import voice_input
 from voice_skill.hearing.noise_subtraction import subtracted
 
@@ -90,3 +92,34 @@ def test_never_on_a_red_flag_and_never_in_a_quiet_room(
     assert not heard_again  # ... and heard once: no noise to take out
     assert heard_in(whisper, judge, in_noisy_room(STOP_SAID_AS_WELL), "can_move")[0] == "stop"
     assert heard_again  # the same turn through noise is heard again
+
+
+def test_only_words_that_mean_stop_are_a_stop(
+        whisper: Any, judge: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second hearing's words are read as the state reads them: "do not stop" is no stop."""
+    from voice_skill.events import Utterance
+
+    audio = in_noisy_room(STOP_SAID_AS_WELL)
+    for again, meant in (("do not stop", False), ("please stop", True), ("stop stop stop stop", False)):
+        monkeypatch.setattr(voice_input.AudioListener, "_recognize",
+                            lambda self, *a, again=again: Utterance(again, 0.9))
+        assert (heard_in(whisper, judge, audio, "can_move")[0] == "stop") is meant, again
+
+
+def test_not_in_the_emergency_nor_on_the_sessions_own_question(whisper: Any, judge: Any) -> None:
+    """There a stop is an answer ("Did you say stop?" is asked with other phrases than the
+    state's), or would end the emergency instruction."""
+    from voice_skill.dialogue.dialog import load_dialog
+    from voice_skill.hearing.turns import TurnJudge
+    from voice_skill.hearing.voice_input import hear_recording
+    from voice_skill.settings import Settings
+
+    audio = in_noisy_room(STOP_SAID_AS_WELL)
+    assert heard_in(whisper, judge, audio, "emergency")[0] != "stop"
+    settings = Settings(log_enabled=False)
+    matcher = IntentMatcher(load_dialog())
+    heard = hear_recording(audio, settings, whisper, "can_move", ("yes", "no", "stop", "help"),
+                           "Did you say stop? Say yes or no.", TurnJudge(whisper, matcher, settings),
+                           np.zeros(0, np.int16),
+                           listener=partial(voice_input.AudioListener, keyword_judge=judge))
+    assert heard.utterance is not None and heard.utterance.text != "stop"

@@ -205,11 +205,12 @@ def outcome(row: dict[str, Any], rules: OpinionRules | None, matcher: IntentMatc
         u = with_opinion(Utterance(text, confidence), op, low_confidence)
         text, confidence = u.text, u.confidence
     state = row.get("state", RED_FLAG_STATE)
-    if (rules is not None and row.get("cleaned") is not None
+    red_flag = matcher.dialog.states[state].red_flag is not None
+    if (rules is not None and row.get("cleaned") is not None  # heard again: in noise
             and (not text or matcher.match(text, state).name == NO_MATCH)
-            and (not row.get("red_flag") or rules.stop_on_red_flag)
-            and "stop" in (words := matcher.tokens(row["cleaned"]))
-            and len(words) <= RESCUE_STOP_WORDS):
+            and (not red_flag or rules.stop_on_red_flag)
+            and len(matcher.tokens(row["cleaned"])) <= RESCUE_STOP_WORDS
+            and matcher.match(row["cleaned"], state).name == "stop"):
         return "stop", 0.9 * low_confidence  # voice_input's stop under noise, unsure
     if not text:
         return "no_match", confidence

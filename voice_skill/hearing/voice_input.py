@@ -64,9 +64,9 @@ MIN_FLOOR_FRAMES = 20
 shorter sound in silence is its own floor: as quiet as can be told)"""
 
 RESCUE_STOP_WORDS = 3
-"""a turn heard again without the room's noise is a stop when it says "stop" in at most this
-many words ("just stop"), not when it says more, or only "goodbye" (a repeated "goodbye then"
-came of the name "marvin" once)"""
+"""a turn heard again without the room's noise is a stop when its words mean stop in at most
+this many ("just stop"; not "don't stop", and not a repeated "goodbye then", which came of the
+name "marvin" once)"""
 
 CLEAR_MARGIN = 1.0
 """an unsure lone yes or no is taken when a recognizer that can tell (Whisper: answer_margin)
@@ -171,6 +171,7 @@ class AudioListener:
         unless that loses what it alone says."""
         t0 = time.perf_counter()
         self._decodes = 0
+        self.last_cleaned = None
         start, end = at_s + segment.start_s, at_s + segment.end_s
         last = self._last
         # The start of speech is placed once most of a window is voiced, so a soft onset
@@ -203,7 +204,8 @@ class AudioListener:
             utterance = dataclasses.replace(utterance, text="", confidence=0.0)  # asked again
         if not continues:
             utterance = self._second_opinion(heard, utterance, segment.audio, turn)
-            utterance = self._stop_under_noise(utterance, segment, turn)
+            if not over_speech:  # (over the skill's speech: its own words' echo)
+                utterance = self._stop_under_noise(utterance, segment, turn)
         # decode_s is the time spent after the end was decided (a reused decode costs none)
         utterance = dataclasses.replace(utterance, decode_s=time.perf_counter() - t0)
         timing = TurnTiming(segment.voice_ended_at, segment.quiet_s, segment.judge_wait_s,
@@ -326,20 +328,24 @@ class AudioListener:
         benchmark's speakers, beside the keyword judge's stop rule: "stop" at 10 dB 77.8 ->
         82.5 %, at 5 dB 57.1 -> 69.8 %; nothing else made a stop at 10 dB, at 5 dB one "go"
         and one "no" of 236 (docs/benchmarks.md). It costs one more decode, on such turns only.
-        Never on a red flag, as the judge's stop: a "yes" there must not become a stop."""
-        self.last_cleaned = None
-        if self.judge is None or turn.phrases is None or not in_noise(u):
+        Never on a red flag, as the judge's stop: a "yes" there must not become a stop; nor in
+        the emergency, nor on a question of the session's own ("Did you say stop?", heard with
+        other phrases than the state's), where a stop is an answer; and only beside the keyword
+        judge (Whisper's path), as it was measured."""
+        if (self.judge is None or self.keyword_judge is None or turn.phrases is None
+                or not in_noise(u)):
             return u
         matcher = self.judge.matcher
-        if u.text and matcher.match(u.text, turn.state).name != NO_MATCH:
+        state = matcher.dialog.states[turn.state]
+        if ((u.text and matcher.match(u.text, turn.state).name != NO_MATCH)
+                or turn.phrases != matcher.grammar(turn.state) or state.kind == "escalation"):
             return u
-        red_flag = matcher.dialog.states[turn.state].red_flag is not None
-        if red_flag and not self.judge_every_answer:
+        if state.red_flag is not None and not self.judge_every_answer:
             return u
         again = self._recognize(subtracted(segment.audio), turn.phrases, turn.hint)
         self.last_cleaned = again.text
-        words = matcher.tokens(again.text)
-        if red_flag or "stop" not in words or len(words) > RESCUE_STOP_WORDS:
+        if (state.red_flag is not None or len(matcher.tokens(again.text)) > RESCUE_STOP_WORDS
+                or matcher.match(again.text, turn.state).name != "stop"):
             return u
         log.info("heard %r; without the room's noise %r: an unsure stop", u.text, again.text)
         low = self.endpointer.settings.low_confidence
