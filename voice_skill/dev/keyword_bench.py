@@ -50,9 +50,10 @@ from voice_skill.hearing.second_opinion import (
 )
 from voice_skill.hearing.turns import TurnJudge
 from voice_skill.hearing.voice_input import (
-    RESCUE_STOP_WORDS,
+    UNSURE_STOP,
     AudioListener,
     hear_recording,
+    says_stop,
     with_opinion,
 )
 from voice_skill.models.keyword_judge import load_keyword_judge
@@ -209,9 +210,9 @@ def outcome(row: dict[str, Any], rules: OpinionRules | None, matcher: IntentMatc
     if (rules is not None and row.get("cleaned") is not None  # heard again: in noise
             and (not text or matcher.match(text, state).name == NO_MATCH)
             and (not red_flag or rules.stop_on_red_flag)
-            and len(matcher.tokens(row["cleaned"])) <= RESCUE_STOP_WORDS
-            and matcher.match(row["cleaned"], state).name == "stop"):
-        return "stop", 0.9 * low_confidence  # voice_input's stop under noise, unsure
+            and says_stop(matcher, row["cleaned"], state)):  # voice_input's stop under noise
+        text, confidence = "stop", with_opinion(
+            Utterance(text, confidence), UNSURE_STOP, low_confidence).confidence
     if not text:
         return "no_match", confidence
     intent = matcher.match(text, state, confidence)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import webrtcvad
 
-from voice_skill.dialogue.intents import NO_MATCH
+from voice_skill.dialogue.intents import NO_MATCH, IntentMatcher
 from voice_skill.errors import AudioError
 from voice_skill.events import Utterance
 from voice_skill.hearing.audio import PIPELINE_RATE_HZ, AudioSource, WavSource, silence
@@ -344,12 +344,10 @@ class AudioListener:
             return u
         again = self._recognize(subtracted(segment.audio), turn.phrases, turn.hint)
         self.last_cleaned = again.text
-        if (state.red_flag is not None or len(matcher.tokens(again.text)) > RESCUE_STOP_WORDS
-                or matcher.match(again.text, turn.state).name != "stop"):
+        if state.red_flag is not None or not says_stop(matcher, again.text, turn.state):
             return u
         log.info("heard %r; without the room's noise %r: an unsure stop", u.text, again.text)
-        low = self.endpointer.settings.low_confidence
-        return dataclasses.replace(u, text="stop", confidence=0.9 * low)
+        return with_opinion(u, UNSURE_STOP, self.endpointer.settings.low_confidence)
 
     def _decode(self, audio: np.ndarray, turn: _Turn) -> Utterance:
         """One turn's speech as text: the turn judge's decode at its last pause if it still holds."""
@@ -428,6 +426,17 @@ class SecondOpinion:
     """None: no rule needed the judge (a sure answer), so it was not run"""
     opinion: Opinion
     cost_s: float
+
+
+UNSURE_STOP = Opinion("stop", confirm=True, why="heard again without the room's noise")
+"""what a second hearing that says stop makes of a turn: a stop to be asked about"""
+
+
+def says_stop(matcher: IntentMatcher, text: str, state: str) -> bool:
+    """Whether a turn heard again without the room's noise says stop in `state`, in at most
+    RESCUE_STOP_WORDS words."""
+    return (len(matcher.tokens(text)) <= RESCUE_STOP_WORDS
+            and matcher.match(text, state).name == "stop")
 
 
 def with_opinion(taken: Utterance, opinion: Opinion, low_confidence: float) -> Utterance:
